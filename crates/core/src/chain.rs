@@ -1,0 +1,134 @@
+//! [`Chain`]: processors run one after another on the same block.
+
+use crate::{AudioBlockMut, Error, Processor, Result, StreamSpec};
+
+/// An ordered list of processors, addressed by index in parameter paths
+/// such as `"0.cutoff"`.
+#[derive(Default)]
+pub struct Chain {
+    processors: Vec<Box<dyn Processor>>,
+    spec: Option<StreamSpec>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("kinds", &self.kinds()).field("spec", &self.spec).finish()
+    }
+}
+
+impl Chain {
+    /// A chain of the given processors, not yet prepared.
+    pub fn new(processors: Vec<Box<dyn Processor>>) -> Self {
+        Chain { processors, spec: None }
+    }
+    /// Number of processors.
+    pub fn len(&self) -> usize {
+        self.processors.len()
+    }
+    /// Whether the chain has no processors.
+    pub fn is_empty(&self) -> bool {
+        self.processors.is_empty()
+    }
+    /// The kinds of the processors, in order.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.processors.iter().map(|p| p.kind()).collect()
+    }
+    /// The spec the chain was last prepared with.
+    pub fn spec(&self) -> Option<StreamSpec> {
+        self.spec
+    }
+    /// The processors, for drivers that run only part of the chain.
+    pub fn processors_mut(&mut self) -> &mut [Box<dyn Processor>] {
+        &mut self.processors
+    }
+
+    /// Prepares every processor for `spec`. May allocate.
+    ///
+    /// # Errors
+    /// The first processor's error, with its index in the parameter name.
+    pub fn prepare(&mut self, spec: &StreamSpec) -> Result<()> {
+        if spec.channels == 0 {
+            return Err(Error::EmptyAudio { reason: "stream has 0 channels".into() });
+        }
+        if spec.sample_rate == 0 {
+            return Err(Error::param("sampleRate", "must be > 0 Hz"));
+        }
+        for (i, p) in self.processors.iter_mut().enumerate() {
+            p.prepare(spec).map_err(|e| match e {
+                Error::InvalidParameter { name, reason } => {
+                    Error::InvalidParameter { name: format!("{i}.{name} ({})", p.kind()), reason }
+                }
+                other => other,
+            })?;
+        }
+        self.spec = Some(*spec);
+        Ok(())
+    }
+
+    /// Runs every processor on `block` in order.
+    ///
+    /// # Real-time safety
+    /// Never allocates, locks or blocks.
+    pub fn process(&mut self, block: &mut AudioBlockMut<'_>) {
+        for p in self.processors.iter_mut() {
+            p.process(block);
+        }
+    }
+
+    /// Clears the signal state of every processor.
+    pub fn reset(&mut self) {
+        for p in self.processors.iter_mut() {
+            p.reset();
+        }
+    }
+
+    /// Sets `"<index>.<name>"`, e.g. `"0.cutoff"`, between blocks.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the path when the index, the name or
+    /// the value is not valid.
+    ///
+    /// # Real-time safety
+    /// Allocation-free on success; building the error allocates, so a
+    /// real-time caller validates with [`Chain::resolve_parameter`] first.
+    pub fn set_parameter(&mut self, path: &str, value: f64) -> Result<()> {
+        let (index, name) = self.resolve_parameter(path)?;
+        let p = &mut self.processors[index];
+        p.set_parameter(name, value)
+            .map_err(|e| e.into_error(path, value, p.parameter_names()))
+    }
+
+    /// Splits a parameter path into (processor index, parameter name) and
+    /// checks that both exist.
+    pub fn resolve_parameter<'p>(&self, path: &'p str) -> Result<(usize, &'p str)> {
+        let (index, name) = path
+            .split_once('.')
+            .ok_or_else(|| Error::param(path, "expected `<index>.<name>`, e.g. `0.cutoff`"))?;
+        let index: usize = index
+            .parse()
+            .map_err(|_| Error::param(path, "processor index is not a number"))?;
+        let p = self.processors.get(index).ok_or_else(|| {
+            Error::param(path, format!("no processor {index}; the chain has {}", self.len()))
+        })?;
+        if !p.parameter_names().contains(&name) {
+            return Err(Error::param(
+                path,
+                format!("{} has no parameter `{name}` (valid: {})", p.kind(), p.parameter_names().join(", ")),
+            ));
+        }
+        Ok((index, name))
+    }
+
+    /// Reads a parameter by path.
+    pub fn parameter(&self, path: &str) -> Result<f64> {
+        let (index, name) = self.resolve_parameter(path)?;
+        self.processors[index]
+            .parameter(name)
+            .ok_or_else(|| Error::param(path, "not readable"))
+    }
+
+    /// Indices of processors that need an analysis pass.
+    pub fn analysis_points(&self) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.processors[i].needs_analysis()).collect()
+    }
+}

@@ -1,0 +1,122 @@
+//! The one error type of resonode. Every failure anywhere in the Rust crates
+//! ends up as an [`Error`]; the napi crate converts it to a JS error once,
+//! carrying [`Error::code`] as the error's stable `code` property.
+
+/// `Result` with resonode's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure resonode reports. Each variant has a stable code (see
+/// [`Error::code`]) that JS code can switch on; messages are for people and
+/// may change.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter is out of range or of the wrong kind (`ERR_INVALID_PARAMETER`).
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter { name: String, reason: String },
+    /// A chain string or processor description could not be understood (`ERR_INVALID_CHAIN`).
+    #[error("invalid chain: {reason}")]
+    InvalidChain { reason: String },
+    /// The file does not exist (`ERR_NOT_FOUND`).
+    #[error("{path}: no such file")]
+    NotFound { path: String },
+    /// Reading or writing a file failed at the OS level (`ERR_IO`).
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    /// The container or codec is not one resonode reads or writes (`ERR_UNSUPPORTED_FORMAT`).
+    #[error("{path}: unsupported format: {reason}")]
+    UnsupportedFormat { path: String, reason: String },
+    /// The data is damaged, truncated or not what its header claims (`ERR_DECODE`).
+    #[error("{path}: cannot decode: {reason}")]
+    Decode { path: String, reason: String },
+    /// Writing encoded audio failed (`ERR_ENCODE`).
+    #[error("{path}: cannot encode: {reason}")]
+    Encode { path: String, reason: String },
+    /// Input audio holds NaN or infinity (`ERR_NON_FINITE_SAMPLE`).
+    #[error("non-finite sample {value} at frame {frame}, channel {channel}")]
+    NonFiniteSample { frame: u64, channel: usize, value: f32 },
+    /// The audio has zero channels or zero frames (`ERR_EMPTY_AUDIO`).
+    #[error("empty audio: {reason}")]
+    EmptyAudio { reason: String },
+    /// Buffers of the wrong shape were passed (`ERR_SHAPE`).
+    #[error("shape mismatch: {reason}")]
+    Shape { reason: String },
+    /// An operation was used in a state that does not allow it (`ERR_INVALID_STATE`).
+    #[error("invalid state: {reason}")]
+    InvalidState { reason: String },
+    /// A bug in resonode, such as a caught panic (`ERR_INTERNAL`).
+    #[error("internal error: {message}")]
+    Internal { message: String },
+}
+
+impl Error {
+    /// The stable machine-readable code of this error, e.g. `"ERR_DECODE"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidParameter { .. } => "ERR_INVALID_PARAMETER",
+            Error::InvalidChain { .. } => "ERR_INVALID_CHAIN",
+            Error::NotFound { .. } => "ERR_NOT_FOUND",
+            Error::Io { .. } => "ERR_IO",
+            Error::UnsupportedFormat { .. } => "ERR_UNSUPPORTED_FORMAT",
+            Error::Decode { .. } => "ERR_DECODE",
+            Error::Encode { .. } => "ERR_ENCODE",
+            Error::NonFiniteSample { .. } => "ERR_NON_FINITE_SAMPLE",
+            Error::EmptyAudio { .. } => "ERR_EMPTY_AUDIO",
+            Error::Shape { .. } => "ERR_SHAPE",
+            Error::InvalidState { .. } => "ERR_INVALID_STATE",
+            Error::Internal { .. } => "ERR_INTERNAL",
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter { name: name.into(), reason: reason.into() }
+    }
+
+    /// Shorthand for [`Error::Shape`].
+    pub fn shape(reason: impl Into<String>) -> Self {
+        Error::Shape { reason: reason.into() }
+    }
+}
+
+/// Why [`crate::Processor::set_parameter`] refused a value. `Copy` and
+/// allocation-free so that the refusal itself is real-time safe; [`Chain`]
+/// turns it into an [`Error`] with the full parameter path.
+///
+/// [`Chain`]: crate::Chain
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamError {
+    /// The processor has no parameter of that name.
+    Unknown,
+    /// The value is outside `[min, max]` (or not finite).
+    OutOfRange { min: f64, max: f64 },
+}
+
+impl ParamError {
+    /// Converts to an [`Error`] naming the parameter `path` (e.g. `0.cutoff`).
+    pub fn into_error(self, path: &str, value: f64, valid: &[&str]) -> Error {
+        match self {
+            ParamError::Unknown => Error::param(
+                path,
+                format!("unknown parameter (valid: {})", valid.join(", ")),
+            ),
+            ParamError::OutOfRange { min, max } => {
+                Error::param(path, format!("{value} is outside [{min}, {max}]"))
+            }
+        }
+    }
+}
+
+/// Checks `min <= value <= max` and finiteness, for `set_parameter`
+/// implementations.
+///
+/// # Real-time safety
+/// Never allocates.
+#[inline]
+pub fn check_range(value: f64, min: f64, max: f64) -> Result<f64, ParamError> {
+    if value.is_finite() && value >= min && value <= max {
+        Ok(value)
+    } else {
+        Err(ParamError::OutOfRange { min, max })
+    }
+}

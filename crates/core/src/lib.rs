@@ -1,0 +1,40 @@
+//! # resonode-core
+//!
+//! The pieces every other resonode crate builds on: planar audio blocks, the
+//! [`Processor`] trait and [`Chain`], the lock-free SPSC [`ring`] buffer, the
+//! offline [`pipeline`] driver with its [`Stats`], the chain-string grammar in
+//! [`chain_spec`], and the single [`Error`] enum with stable codes.
+//!
+//! ## Real-time guarantees
+//! - [`Processor::process`], [`Chain::process`] and [`Chain::set_parameter`]
+//!   never allocate, lock, block or do I/O once [`Chain::prepare`] has run.
+//!   Everything that may allocate happens in `prepare`.
+//! - [`ring::Producer::write`] and [`ring::Consumer::read`] are wait-free and
+//!   never allocate; they are safe to call from an audio callback.
+//!
+//! ## Vocabulary
+//! A *sample* is one value of one channel; a *frame* is one time step across
+//! all channels. Blocks are *planar* (one contiguous run of samples per
+//! channel, shape channels x frames); the ring buffer stores *interleaved*
+//! frames. Sample rates are in Hz, gains in dB unless a name says `linear`.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod block;
+pub mod chain;
+pub mod chain_spec;
+pub mod error;
+pub mod pipeline;
+pub mod processor;
+pub mod ring;
+
+pub use block::{AudioBlock, AudioBlockMut, AudioBuffer};
+pub use chain::Chain;
+pub use error::{Error, ParamError, Result};
+pub use pipeline::{Control, PipelineOptions, Progress, Sink, Source, Stats};
+pub use processor::{Processor, StreamSpec};
+
+// Makes `assert_no_alloc` abort the test binary on any allocation inside a
+// guarded closure; without it the guard would check nothing.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC_GUARD: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;

@@ -1,0 +1,422 @@
+//! The offline pipeline driver: Source -> [`Chain`] -> Sink, chunk by chunk,
+//! at constant memory.
+//!
+//! Runs on whatever thread calls [`run`] (the napi crate gives it its own
+//! thread so the JS event loop stays free). Two-pass processors (see
+//! [`crate::Processor::needs_analysis`]) get an analysis pass over a
+//! rewindable source first; memory stays constant because the source is
+//! read again rather than held.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::{AudioBlock, AudioBuffer, Chain, Error, Result, StreamSpec};
+
+/// Where audio comes from: produces planar blocks at a fixed sample rate and
+/// channel count.
+pub trait Source: Send {
+    /// Sample rate of the produced audio in Hz.
+    fn sample_rate(&self) -> u32;
+    /// Channels of the produced audio.
+    fn channels(&self) -> usize;
+    /// Total frames, when known in advance (used for progress).
+    fn total_frames(&self) -> Option<u64>;
+    /// Fills `buf` (already shaped to `channels()`) with up to its capacity in
+    /// frames, sets its frame count and returns it; 0 means the end.
+    ///
+    /// # Errors
+    /// Decode or I/O errors naming the source.
+    fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize>;
+    /// Whether [`rewind`](Source::rewind) works (files: yes; live input: no).
+    fn can_rewind(&self) -> bool {
+        false
+    }
+    /// Starts again from the first frame.
+    fn rewind(&mut self) -> Result<()> {
+        Err(Error::InvalidState { reason: format!("{} cannot be rewound", self.describe()) })
+    }
+    /// A short description for messages (usually the path).
+    fn describe(&self) -> String;
+}
+
+/// Where audio goes.
+pub trait Sink: Send {
+    /// Opens the sink for a stream of this sample rate (Hz) and channel count.
+    fn open(&mut self, sample_rate: u32, channels: usize) -> Result<()>;
+    /// Writes one block. Data written so far must survive a later failure:
+    /// file sinks keep their file valid after every write or flush.
+    fn write(&mut self, block: &AudioBlock<'_>) -> Result<()>;
+    /// Completes the output (file headers, flushes). Called once, also after
+    /// errors and stops, so partial output is valid.
+    fn finalize(&mut self) -> Result<()>;
+}
+
+/// Options of [`run`].
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineOptions {
+    /// Frames per chunk read from the source and processed at once.
+    pub chunk_frames: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions { chunk_frames: 65536 }
+    }
+}
+
+/// Shared, thread-safe handle for stopping a running pipeline and reading
+/// its progress from another thread.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    frames: AtomicU64,
+}
+
+impl Control {
+    /// Asks the pipeline to stop after the current chunk.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+    /// Whether a stop was requested.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+    /// Frames written to the sink so far.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+}
+
+/// One progress report, sent after every chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Frames done in the current pass.
+    pub frames: u64,
+    /// Total frames of the source, if known.
+    pub total_frames: Option<u64>,
+    /// Overall completion in [0, 1] over all passes, if the length is known.
+    pub fraction: Option<f64>,
+}
+
+/// What a finished (or stopped) run did.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stats {
+    /// Chunks written to the sink.
+    pub chunks_processed: u64,
+    /// Frames written to the sink.
+    pub frames_processed: u64,
+    /// Wall-clock seconds for the whole run, analysis passes included.
+    pub processing_time_s: f64,
+    /// Sample rate of the processed stream in Hz.
+    pub sample_rate: u32,
+    /// Channels of the processed stream.
+    pub channels: usize,
+    /// True when the run ended early because of [`Control::stop`].
+    pub stopped: bool,
+}
+
+impl Stats {
+    /// Seconds of audio processed.
+    pub fn audio_s(&self) -> f64 {
+        if self.sample_rate == 0 {
+            0.0
+        } else {
+            self.frames_processed as f64 / self.sample_rate as f64
+        }
+    }
+    /// Audio seconds per processing second (> 1 is faster than real time).
+    pub fn realtime_factor(&self) -> f64 {
+        if self.processing_time_s > 0.0 {
+            self.audio_s() / self.processing_time_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Checks a block read from a source for NaN/Inf, naming the absolute frame.
+fn check_finite(block: &AudioBlock<'_>, first_frame: u64) -> Result<()> {
+    match block.find_non_finite() {
+        Some((frame, channel, value)) => {
+            Err(Error::NonFiniteSample { frame: first_frame + frame as u64, channel, value })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Streams `source` through `chain` into `sink`.
+///
+/// The sink is always finalized once it was opened, also when a later step
+/// fails or a stop is requested, so a file sink holds a valid file with
+/// everything processed before that point.
+///
+/// # Errors
+/// Source, sink and chain errors; [`Error::NonFiniteSample`] for NaN/Inf
+/// input; [`Error::EmptyAudio`] for a source with no frames;
+/// [`Error::InvalidParameter`] when a two-pass processor meets a source that
+/// cannot be rewound.
+pub fn run(
+    source: &mut dyn Source,
+    chain: &mut Chain,
+    sink: &mut dyn Sink,
+    options: &PipelineOptions,
+    control: &Control,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Stats> {
+    let started = Instant::now();
+    let channels = source.channels();
+    let sample_rate = source.sample_rate();
+    if channels == 0 {
+        return Err(Error::EmptyAudio { reason: format!("{} has 0 channels", source.describe()) });
+    }
+    if options.chunk_frames == 0 {
+        return Err(Error::param("chunkSize", "must be at least 1 frame"));
+    }
+    let spec = StreamSpec { sample_rate, channels, max_block_frames: options.chunk_frames };
+    chain.prepare(&spec)?;
+    let mut buf = AudioBuffer::new(channels, options.chunk_frames);
+    let total = source.total_frames();
+    let analysis = chain.analysis_points();
+    let passes = analysis.len() + 1;
+    if !analysis.is_empty() && !source.can_rewind() {
+        let i = analysis[0];
+        return Err(Error::param(
+            format!("{i} ({})", chain.kinds()[i]),
+            format!("needs a two-pass analysis, but {} cannot be read twice", source.describe()),
+        ));
+    }
+    let report = |pass: usize, frames: u64, progress: &mut dyn FnMut(&Progress)| {
+        let fraction = total.map(|t| {
+            let within = if t == 0 { 1.0 } else { (frames as f64 / t as f64).min(1.0) };
+            (pass as f64 + within) / passes as f64
+        });
+        progress(&Progress { frames, total_frames: total, fraction });
+    };
+
+    // Analysis passes: each two-pass processor sees the signal as produced by
+    // the processors before it.
+    for (pass, &point) in analysis.iter().enumerate() {
+        chain.reset();
+        if pass > 0 || source.can_rewind() {
+            source.rewind()?;
+        }
+        let mut frames = 0u64;
+        loop {
+            if control.stop_requested() {
+                break;
+            }
+            let n = source.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            check_finite(&buf.as_block(), frames)?;
+            let (before, rest) = chain.processors_mut().split_at_mut(point);
+            let mut block = buf.as_block_mut();
+            for p in before.iter_mut() {
+                p.process(&mut block);
+            }
+            rest[0].analyze(&block.as_block());
+            frames += n as u64;
+            report(pass, frames, progress);
+        }
+        chain.processors_mut()[point].finish_analysis();
+    }
+    if !analysis.is_empty() {
+        source.rewind()?;
+        chain.reset();
+    }
+
+    sink.open(sample_rate, channels)?;
+    let mut stats = Stats { sample_rate, channels, ..Stats::default() };
+    let result = (|| -> Result<()> {
+        loop {
+            if control.stop_requested() {
+                stats.stopped = true;
+                return Ok(());
+            }
+            let n = source.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            check_finite(&buf.as_block(), stats.frames_processed)?;
+            chain.process(&mut buf.as_block_mut());
+            sink.write(&buf.as_block())?;
+            stats.frames_processed += n as u64;
+            stats.chunks_processed += 1;
+            control.frames.store(stats.frames_processed, Ordering::Relaxed);
+            report(passes - 1, stats.frames_processed, progress);
+        }
+    })();
+    let finalized = sink.finalize();
+    stats.processing_time_s = started.elapsed().as_secs_f64();
+    result?;
+    finalized?;
+    if stats.frames_processed == 0 && !stats.stopped {
+        return Err(Error::EmptyAudio { reason: format!("{} has no audio frames", source.describe()) });
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AudioBlockMut, ParamError, Processor};
+
+    /// A source of a known ramp, optionally with a NaN at one frame.
+    struct Ramp {
+        frames: u64,
+        pos: u64,
+        nan_at: Option<u64>,
+    }
+    impl Source for Ramp {
+        fn sample_rate(&self) -> u32 {
+            1000
+        }
+        fn channels(&self) -> usize {
+            2
+        }
+        fn total_frames(&self) -> Option<u64> {
+            Some(self.frames)
+        }
+        fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
+            let n = (buf.capacity() as u64).min(self.frames - self.pos) as usize;
+            buf.set_frames(n);
+            for c in 0..2 {
+                for (i, s) in buf.channel_mut(c).iter_mut().enumerate() {
+                    let f = self.pos + i as u64;
+                    *s = if Some(f) == self.nan_at { f32::NAN } else { f as f32 };
+                }
+            }
+            self.pos += n as u64;
+            Ok(n)
+        }
+        fn can_rewind(&self) -> bool {
+            true
+        }
+        fn rewind(&mut self) -> Result<()> {
+            self.pos = 0;
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "ramp".into()
+        }
+    }
+
+    #[derive(Default)]
+    struct Collect {
+        data: Vec<f32>,
+        finalized: bool,
+    }
+    impl Sink for Collect {
+        fn open(&mut self, _: u32, _: usize) -> Result<()> {
+            Ok(())
+        }
+        fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
+            self.data.extend_from_slice(block.channel(0));
+            Ok(())
+        }
+        fn finalize(&mut self) -> Result<()> {
+            self.finalized = true;
+            Ok(())
+        }
+    }
+
+    /// Scales so that the analysed peak becomes 1.
+    #[derive(Default)]
+    struct PeakToOne {
+        peak: f32,
+        gain: f32,
+    }
+    impl Processor for PeakToOne {
+        fn kind(&self) -> &'static str {
+            "peak"
+        }
+        fn prepare(&mut self, _: &StreamSpec) -> Result<()> {
+            Ok(())
+        }
+        fn process(&mut self, block: &mut AudioBlockMut<'_>) {
+            for ch in block.channels_mut() {
+                ch.iter_mut().for_each(|s| *s *= self.gain);
+            }
+        }
+        fn reset(&mut self) {}
+        fn parameter_names(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn set_parameter(&mut self, _: &str, _: f64) -> Result<(), ParamError> {
+            Err(ParamError::Unknown)
+        }
+        fn parameter(&self, _: &str) -> Option<f64> {
+            None
+        }
+        fn needs_analysis(&self) -> bool {
+            true
+        }
+        fn analyze(&mut self, block: &AudioBlock<'_>) {
+            for ch in block.iter() {
+                self.peak = ch.iter().fold(self.peak, |m, s| m.max(s.abs()));
+            }
+        }
+        fn finish_analysis(&mut self) {
+            self.gain = 1.0 / self.peak;
+        }
+    }
+
+    fn run_ramp(frames: u64, nan_at: Option<u64>, chain: &mut Chain) -> (Result<Stats>, Collect) {
+        let mut src = Ramp { frames, pos: 0, nan_at };
+        let mut sink = Collect::default();
+        let r = run(&mut src, chain, &mut sink, &PipelineOptions { chunk_frames: 300 }, &Control::default(), &mut |_| {});
+        (r, sink)
+    }
+
+    #[test]
+    fn streams_every_frame_in_chunks_and_counts_them() {
+        let (r, sink) = run_ramp(1000, None, &mut Chain::default());
+        let stats = r.unwrap();
+        assert_eq!((stats.frames_processed, stats.chunks_processed), (1000, 4));
+        assert_eq!(sink.data, (0..1000).map(|f| f as f32).collect::<Vec<_>>());
+        assert!((stats.audio_s() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn two_pass_processor_sees_the_whole_signal_before_output() {
+        let mut chain = Chain::new(vec![Box::new(PeakToOne::default())]);
+        let (r, sink) = run_ramp(1000, None, &mut chain);
+        r.unwrap();
+        assert_eq!(sink.data[999], 1.0);
+        assert_eq!(sink.data.len(), 1000);
+    }
+
+    #[test]
+    fn nan_input_fails_naming_the_frame_and_keeps_earlier_output() {
+        let (r, sink) = run_ramp(1000, Some(700), &mut Chain::default());
+        let err = r.unwrap_err();
+        assert_eq!(err.code(), "ERR_NON_FINITE_SAMPLE");
+        assert!(err.to_string().contains("frame 700"), "{err}");
+        assert!(sink.finalized);
+        assert_eq!(sink.data.len(), 600);
+    }
+
+    #[test]
+    fn empty_source_is_an_error() {
+        let (r, _) = run_ramp(0, None, &mut Chain::default());
+        assert_eq!(r.unwrap_err().code(), "ERR_EMPTY_AUDIO");
+    }
+
+    #[test]
+    fn stop_ends_early_with_a_finalized_sink() {
+        let mut src = Ramp { frames: 10_000, pos: 0, nan_at: None };
+        let mut sink = Collect::default();
+        let control = Control::default();
+        let mut calls = 0;
+        let stats = run(&mut src, &mut Chain::default(), &mut sink, &PipelineOptions { chunk_frames: 100 }, &control, &mut |_| {
+            calls += 1;
+            if calls == 3 {
+                control.stop();
+            }
+        })
+        .unwrap();
+        assert!(stats.stopped && sink.finalized);
+        assert_eq!(stats.frames_processed, 300);
+    }
+}
