@@ -8,6 +8,7 @@
 //! read again rather than held.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::{AudioBlock, AudioBuffer, Chain, Error, Result, StreamSpec};
@@ -64,12 +65,16 @@ impl Default for PipelineOptions {
     }
 }
 
-/// Shared, thread-safe handle for stopping a running pipeline and reading
-/// its progress from another thread.
+/// Shared, thread-safe handle for stopping a running pipeline, changing its
+/// parameters and reading its progress from another thread.
+///
+/// The parameter queue uses a mutex: the offline driver is not real-time
+/// (the live engine delivers parameters through a lock-free queue instead).
 #[derive(Debug, Default)]
 pub struct Control {
     stop: AtomicBool,
     frames: AtomicU64,
+    params: Mutex<Vec<(String, f64)>>,
 }
 
 impl Control {
@@ -84,6 +89,17 @@ impl Control {
     /// Frames written to the sink so far.
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
+    }
+    /// Queues `"<index>.<name>" = value`, applied before the next chunk.
+    pub fn set_parameter(&self, path: impl Into<String>, value: f64) {
+        self.params.lock().unwrap_or_else(|e| e.into_inner()).push((path.into(), value));
+    }
+    fn apply_parameters(&self, chain: &mut Chain) -> Result<()> {
+        let queued = std::mem::take(&mut *self.params.lock().unwrap_or_else(|e| e.into_inner()));
+        for (path, value) in queued {
+            chain.set_parameter(&path, value)?;
+        }
+        Ok(())
     }
 }
 
@@ -239,6 +255,7 @@ pub fn run(
                 return Ok(());
             }
             check_finite(&buf.as_block(), stats.frames_processed)?;
+            control.apply_parameters(chain)?;
             chain.process(&mut buf.as_block_mut());
             sink.write(&buf.as_block())?;
             stats.frames_processed += n as u64;
