@@ -1,0 +1,620 @@
+//! Writing audio files: [`WavSink`] (hound), [`FlacSink`] (flacenc),
+//! [`OutputFormat`] and [`open_sink`]. The float to integer conversion and
+//! the crash-safety guarantees are documented in the crate docs
+//! ("Writing files").
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use flacenc::component::{BitRepr, Stream, StreamInfo};
+use flacenc::error::{Verified, Verify};
+use flacenc::source::{Context, Fill, FrameBuf};
+use resonode_core::{AudioBlock, Error, Result, Sink};
+
+use crate::decode::display;
+use crate::source::{FileInfo, SampleFormat};
+
+/// Sample encoding of a WAV file written by [`WavSink`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WavEncoding {
+    /// 16-bit signed integer PCM (format tag 1).
+    Int16,
+    /// 24-bit signed integer PCM (WAVE_FORMAT_EXTENSIBLE, as hound writes
+    /// anything above 16 bits).
+    Int24,
+    /// 32-bit IEEE float (WAVE_FORMAT_EXTENSIBLE with the float sub-format).
+    Float32,
+}
+
+impl WavEncoding {
+    /// Bits per sample: 16, 24 or 32.
+    pub fn bits(self) -> u32 {
+        match self {
+            WavEncoding::Int16 => 16,
+            WavEncoding::Int24 => 24,
+            WavEncoding::Float32 => 32,
+        }
+    }
+
+    /// The encoding that keeps a source's precision: integer sources of up
+    /// to 16 bits give [`Int16`](WavEncoding::Int16), 17 to 24 bits
+    /// [`Int24`](WavEncoding::Int24); 32-bit integer, float, MP3 and Vorbis
+    /// sources give [`Float32`](WavEncoding::Float32).
+    pub fn for_source(info: &FileInfo) -> WavEncoding {
+        match (info.sample_format, info.bits_per_sample) {
+            (SampleFormat::Int, Some(b)) if b <= 16 => WavEncoding::Int16,
+            (SampleFormat::Int, Some(b)) if b <= 24 => WavEncoding::Int24,
+            _ => WavEncoding::Float32,
+        }
+    }
+}
+
+/// What [`open_sink`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// A WAV file in the given encoding (via hound).
+    Wav(WavEncoding),
+    /// A FLAC file with `bits` per sample: 16 or 24 (via flacenc).
+    Flac {
+        /// Bits per sample, 16 or 24.
+        bits: u32,
+    },
+}
+
+impl OutputFormat {
+    /// Picks the output format from `path`'s extension (`.wav` or `.flac`,
+    /// any case).
+    ///
+    /// `encoding` forces the sample encoding; otherwise it follows `source`
+    /// (see [`WavEncoding::for_source`]; for FLAC: 16 bits for integer
+    /// sources of up to 16 bits, else 24), and without a source it is
+    /// Float32 for WAV and 24 bits for FLAC.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedFormat`] for any other extension (the path is
+    /// named); [`Error::InvalidParameter`] for `encoding = Float32` with a
+    /// `.flac` path (FLAC stores integers only).
+    pub fn for_path(path: &Path, encoding: Option<WavEncoding>, source: Option<&FileInfo>) -> Result<OutputFormat> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "wav" | "wave" => Ok(OutputFormat::Wav(
+                encoding.or_else(|| source.map(WavEncoding::for_source)).unwrap_or(WavEncoding::Float32),
+            )),
+            "flac" => {
+                let bits = match encoding {
+                    Some(WavEncoding::Int16) => 16,
+                    Some(WavEncoding::Int24) => 24,
+                    Some(WavEncoding::Float32) => {
+                        return Err(Error::param(
+                            "encoding",
+                            format!("{}: FLAC stores integer samples only; use Int16 or Int24", display(path)),
+                        ))
+                    }
+                    None => match source.map(WavEncoding::for_source) {
+                        Some(WavEncoding::Int16) => 16,
+                        _ => 24,
+                    },
+                };
+                Ok(OutputFormat::Flac { bits })
+            }
+            other => Err(Error::UnsupportedFormat {
+                path: display(path),
+                reason: format!(
+                    "cannot write '{}' files; resonode writes .wav and .flac",
+                    if other.is_empty() { "extension-less" } else { other }
+                ),
+            }),
+        }
+    }
+
+    /// The file extension this format is written with, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Wav(_) => "wav",
+            OutputFormat::Flac { .. } => "flac",
+        }
+    }
+}
+
+/// A boxed sink writing `format` to `path`. Nothing touches the disk until
+/// [`Sink::open`].
+pub fn open_sink(path: &Path, format: OutputFormat) -> Box<dyn Sink> {
+    match format {
+        OutputFormat::Wav(enc) => Box::new(WavSink::create(path, enc)),
+        OutputFormat::Flac { bits } => Box::new(FlacSink::create(path, bits)),
+    }
+}
+
+/// Converts one float sample to a `bits`-bit signed integer (see the module
+/// docs): `clamp(round(x * 2^(bits-1)), -2^(bits-1), 2^(bits-1) - 1)`, ties
+/// away from zero, NaN to 0. `bits` is clamped to 1..=32.
+///
+/// # Real-time safety
+/// Never allocates.
+#[inline]
+pub fn float_to_int(x: f32, bits: u32) -> i32 {
+    let full = (1i64 << (bits.clamp(1, 32) - 1)) as f32;
+    // `as` saturates and maps NaN to 0.
+    (x * full).round().clamp(-full, full - 1.0) as i32
+}
+
+// ---------------------------------------------------------------------------
+
+/// Writes a WAV file with hound.
+///
+/// Created closed; [`Sink::open`] creates (truncates) the file and writes the
+/// header. Every ~1 s of audio (and on [`flush`](WavSink::flush)) the header
+/// sizes are rewritten and the data flushed to the OS (hound's `flush`), so
+/// the file on disk stays a valid WAV holding everything up to that point
+/// even if the process dies; [`Sink::finalize`] completes it. Integer
+/// encodings convert with [`float_to_int`] (round to nearest, clip, no
+/// dither); Float32 stores samples unchanged, including values beyond ±1.
+pub struct WavSink {
+    path: PathBuf,
+    encoding: WavEncoding,
+    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    channels: usize,
+    flush_every: u64,
+    since_flush: u64,
+    data_bytes: u64,
+    frames: u64,
+}
+
+impl std::fmt::Debug for WavSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavSink")
+            .field("path", &self.path)
+            .field("encoding", &self.encoding)
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Largest data chunk a RIFF WAV can describe, minus room for the header.
+const WAV_MAX_DATA_BYTES: u64 = u32::MAX as u64 - 128;
+
+impl WavSink {
+    /// A sink that will write `path` with `encoding` once opened.
+    pub fn create(path: &Path, encoding: WavEncoding) -> WavSink {
+        WavSink {
+            path: path.to_path_buf(),
+            encoding,
+            writer: None,
+            channels: 0,
+            flush_every: 0,
+            since_flush: 0,
+            data_bytes: 0,
+            frames: 0,
+        }
+    }
+
+    /// Frames written so far.
+    pub fn frames_written(&self) -> u64 {
+        self.frames
+    }
+
+    fn hound_err(&self, e: hound::Error) -> Error {
+        let path = display(&self.path);
+        match e {
+            hound::Error::IoError(e) => Error::Io { path, reason: format!("writing WAV: {e}") },
+            other => Error::Encode { path, reason: other.to_string() },
+        }
+    }
+
+    /// Rewrites the header sizes and flushes to the OS, so the file on disk
+    /// is a valid WAV with every frame written so far. Does nothing before
+    /// [`Sink::open`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] when writing fails.
+    pub fn flush(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            let r = w.flush();
+            self.since_flush = 0;
+            return r.map_err(|e| self.hound_err(e));
+        }
+        Ok(())
+    }
+}
+
+impl Sink for WavSink {
+    /// Creates the file and writes the header.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be created (missing directory,
+    /// permission); [`Error::InvalidParameter`] for 0 or more than 65535
+    /// channels or a 0 Hz rate; [`Error::InvalidState`] when already open.
+    fn open(&mut self, sample_rate: u32, channels: usize) -> Result<()> {
+        let path = display(&self.path);
+        if self.writer.is_some() {
+            return Err(Error::InvalidState { reason: format!("{path} is already open") });
+        }
+        if channels == 0 || channels > usize::from(u16::MAX) {
+            return Err(Error::param("channels", format!("{path}: WAV needs 1 to 65535 channels, got {channels}")));
+        }
+        if sample_rate == 0 {
+            return Err(Error::param("sampleRate", format!("{path}: the sample rate must be above 0 Hz")));
+        }
+        let spec = hound::WavSpec {
+            channels: channels as u16,
+            sample_rate,
+            bits_per_sample: self.encoding.bits() as u16,
+            sample_format: match self.encoding {
+                WavEncoding::Float32 => hound::SampleFormat::Float,
+                _ => hound::SampleFormat::Int,
+            },
+        };
+        let file = File::create(&self.path)
+            .map_err(|e| Error::Io { path: path.clone(), reason: format!("cannot create the file: {e}") })?;
+        let writer =
+            hound::WavWriter::new(BufWriter::with_capacity(256 * 1024, file), spec).map_err(|e| self.hound_err(e))?;
+        self.writer = Some(writer);
+        self.channels = channels;
+        self.flush_every = u64::from(sample_rate);
+        self.since_flush = 0;
+        self.data_bytes = 0;
+        self.frames = 0;
+        Ok(())
+    }
+
+    /// Appends the block's frames.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] before open; [`Error::Shape`] for a block with
+    /// a different channel count; [`Error::Encode`] when the data would pass
+    /// the 4 GiB limit of the RIFF format; [`Error::Io`] on write failure.
+    fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
+        let path = display(&self.path);
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(Error::InvalidState { reason: format!("{path} is not open") });
+        };
+        if block.channels() != self.channels {
+            return Err(Error::shape(format!(
+                "{path} was opened with {} channels, got a block of {}",
+                self.channels,
+                block.channels()
+            )));
+        }
+        let frames = block.frames();
+        let bytes = frames as u64 * self.channels as u64 * u64::from(self.encoding.bits() / 8);
+        if self.data_bytes + bytes > WAV_MAX_DATA_BYTES {
+            return Err(Error::Encode {
+                path,
+                reason: "the audio would exceed the 4 GiB limit of a WAV file; write FLAC instead".into(),
+            });
+        }
+        let ch = self.channels;
+        let result = match self.encoding {
+            WavEncoding::Int16 => {
+                let mut w = writer.get_i16_writer((frames * ch) as u32);
+                for i in 0..frames {
+                    for c in 0..ch {
+                        w.write_sample(float_to_int(block.channel(c)[i], 16) as i16);
+                    }
+                }
+                w.flush()
+            }
+            WavEncoding::Int24 => (|| {
+                for i in 0..frames {
+                    for c in 0..ch {
+                        writer.write_sample(float_to_int(block.channel(c)[i], 24))?;
+                    }
+                }
+                Ok(())
+            })(),
+            WavEncoding::Float32 => (|| {
+                for i in 0..frames {
+                    for c in 0..ch {
+                        writer.write_sample(block.channel(c)[i])?;
+                    }
+                }
+                Ok(())
+            })(),
+        };
+        result.map_err(|e| self.hound_err(e))?;
+        self.data_bytes += bytes;
+        self.frames += frames as u64;
+        self.since_flush += frames as u64;
+        if self.since_flush >= self.flush_every {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the final header sizes and closes the file. Does nothing when
+    /// never opened or already finalized.
+    fn finalize(&mut self) -> Result<()> {
+        match self.writer.take() {
+            Some(w) => w.finalize().map_err(|e| self.hound_err(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// Samples per FLAC frame.
+const FLAC_BLOCK: usize = 4096;
+
+/// Writes a FLAC file with flacenc (pure Rust), one 4096-frame FLAC frame at
+/// a time, at constant memory.
+///
+/// Created closed; [`Sink::open`] creates the file and writes a STREAMINFO
+/// with unknown length; [`Sink::finalize`] encodes the last partial frame
+/// and rewrites STREAMINFO with the length, frame sizes and MD5. About once
+/// per second of audio the encoded frames are flushed to the OS, so a file
+/// left behind by a crash decodes up to its last complete frame (with its
+/// length unknown). Samples are converted with [`float_to_int`].
+pub struct FlacSink {
+    path: PathBuf,
+    bits: u32,
+    state: Option<FlacState>,
+}
+
+struct FlacState {
+    out: BufWriter<File>,
+    config: Verified<flacenc::config::Encoder>,
+    info: StreamInfo,
+    framebuf: FrameBuf,
+    context: Context,
+    pending: Vec<i32>,
+    channels: usize,
+    flush_every: u64,
+    since_flush: u64,
+    frames: u64,
+    sink: flacenc::bitsink::MemSink<u8>,
+}
+
+impl std::fmt::Debug for FlacSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlacSink").field("path", &self.path).field("bits", &self.bits).finish_non_exhaustive()
+    }
+}
+
+impl FlacSink {
+    /// A sink that will write `path` with `bits` (16 or 24) bits per sample
+    /// once opened.
+    pub fn create(path: &Path, bits: u32) -> FlacSink {
+        FlacSink { path: path.to_path_buf(), bits, state: None }
+    }
+
+    fn io(&self, e: std::io::Error) -> Error {
+        Error::Io { path: display(&self.path), reason: format!("writing FLAC: {e}") }
+    }
+
+    fn enc<E: std::fmt::Display>(&self, e: E) -> Error {
+        Error::Encode { path: display(&self.path), reason: e.to_string() }
+    }
+
+    /// The 42-byte file header: "fLaC" and the STREAMINFO block.
+    fn header(info: &StreamInfo) -> Vec<u8> {
+        let stream = Stream::with_stream_info(info.clone());
+        let mut sink = flacenc::bitsink::MemSink::<u8>::new();
+        // Writing to memory cannot fail.
+        let _ = stream.write(&mut sink);
+        sink.as_slice()[..sink.len() / 8].to_vec()
+    }
+
+    /// Encodes the pending samples (a full block, or the last partial one).
+    fn encode_pending(&mut self) -> Result<()> {
+        let Some(st) = self.state.as_mut() else { return Ok(()) };
+        if st.pending.is_empty() {
+            return Ok(());
+        }
+        let res = (|| -> std::result::Result<(), String> {
+            st.framebuf.fill_interleaved(&st.pending).map_err(|e| e.to_string())?;
+            st.context.fill_interleaved(&st.pending).map_err(|e| e.to_string())?;
+            let number = st.context.current_frame_number().unwrap_or(0);
+            let frame = flacenc::encode_fixed_size_frame(&st.config, &st.framebuf, number, &st.info)
+                .map_err(|e| e.to_string())?;
+            st.info.update_frame_info(&frame);
+            st.sink.clear();
+            frame.write(&mut st.sink).map_err(|e| e.to_string())?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            return Err(self.enc(e));
+        }
+        let st = self.state.as_mut().expect("checked above");
+        let bytes = &st.sink.as_slice()[..st.sink.len() / 8];
+        let frames = (st.pending.len() / st.channels) as u64;
+        st.pending.clear();
+        st.frames += frames;
+        st.since_flush += frames;
+        let written = st.out.write_all(bytes);
+        let flushed = if st.since_flush >= st.flush_every {
+            st.since_flush = 0;
+            st.out.flush()
+        } else {
+            Ok(())
+        };
+        written.and(flushed).map_err(|e| self.io(e))
+    }
+}
+
+impl Sink for FlacSink {
+    /// Creates the file and writes the header.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for bits other than 16/24, channels
+    /// outside 1..=8 or a sample rate outside 1..=655350 Hz;
+    /// [`Error::Io`] when the file cannot be created.
+    fn open(&mut self, sample_rate: u32, channels: usize) -> Result<()> {
+        let path = display(&self.path);
+        if self.state.is_some() {
+            return Err(Error::InvalidState { reason: format!("{path} is already open") });
+        }
+        if !matches!(self.bits, 16 | 24) {
+            return Err(Error::param("bits", format!("{path}: FLAC output supports 16 or 24 bits, got {}", self.bits)));
+        }
+        if !(1..=8).contains(&channels) {
+            return Err(Error::param("channels", format!("{path}: FLAC supports 1 to 8 channels, got {channels}")));
+        }
+        if !(1..=655_350).contains(&sample_rate) {
+            return Err(Error::param("sampleRate", format!("{path}: FLAC supports 1 to 655350 Hz, got {sample_rate}")));
+        }
+        let bits = self.bits as usize;
+        let mut info = StreamInfo::new(sample_rate as usize, channels, bits).map_err(|e| self.enc(e))?;
+        info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK).map_err(|e| self.enc(e))?;
+        info.set_frame_sizes(0, 0).map_err(|e| self.enc(e))?;
+        let mut config = flacenc::config::Encoder::default();
+        config.block_size = FLAC_BLOCK;
+        config.multithread = false;
+        let config = config.into_verified().map_err(|(_, e)| self.enc(e))?;
+        let framebuf = FrameBuf::with_size(channels, FLAC_BLOCK).map_err(|e| self.enc(e))?;
+        let file = File::create(&self.path)
+            .map_err(|e| Error::Io { path: path.clone(), reason: format!("cannot create the file: {e}") })?;
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        out.write_all(&Self::header(&info)).and_then(|_| out.flush()).map_err(|e| self.io(e))?;
+        self.state = Some(FlacState {
+            out,
+            config,
+            info,
+            framebuf,
+            context: Context::new(bits, channels),
+            pending: Vec::with_capacity(FLAC_BLOCK * channels),
+            channels,
+            flush_every: u64::from(sample_rate),
+            since_flush: 0,
+            frames: 0,
+            sink: flacenc::bitsink::MemSink::new(),
+        });
+        Ok(())
+    }
+
+    /// Appends the block's frames, encoding every complete 4096-frame block.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] before open; [`Error::Shape`] for a block with
+    /// a different channel count; [`Error::Encode`]/[`Error::Io`] on failure.
+    fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
+        let path = display(&self.path);
+        let bits = self.bits;
+        let Some(st) = self.state.as_mut() else {
+            return Err(Error::InvalidState { reason: format!("{path} is not open") });
+        };
+        if block.channels() != st.channels {
+            return Err(Error::shape(format!(
+                "{path} was opened with {} channels, got a block of {}",
+                st.channels,
+                block.channels()
+            )));
+        }
+        let mut i = 0;
+        while i < block.frames() {
+            let st = self.state.as_mut().expect("open");
+            let room = FLAC_BLOCK - st.pending.len() / st.channels;
+            let take = room.min(block.frames() - i);
+            for f in i..i + take {
+                for c in 0..st.channels {
+                    st.pending.push(float_to_int(block.channel(c)[f], bits));
+                }
+            }
+            i += take;
+            if st.pending.len() == FLAC_BLOCK * st.channels {
+                self.encode_pending()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the last partial frame, rewrites STREAMINFO (length, frame
+    /// sizes, MD5) and closes the file. Does nothing when never opened or
+    /// already finalized.
+    fn finalize(&mut self) -> Result<()> {
+        if self.state.is_none() {
+            return Ok(());
+        }
+        let encoded = self.encode_pending();
+        let mut st = self.state.take().expect("checked above");
+        encoded?;
+        st.info.set_md5_digest(&st.context.md5_digest());
+        if st.frames == 0 {
+            let _ = st.info.set_frame_sizes(0, 0);
+        }
+        // update_frame_info narrows the block sizes to the (shorter) last
+        // frame; STREAMINFO's minimum excludes the last frame, so restore it.
+        let _ = st.info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK);
+        let header = Self::header(&st.info);
+        let res = (|| {
+            st.out.flush()?;
+            let file = st.out.get_mut();
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(&header)?;
+            file.flush()
+        })();
+        res.map_err(|e| self.io(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_to_int_rounds_and_clips() {
+        assert_eq!(float_to_int(0.0, 16), 0);
+        assert_eq!(float_to_int(0.7, 0), 0); // bits clamped to 1: range [-1, 0]
+        assert_eq!(float_to_int(-1.0, 40), i32::MIN); // bits clamped to 32
+        assert_eq!(float_to_int(1.0, 32), i32::MAX);
+        assert_eq!(float_to_int(1.0, 16), 32767);
+        assert_eq!(float_to_int(-1.0, 16), -32768);
+        assert_eq!(float_to_int(2.5, 16), 32767);
+        assert_eq!(float_to_int(-7.0, 24), -8_388_608);
+        assert_eq!(float_to_int(0.5 / 32768.0, 16), 1); // tie away from zero
+        assert_eq!(float_to_int(-0.5 / 32768.0, 16), -1);
+        assert_eq!(float_to_int(0.49 / 32768.0, 16), 0);
+        assert_eq!(float_to_int(1000.0 / 32768.0, 16), 1000);
+        assert_eq!(float_to_int(f32::NAN, 16), 0);
+        assert_eq!(float_to_int(f32::INFINITY, 24), 8_388_607);
+    }
+
+    #[test]
+    fn output_format_follows_extension_and_source() {
+        let info = |fmt, bits| FileInfo {
+            path: "x".into(),
+            format: "wav".into(),
+            codec: "pcm".into(),
+            sample_rate: 44100,
+            channels: 2,
+            frames: None,
+            bits_per_sample: bits,
+            sample_format: fmt,
+        };
+        let p = Path::new;
+        let s16 = info(SampleFormat::Int, Some(16));
+        let s24 = info(SampleFormat::Int, Some(24));
+        let s32 = info(SampleFormat::Int, Some(32));
+        let mp3 = info(SampleFormat::Float, None);
+        assert_eq!(
+            OutputFormat::for_path(p("a.wav"), None, Some(&s16)).unwrap(),
+            OutputFormat::Wav(WavEncoding::Int16)
+        );
+        assert_eq!(
+            OutputFormat::for_path(p("a.WAV"), None, Some(&s24)).unwrap(),
+            OutputFormat::Wav(WavEncoding::Int24)
+        );
+        assert_eq!(
+            OutputFormat::for_path(p("a.wav"), None, Some(&s32)).unwrap(),
+            OutputFormat::Wav(WavEncoding::Float32)
+        );
+        assert_eq!(
+            OutputFormat::for_path(p("a.wav"), None, Some(&mp3)).unwrap(),
+            OutputFormat::Wav(WavEncoding::Float32)
+        );
+        assert_eq!(OutputFormat::for_path(p("a.wav"), None, None).unwrap(), OutputFormat::Wav(WavEncoding::Float32));
+        assert_eq!(
+            OutputFormat::for_path(p("a.wav"), Some(WavEncoding::Int24), Some(&s16)).unwrap(),
+            OutputFormat::Wav(WavEncoding::Int24)
+        );
+        assert_eq!(OutputFormat::for_path(p("a.flac"), None, Some(&s16)).unwrap(), OutputFormat::Flac { bits: 16 });
+        assert_eq!(OutputFormat::for_path(p("a.flac"), None, Some(&mp3)).unwrap(), OutputFormat::Flac { bits: 24 });
+        assert_eq!(OutputFormat::for_path(p("a.flac"), None, None).unwrap(), OutputFormat::Flac { bits: 24 });
+        let e = OutputFormat::for_path(p("a.flac"), Some(WavEncoding::Float32), None).unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_PARAMETER");
+        let e = OutputFormat::for_path(p("out/a.mp3"), None, None).unwrap_err();
+        assert_eq!(e.code(), "ERR_UNSUPPORTED_FORMAT");
+        assert!(e.to_string().contains("out/a.mp3") && e.to_string().contains("mp3"), "{e}");
+    }
+}

@@ -1,0 +1,35 @@
+// Installs npm dependencies and builds the native addon and the TypeScript
+// facade when they are missing or older than their sources. Used by
+// `npm run demo` and `npm test` so both work on a fresh clone.
+import { execSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const run = (cmd) => execSync(cmd, { cwd: root, stdio: 'inherit' })
+
+function newest(dir, exts) {
+  let t = 0
+  if (!existsSync(dir)) return t
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules' && e.name !== 'target' && e.name !== 'fixtures') t = Math.max(t, newest(p, exts))
+    } else if (exts.some((x) => e.name.endsWith(x))) t = Math.max(t, statSync(p).mtimeMs)
+  }
+  return t
+}
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0)
+
+if (!existsSync(join(root, 'node_modules', '.bin', 'napi'))) {
+  run(existsSync(join(root, 'package-lock.json')) ? 'npm ci' : 'npm install')
+}
+const addon = readdirSync(root).find((f) => /^resonode\..*\.node$/.test(f))
+const rustSrc = Math.max(newest(join(root, 'crates'), ['.rs', 'Cargo.toml']), mtime(join(root, 'Cargo.toml')))
+if (!addon || mtime(join(root, addon)) < rustSrc || !existsSync(join(root, 'index.js'))) {
+  run('npm run build:native')
+}
+if (mtime(join(root, 'dist', 'index.js')) < Math.max(newest(join(root, 'src-ts'), ['.ts']), mtime(join(root, 'index.d.ts')))) {
+  run('npm run build:ts')
+}
