@@ -1,0 +1,188 @@
+import test from 'ava'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { lib, asset, tempDir, writeWav, testSignal, readAll, maxAbsDiff, rms } from './helpers.mjs'
+
+const { StreamingPipeline, FileSource, FileSink, CallbackSource, CallbackSink, MultiFileSink, JsProcessor, HighPass, LowPass, Gain, Reverb, Normalize, StreamProcessor } = lib
+
+test('file pipeline processes a real recording and reports stats', async (t) => {
+  const out = join(tempDir(), 'music.wav')
+  const src = new FileSource(asset('music.wav'))
+  const p = new StreamingPipeline({ source: src, processors: [new HighPass(80), new LowPass(8000), new Gain({ db: 3 })], sink: new FileSink(out), chunkSize: 8192 })
+  const progress = []
+  p.on('progress', (e) => progress.push(e.fraction))
+  const s = await p.run()
+  const frames = src.info().frames
+  t.is(s.framesProcessed, frames)
+  t.is(s.chunksProcessed, Math.ceil(frames / 8192))
+  t.true(s.processingTimeS > 0)
+  t.true(Math.abs(s.realtimeFactor - frames / src.info().sampleRate / s.processingTimeS) < 1e-6 * s.realtimeFactor)
+  t.is(progress.at(-1), 1)
+  t.deepEqual(p.stats, s)
+  const info = lib.FileSource.prototype.info.call(new FileSource(out))
+  t.is(info.frames, frames)
+  t.is(info.codec, src.info().codec, 'output keeps the input encoding by default')
+})
+
+test.serial('processing runs off the JS thread: the event loop keeps ticking', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'long.wav'), testSignal(2, 48000 * 120, 48000), 48000)
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new LowPass(2000, { order: 8 }), new Reverb({ room: 0.7 })], sink: new FileSink(join(dir, 'o.wav')) })
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 5)
+  const started = Date.now()
+  await p.run()
+  clearInterval(timer)
+  const elapsed = Date.now() - started
+  // A blocked loop would tick at most once; a free one ticks about every 5 ms.
+  t.true(ticks >= Math.min(10, elapsed / 20), `ticks=${ticks} over ${elapsed} ms`)
+})
+
+test('stop() mid-file leaves a valid WAV holding everything processed so far', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(2, 48000 * 60, 48000), 48000)
+  const out = join(dir, 'out.wav')
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new Reverb()], sink: new FileSink(out), chunkSize: 4096 })
+  p.start()
+  t.true(p.isRunning)
+  await new Promise((r) => p.once('progress', r))
+  p.stop()
+  const s = await p.wait()
+  t.false(p.isRunning)
+  t.true(s.framesProcessed > 0 && s.framesProcessed < 48000 * 60)
+  const { channels } = await readAll(out)
+  t.is(channels[0].length, s.framesProcessed)
+  t.is(statSync(out).size, 44 + s.framesProcessed * 2 * 2)
+})
+
+test('reset() allows a second run with identical output', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(1, 20000, 16000), 16000)
+  const outs = [join(dir, 'a.wav'), join(dir, 'b.wav')]
+  const results = []
+  for (const out of outs) {
+    const p = new StreamingPipeline({ source: new FileSource(input), processors: [new Reverb()], sink: new FileSink(out, { encoding: 'float32' }) })
+    await p.run()
+    p.reset()
+    t.is(p.stats.framesProcessed, 0)
+    results.push((await readAll(out)).channels[0])
+  }
+  t.is(maxAbsDiff(results[0], results[1]), 0)
+})
+
+test('JS-driven pipeline: CallbackSource -> native + JS processors -> CallbackSink equals the native path', async (t) => {
+  const sig = testSignal(2, 30000, 44100)
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), sig, 44100, { float: true })
+  const nativeOut = join(dir, 'native.wav')
+  await new StreamingPipeline({ source: new FileSource(input), processors: [new HighPass(200, { order: 4 }), new Gain({ db: -6 })], sink: new FileSink(nativeOut) }).run()
+  const expected = (await readAll(nativeOut)).channels
+
+  async function* chunks() {
+    for (let off = 0; off < 30000; off += 777) yield sig.map((c) => c.slice(off, off + 777))
+  }
+  const got = [[], []]
+  let seenRate = 0
+  const p = new StreamingPipeline({
+    source: new CallbackSource(chunks(), { sampleRate: 44100 }),
+    processors: [new HighPass(200, { order: 4 }), new JsProcessor((ch) => ch.map((c) => c.map((v) => v * 0.5))), new Gain({ db: 0 })],
+    sink: new CallbackSink((ch, info) => {
+      seenRate = info.sampleRate
+      ch.forEach((c, i) => got[i].push(...c))
+    }),
+  })
+  const s = await p.run()
+  t.is(seenRate, 44100)
+  t.is(s.framesProcessed, 30000)
+  t.is(s.chunksProcessed, Math.ceil(30000 / 777))
+  // -6 dB is 0.50119; the JS processor applied exactly 0.5.
+  const ratio = 0.5 / 10 ** (-6 / 20)
+  t.true(maxAbsDiff(Float32Array.from(got[0]), expected[0].map((v) => v * ratio)) < 1e-5)
+})
+
+test('CallbackSource accepts interleaved chunks from a sync iterable', async (t) => {
+  const inter = new Float32Array(200)
+  for (let i = 0; i < 100; i++) {
+    inter[2 * i] = i / 100
+    inter[2 * i + 1] = -i / 100
+  }
+  const got = []
+  await new StreamingPipeline({ source: new CallbackSource([inter], { sampleRate: 8000, channels: 2 }), sink: new CallbackSink((ch) => got.push(ch)) }).run()
+  t.is(got[0][0][50], Math.fround(0.5))
+  t.is(got[0][1][50], Math.fround(-0.5))
+})
+
+test('setParameter changes a running chain between chunks without resetting it', async (t) => {
+  const sig = [new Float32Array(48000).fill(0.5)]
+  const chunks = []
+  for (let i = 0; i < 48000; i += 4800) chunks.push([sig[0].slice(i, i + 4800)])
+  const out = []
+  const p = new StreamingPipeline({
+    source: new CallbackSource(chunks, { sampleRate: 48000 }),
+    processors: [new Gain({ db: 0 })],
+    sink: new CallbackSink((ch) => {
+      out.push(ch[0])
+      if (out.length === 5) p.setParameter('0.db', -6)
+    }),
+  })
+  await p.run()
+  t.true(Math.abs(out[0][100] - 0.5) < 1e-6)
+  t.true(Math.abs(out[9][4000] - 0.5 * 10 ** (-6 / 20)) < 1e-4)
+  t.throws(() => p.setParameter('0.cutoff', 100), { code: 'ERR_INVALID_PARAMETER' })
+  t.throws(() => p.setParameter('7.db', 1), { code: 'ERR_INVALID_PARAMETER' })
+})
+
+test('two-pass Normalize brings a file to the target peak', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(2, 100000, 48000), 48000, { float: true })
+  const out = join(dir, 'out.wav')
+  await new StreamingPipeline({ source: new FileSource(input), processors: [new Normalize({ peak: -3 })], sink: new FileSink(out), chunkSize: 1000 }).run()
+  const { channels } = await readAll(out)
+  const peak = Math.max(...channels.map((c) => c.reduce((m, v) => Math.max(m, Math.abs(v)), 0)))
+  t.true(Math.abs(20 * Math.log10(peak) + 3) < 0.01, `peak ${20 * Math.log10(peak)} dBFS`)
+})
+
+test('FileSource resamples on request and selects channels', async (t) => {
+  const src = new FileSource(asset('music.wav'), { sampleRate: 48000, mono: true })
+  const got = []
+  await new StreamingPipeline({ source: src, sink: new CallbackSink((ch, info) => got.push([ch.length, info.sampleRate, ch[0].length])) }).run()
+  const frames = got.reduce((n, g) => n + g[2], 0)
+  t.deepEqual([got[0][0], got[0][1]], [1, 48000])
+  t.is(frames, Math.round((src.info().frames * 48000) / 44100))
+})
+
+test('MultiFileSink writes one file per stem', async (t) => {
+  const dir = tempDir()
+  const sink = new MultiFileSink({ outputDir: join(dir, 'stems'), stemNames: ['left', 'right'] })
+  await new StreamingPipeline({ source: new FileSource(asset('music.wav')), processors: [new JsProcessor(() => {})], sink }).run()
+  const [l, r] = await Promise.all(sink.paths.map(readAll))
+  const orig = (await readAll(asset('music.wav'))).channels
+  t.is(l.channels.length, 1)
+  t.is(maxAbsDiff(l.channels[0], orig[0]), 0)
+  t.is(maxAbsDiff(r.channels[0], orig[1]), 0)
+})
+
+test('StreamProcessor: processChunks yields exactly what processFile writes', async (t) => {
+  const dir = tempDir()
+  const out = join(dir, 'out.wav')
+  const chunks = []
+  // The JS equivalent of `await using sp = ...` (Node 20 cannot parse `await using`).
+  const sp = new StreamProcessor({ processors: [new HighPass(100), new Reverb({ room: 0.3 })], chunkSize: 10000 })
+  try {
+    await sp.processFile(asset('speech.wav'), out, { sink: { encoding: 'float32' } })
+    for await (const c of sp.processChunks(asset('speech.wav'))) chunks.push(c)
+  } finally {
+    await sp[Symbol.asyncDispose]()
+  }
+  await t.throwsAsync(sp.processFile(asset('speech.wav'), out), { code: 'ERR_INVALID_STATE' })
+  const file = (await readAll(out)).channels[0]
+  const streamed = new Float32Array(chunks.reduce((n, c) => n + c[0].length, 0))
+  let off = 0
+  for (const c of chunks) {
+    streamed.set(c[0], off)
+    off += c[0].length
+  }
+  t.is(streamed.length, file.length)
+  t.is(maxAbsDiff(streamed, file), 0)
+  t.true(rms(file) > 0.001)
+})

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// resonode benchmarks, each beside a baseline, in one run on one machine:
+//   a. the CLI against sox on a 10-minute WAV,
+//   b. an 8th-order Butterworth lowpass: resonode (Rust and JS API) against
+//      scipy.signal.sosfilt and pure JS (fili, and a hand-written loop),
+//   c. the cost of a ProcessorChain.process() call across the JS boundary.
+// Prints the tables and rewrites bench/RESULTS.md. Benchmarks report; the
+// tests (npm test) assert.
+//
+//   npm run bench                  # everything, rewrites bench/RESULTS.md
+//   node bench/run.mjs --only filter,boundary   # some sections; RESULTS.md untouched
+//   node bench/run.mjs --reps 3    # fewer repetitions (default 5)
+//
+// Needs the built addon (npm run build), sox, python3 with scipy and numpy,
+// and cargo (for the Rust-side timing in bench/rust/).
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { compilerRunning, run } from './common.mjs'
+import { ensureWav, makePlanar, writePlanarF32, SAMPLE_RATE } from './signals.mjs'
+import { benchCli, reportCli, CHAIN, SOX_EFFECTS } from './cli.mjs'
+import { benchFilter, reportFilter } from './filter.mjs'
+import { benchBoundary, reportBoundary } from './boundary.mjs'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const OUT = join(ROOT, 'bench/out')
+const RUST_TARGET = join(OUT, 'rust-target')
+const RUST_BENCH = join(RUST_TARGET, 'release/resonode-bench')
+const WAV_SECONDS = 600
+const LP_SECONDS = 60
+const SECTIONS = ['cli', 'filter', 'boundary']
+
+const { values: opts } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    'no-wait': { type: 'boolean', default: false },
+  },
+})
+const only = opts.only ? opts.only.split(',').map((s) => s.trim()) : SECTIONS
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (know ${SECTIONS.join(', ')})`)
+const reps = Math.max(3, Number(opts.reps))
+const t00 = Date.now()
+const log = (...a) => console.error(`[${((Date.now() - t00) / 1000).toFixed(0).padStart(4)} s]`, ...a)
+
+function version(cmd, args, re = /(.*)/) {
+  try {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' })
+    const text = `${r.stdout}\n${r.stderr}`.trim()
+    const m = text.match(re)
+    return m ? m[1].trim() : text.split('\n')[0]
+  } catch {
+    return 'not found'
+  }
+}
+
+function machine() {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''
+  const model = cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model ?? 'unknown'
+  const mhz = cpuinfo.match(/^cpu MHz\s*:\s*(.*)$/m)?.[1]
+  const memKb = Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s*(\d+)/)?.[1])
+  let commit = 'unknown'
+  try {
+    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    if (dirty) commit += ' (with uncommitted changes)'
+  } catch {}
+  return {
+    cpu: model + (mhz ? ` (${Number(mhz).toFixed(0)} MHz reported)` : ''),
+    cores: cpus().length,
+    memGb: memKb ? (memKb / 1048576).toFixed(0) : '?',
+    os: version('uname', ['-srm']),
+    node: process.version,
+    sox: version('sox', ['--version'], /SoX v?(\S+)/),
+    python: version('python3', ['--version'], /Python (\S+)/),
+    scipy: version('python3', ['-c', 'import scipy, numpy; print(scipy.__version__, "/ numpy", numpy.__version__)']),
+    rustc: version('rustc', ['--version'], /rustc (\S+)/),
+    fili: JSON.parse(readFileSync(join(ROOT, 'node_modules/fili/package.json'), 'utf8')).version,
+    tinybench: JSON.parse(readFileSync(join(ROOT, 'node_modules/tinybench/package.json'), 'utf8')).version,
+    resonode: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
+    commit,
+  }
+}
+
+async function waitForCompilers() {
+  for (let waited = 0; ; waited += 10) {
+    const busy = compilerRunning()
+    if (!busy) return
+    if (opts['no-wait']) throw new Error(`${busy} is running: timings would be noise (run again when it has finished)`)
+    if (waited >= 600) throw new Error(`${busy} has been running for 10 minutes; not benchmarking beside it`)
+    if (waited % 60 === 0) log(`waiting: ${busy} is running and would disturb the timings`)
+    await new Promise((r) => setTimeout(r, 10000))
+  }
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true })
+  const addon = existsSync(join(ROOT, 'dist/index.js')) && spawnSync('sh', ['-c', `ls ${JSON.stringify(ROOT)}/*.node`]).status === 0
+  if (!addon) throw new Error('the addon is not built: run `npm run build` first (needs dist/index.js and resonode.*.node)')
+  for (const [cmd, args] of [['sox', ['--version']], ['python3', ['-c', 'import scipy, numpy']]]) {
+    if (spawnSync(cmd, args).status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: install sox, python3, numpy and scipy`)
+  }
+
+  log('building bench/rust (release)')
+  run('cargo', ['build', '--release', '--quiet', '--manifest-path', join(ROOT, 'bench/rust/Cargo.toml'), '--target-dir', RUST_TARGET], { stdio: ['ignore', 'inherit', 'inherit'] })
+
+  const input = join(OUT, `in_${WAV_SECONDS / 60}min_v1.wav`)
+  if (only.includes('cli')) {
+    log(`generating ${input}`)
+    if (!ensureWav(input, WAV_SECONDS)) log('  (already there)')
+  }
+  const lpInput = join(OUT, `lp_in_${LP_SECONDS}s_v1.f32`)
+  writePlanarF32(lpInput, makePlanar(2, LP_SECONDS * SAMPLE_RATE, 2))
+
+  await waitForCompilers()
+  const require = createRequire(import.meta.url)
+  const api = require(join(ROOT, 'dist/index.js'))
+  const ctx = { root: ROOT, out: OUT, input, lpInput, reps, rustBench: RUST_BENCH, api, log }
+  const results = { machine: machine(), date: new Date().toISOString(), reps }
+
+  if (only.includes('cli')) {
+    log('a. CLI vs sox')
+    results.cli = benchCli(ctx)
+  }
+  if (only.includes('filter')) {
+    await waitForCompilers()
+    log('b. 8th-order lowpass')
+    results.filter = await benchFilter(ctx)
+  }
+  if (only.includes('boundary')) {
+    await waitForCompilers()
+    log('c. JS boundary')
+    results.boundary = await benchBoundary(ctx)
+  }
+  results.totalS = (Date.now() - t00) / 1000
+  writeFileSync(join(OUT, only.length === SECTIONS.length ? 'results.json' : 'results.partial.json'), JSON.stringify(results, null, 2))
+
+  const md = render(results)
+  console.log(md)
+  if (only.length === SECTIONS.length) {
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), md)
+    log('wrote bench/RESULTS.md')
+  } else {
+    log('partial run: bench/RESULTS.md left as it was (raw numbers in bench/out/results.partial.json)')
+  }
+}
+
+function render(r) {
+  const m = r.machine
+  const cli = r.cli && reportCli(r.cli)
+  const filter = r.filter && reportFilter(r.filter)
+  const boundary = r.boundary && reportBoundary(r.boundary)
+  const yes = (ok) => (ok ? 'met' : '**missed**')
+  const targets = []
+  if (cli) targets.push(['CLI chain faster than sox (wall time)', `${cli.speed.toFixed(2)}x`, yes(cli.speed > 1)])
+  if (filter) {
+    targets.push(['8th-order lowpass, Rust, >= 2x scipy', `${filter.vsScipy.toFixed(2)}x`, yes(filter.vsScipy >= 2)])
+    targets.push(['8th-order lowpass, JS API, >= 2x scipy', `${filter.vsScipyJs.toFixed(2)}x`, yes(filter.vsScipyJs >= 2)])
+    targets.push(['8th-order lowpass, JS API, >= 10x pure JS (fili)', `${filter.vsFiliJs.toFixed(1)}x`, yes(filter.vsFiliJs >= 10)])
+    targets.push(['8th-order lowpass, JS API, >= 10x pure JS (hand-written loop)', `${filter.vsPlain.toFixed(2)}x`, yes(filter.vsPlain >= 10)])
+    const agree = [r.filter.rust.maxAbsDiff, ...['jsBlocks', 'jsWhole', 'jsWholeDefault', 'jsAsync'].map((k) => r.filter.js[k].maxAbsDiff)]
+    targets.push(['resonode agrees with scipy float64 (max abs diff < 1e-3)', Math.max(...agree).toExponential(1), yes(Math.max(...agree) < 1e-3)])
+  }
+  const parts = [
+    `# Benchmarks
+
+Written by \`npm run bench\` (bench/run.mjs) on ${r.date.slice(0, 10)}; every number below
+comes from that one run, all implementations on the same input on the same
+machine. Do not edit by hand: rerun the benchmarks. Total run time ${(r.totalS / 60).toFixed(1)} min.
+
+| machine | |
+|---|---|
+| CPU | ${m.cpu} |
+| cores | ${m.cores} |
+| memory | ${m.memGb} GiB |
+| OS | ${m.os} |
+| node | ${m.node} |
+| sox | ${m.sox} |
+| python | ${m.python} |
+| scipy | ${m.scipy} |
+| rustc | ${m.rustc} |
+| fili / tinybench | ${m.fili} / ${m.tinybench} |
+| resonode | ${m.resonode}, commit ${m.commit} |
+
+## Targets
+
+| target | measured | |
+|---|---:|---|
+${targets.map((t) => `| ${t.join(' | ')} |`).join('\n')}
+`,
+  ]
+  if (cli) parts.push(`## a. CLI: \`resonode process\` vs sox\n\n${cli.md}`)
+  if (filter) parts.push(`## b. 8th-order Butterworth lowpass in memory\n\n${filter.md}`)
+  if (boundary) parts.push(`## c. Cost of a \`ProcessorChain.process()\` call across the JS boundary\n\n${boundary.md}`)
+  parts.push(`## How to reproduce
+
+\`\`\`sh
+npm ci && npm run build          # the addon and dist/ (release build)
+apt-get install sox              # SoX ${m.sox}
+pip install numpy scipy          # for the scipy baseline
+npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60))} min; rewrites bench/RESULTS.md
+node bench/run.mjs --only filter,boundary --reps 3   # a quick partial run
+\`\`\`
+
+- Inputs are generated deterministically (tones + xorshift32 noise, fixed
+  seeds) into \`bench/out/\` (git-ignored): the ${WAV_SECONDS / 60}-minute WAV is kept between
+  runs, the 60 s float32 signal is rewritten every run.
+- The Rust-side timing is \`bench/rust/\`, a standalone Cargo project (its own
+  \`[workspace]\`) with path dependencies on \`crates/core\` and \`crates/dsp\`,
+  built with the root's release profile (LTO, one codegen unit) into
+  \`bench/out/rust-target/\`.
+- Exact commands: \`node bin/resonode.js process IN OUT --chain "${CHAIN}" --json\`
+  and \`sox -D IN OUT ${SOX_EFFECTS.join(' ')}\`; scipy via \`bench/scipy_lowpass.py\`.
+- Do not benchmark while something else compiles or runs: run.mjs waits while
+  \`rustc\` or \`cargo\` is running. With ${m.cores} cores, expect a few percent of
+  run-to-run noise; raw numbers of the last run are in \`bench/out/results.json\`.
+`)
+  return parts.join('\n')
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e))
+  process.exit(1)
+})

@@ -1,0 +1,299 @@
+//! File probing, reading and writing for JS-driven pipelines.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use napi::{Env, Task};
+use napi_derive::napi;
+use resonode_core::{AudioBuffer, Error, Sink, Source};
+use resonode_io::{ChannelSelection, FileInfo, FileSource, OutputFormat, SampleFormat, SourceOptions, WavEncoding};
+
+use crate::convert::{buffer_to_planar, planar_to_buffer};
+use crate::error::{guard_core, to_napi};
+
+/// What a file holds, as stored.
+#[napi(object)]
+pub struct AudioFileInfo {
+    pub path: String,
+    /// Container: `wav`, `flac`, `mp3` or `ogg`.
+    pub format: String,
+    /// Codec, e.g. `pcm_s16le`, `flac`, `mp3`, `vorbis`.
+    pub codec: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    pub channels: u32,
+    /// Frames per channel, when the container states it.
+    pub frames: Option<f64>,
+    /// `frames / sampleRate` in seconds, when known.
+    pub duration_s: Option<f64>,
+    pub bits_per_sample: Option<u32>,
+    /// `int` or `float`.
+    pub sample_format: String,
+}
+
+pub fn info_to_js(info: &FileInfo) -> AudioFileInfo {
+    AudioFileInfo {
+        path: info.path.clone(),
+        format: info.format.clone(),
+        codec: info.codec.clone(),
+        sample_rate: info.sample_rate,
+        channels: info.channels as u32,
+        frames: info.frames.map(|f| f as f64),
+        duration_s: info.frames.map(|f| f as f64 / info.sample_rate as f64),
+        bits_per_sample: info.bits_per_sample,
+        sample_format: match info.sample_format {
+            SampleFormat::Int => "int".into(),
+            SampleFormat::Float => "float".into(),
+        },
+    }
+}
+
+/// How a file source is read.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct SourceOptionsDesc {
+    /// Resample to this rate (Hz) with rubato; default: the file's rate.
+    pub sample_rate: Option<u32>,
+    /// Downmix all channels to one (their average).
+    pub mono: Option<bool>,
+    /// Keep only these channels (0-based), in this order.
+    pub channels: Option<Vec<u32>>,
+}
+
+pub fn source_options(o: &SourceOptionsDesc) -> resonode_core::Result<SourceOptions> {
+    let channels = match (o.mono.unwrap_or(false), &o.channels) {
+        (true, Some(_)) => return Err(Error::param("channels", "`mono` and `channels` cannot be combined")),
+        (true, None) => ChannelSelection::Mono,
+        (false, Some(sel)) => ChannelSelection::Select(sel.iter().map(|&c| c as usize).collect()),
+        (false, None) => ChannelSelection::All,
+    };
+    if o.sample_rate == Some(0) {
+        return Err(Error::param("sampleRate", "must be > 0 Hz"));
+    }
+    Ok(SourceOptions { sample_rate: o.sample_rate, channels })
+}
+
+/// How a file sink writes.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct SinkOptionsDesc {
+    /// WAV sample encoding: `int16`, `int24` or `float32`; FLAC: `int16` or
+    /// `int24`. Default: the source's encoding where possible, else float32
+    /// (WAV) / int24 (FLAC).
+    pub encoding: Option<String>,
+}
+
+/// Picks the output format from the extension, the requested encoding and
+/// the source file's encoding.
+pub fn output_format(path: &Path, o: &SinkOptionsDesc, source: Option<&FileInfo>) -> resonode_core::Result<OutputFormat> {
+    let requested = match o.encoding.as_deref() {
+        None => None,
+        Some("int16") => Some(WavEncoding::Int16),
+        Some("int24") => Some(WavEncoding::Int24),
+        Some("float32") => Some(WavEncoding::Float32),
+        Some(other) => {
+            return Err(Error::param("encoding", format!("`{other}` is not one of int16, int24, float32")))
+        }
+    };
+    OutputFormat::for_path(path, requested, source)
+}
+
+/// Reads a file's header.
+///
+/// @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE
+#[napi]
+pub fn probe(path: String) -> napi::Result<AudioFileInfo> {
+    guard_core(|| resonode_io::probe(Path::new(&path)).map(|i| info_to_js(&i)))
+}
+
+/// Peak and RMS level of a whole file, all channels, in dBFS (`-Infinity` for silence).
+#[napi(object)]
+pub struct AudioLevels {
+    pub peak_dbfs: f64,
+    pub rms_dbfs: f64,
+    /// Frames decoded.
+    pub frames: f64,
+}
+
+pub struct LevelsTask(PathBuf);
+
+impl Task for LevelsTask {
+    type Output = AudioLevels;
+    type JsValue = AudioLevels;
+    fn compute(&mut self) -> napi::Result<AudioLevels> {
+        guard_core(|| {
+            resonode_io::measure_levels(&self.0).map(|l| AudioLevels { peak_dbfs: l.peak_dbfs, rms_dbfs: l.rms_dbfs, frames: l.frames as f64 })
+        })
+    }
+    fn resolve(&mut self, _: Env, out: AudioLevels) -> napi::Result<AudioLevels> {
+        Ok(out)
+    }
+}
+
+/// Measures peak and RMS over the whole file on a worker thread.
+#[napi(ts_return_type = "Promise<AudioLevels>")]
+pub fn measure_levels(path: String) -> AsyncTask<LevelsTask> {
+    AsyncTask::new(LevelsTask(PathBuf::from(path)))
+}
+
+fn poisoned() -> Error {
+    Error::Internal { message: "lock poisoned by an earlier panic".into() }
+}
+
+/// Streams a file chunk by chunk (decoding and resampling off the JS thread).
+#[napi]
+pub struct NativeFileReader {
+    source: Arc<Mutex<FileSource>>,
+    info: FileInfo,
+    sample_rate: u32,
+    channels: u32,
+}
+
+#[napi]
+impl NativeFileReader {
+    /// Opens `path`.
+    ///
+    /// @throws ERR_NOT_FOUND, ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_INVALID_PARAMETER
+    #[napi(factory)]
+    pub fn open(path: String, options: Option<SourceOptionsDesc>) -> napi::Result<Self> {
+        guard_core(|| {
+            let src = FileSource::open(Path::new(&path), &source_options(&options.unwrap_or_default())?)?;
+            Ok(NativeFileReader {
+                info: src.info().clone(),
+                sample_rate: src.sample_rate(),
+                channels: src.channels() as u32,
+                source: Arc::new(Mutex::new(src)),
+            })
+        })
+    }
+    /// The file as stored (before resampling or channel selection).
+    #[napi(getter)]
+    pub fn info(&self) -> AudioFileInfo {
+        info_to_js(&self.info)
+    }
+    /// Sample rate of the delivered audio in Hz.
+    #[napi(getter)]
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+    /// Channels of the delivered audio.
+    #[napi(getter)]
+    pub fn channels(&self) -> u32 {
+        self.channels
+    }
+    /// Frames that will be delivered, when known.
+    #[napi(getter)]
+    pub fn total_frames(&self) -> napi::Result<Option<f64>> {
+        let s = self.source.lock().map_err(|_| to_napi(poisoned()))?;
+        Ok(s.total_frames().map(|f| f as f64))
+    }
+    /// Reads up to `maxFrames` frames; resolves with planar channels, or
+    /// `null` at the end of the file.
+    #[napi(ts_return_type = "Promise<Float32Array[] | null>")]
+    pub fn read(&self, max_frames: u32) -> AsyncTask<ReadTask> {
+        AsyncTask::new(ReadTask { source: self.source.clone(), max_frames: max_frames.max(1) as usize })
+    }
+    /// Starts again at the first frame.
+    #[napi]
+    pub fn rewind(&self) -> napi::Result<()> {
+        guard_core(|| self.source.lock().map_err(|_| poisoned())?.rewind())
+    }
+}
+
+pub struct ReadTask {
+    source: Arc<Mutex<FileSource>>,
+    max_frames: usize,
+}
+
+impl Task for ReadTask {
+    type Output = Option<Vec<Float32Array>>;
+    type JsValue = Option<Vec<Float32Array>>;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        guard_core(|| {
+            let mut src = self.source.lock().map_err(|_| poisoned())?;
+            let mut buf = AudioBuffer::new(src.channels(), self.max_frames);
+            let n = src.read(&mut buf)?;
+            Ok((n > 0).then(|| buffer_to_planar(&buf)))
+        })
+    }
+    fn resolve(&mut self, _: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(out)
+    }
+}
+
+/// Writes planar blocks to a WAV or FLAC file. The file on disk stays valid
+/// after every write, so a failure later keeps what was written.
+#[napi]
+pub struct NativeFileWriter {
+    sink: Arc<Mutex<Box<dyn Sink>>>,
+    path: String,
+    channels: usize,
+}
+
+#[napi]
+impl NativeFileWriter {
+    /// Creates `path` for `channels` channels at `sampleRate` Hz. Format by
+    /// extension (`.wav`, `.flac`); `sourcePath` (optional) lends its
+    /// encoding as the default.
+    ///
+    /// @throws ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
+    #[napi(factory)]
+    pub fn create(path: String, sample_rate: u32, channels: u32, options: Option<SinkOptionsDesc>, source_path: Option<String>) -> napi::Result<Self> {
+        guard_core(|| {
+            let source_info = match source_path {
+                Some(p) => Some(resonode_io::probe(Path::new(&p))?),
+                None => None,
+            };
+            let fmt = output_format(Path::new(&path), &options.unwrap_or_default(), source_info.as_ref())?;
+            let mut sink = resonode_io::open_sink(Path::new(&path), fmt);
+            if channels == 0 {
+                return Err(Error::EmptyAudio { reason: "cannot write 0 channels".into() });
+            }
+            sink.open(sample_rate, channels as usize)?;
+            Ok(NativeFileWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
+        })
+    }
+    /// Appends planar channels (channels x frames) on a worker thread.
+    ///
+    /// @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_IO, ERR_ENCODE
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write(&self, channels: Vec<Float32Array>) -> napi::Result<AsyncTask<WriteTask>> {
+        let buf = guard_core(|| {
+            let buf = planar_to_buffer(&channels)?;
+            if buf.channels() != self.channels {
+                return Err(Error::shape(format!("{}: got {} channels, the file has {}", self.path, buf.channels(), self.channels)));
+            }
+            if let Some((f, c, v)) = buf.as_block().find_non_finite() {
+                return Err(Error::NonFiniteSample { frame: f as u64, channel: c, value: v });
+            }
+            Ok(buf)
+        })?;
+        Ok(AsyncTask::new(WriteTask { sink: self.sink.clone(), buf: Some(buf) }))
+    }
+    /// Completes the file (header sizes). Safe to call more than once.
+    #[napi]
+    pub fn finalize(&self) -> napi::Result<()> {
+        guard_core(|| self.sink.lock().map_err(|_| poisoned())?.finalize())
+    }
+}
+
+pub struct WriteTask {
+    sink: Arc<Mutex<Box<dyn Sink>>>,
+    buf: Option<AudioBuffer>,
+}
+
+impl Task for WriteTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> napi::Result<()> {
+        guard_core(|| {
+            let buf = self.buf.take().ok_or_else(|| Error::Internal { message: "task ran twice".into() })?;
+            self.sink.lock().map_err(|_| poisoned())?.write(&buf.as_block())
+        })
+    }
+    fn resolve(&mut self, _: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+

@@ -1,0 +1,108 @@
+/**
+ * Typed errors. Every failure from the Rust core arrives as a
+ * {@link ResonodeError} whose `code` is stable across versions; switch on
+ * `code` (or `instanceof` a subclass), never on the message.
+ */
+
+/** The stable error codes. */
+export type ErrorCode =
+  | 'ERR_INVALID_PARAMETER'
+  | 'ERR_INVALID_CHAIN'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_IO'
+  | 'ERR_UNSUPPORTED_FORMAT'
+  | 'ERR_DECODE'
+  | 'ERR_ENCODE'
+  | 'ERR_NON_FINITE_SAMPLE'
+  | 'ERR_EMPTY_AUDIO'
+  | 'ERR_SHAPE'
+  | 'ERR_INVALID_STATE'
+  | 'ERR_INTERNAL'
+
+/** Base class of every error resonode throws. */
+export class ResonodeError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_DECODE`. */
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+/** A parameter value is out of range or of the wrong kind (`ERR_INVALID_PARAMETER`). */
+export class InvalidParameterError extends ResonodeError {}
+/** A chain string or processor description is not understood (`ERR_INVALID_CHAIN`). */
+export class InvalidChainError extends ResonodeError {}
+/** The file does not exist (`ERR_NOT_FOUND`). */
+export class NotFoundError extends ResonodeError {}
+/** An OS-level read/write failure (`ERR_IO`). */
+export class IoError extends ResonodeError {}
+/** Container or codec not supported (`ERR_UNSUPPORTED_FORMAT`). */
+export class UnsupportedFormatError extends ResonodeError {}
+/** Damaged or truncated audio data (`ERR_DECODE`). */
+export class DecodeError extends ResonodeError {}
+/** Writing encoded audio failed (`ERR_ENCODE`). */
+export class EncodeError extends ResonodeError {}
+/** NaN or infinite sample in the input (`ERR_NON_FINITE_SAMPLE`). */
+export class NonFiniteSampleError extends ResonodeError {}
+/** Zero channels or zero frames (`ERR_EMPTY_AUDIO`). */
+export class EmptyAudioError extends ResonodeError {}
+/** Buffers of the wrong shape (`ERR_SHAPE`). */
+export class ShapeError extends ResonodeError {}
+/** An operation not allowed in the current state (`ERR_INVALID_STATE`). */
+export class InvalidStateError extends ResonodeError {}
+/** A bug in resonode, such as a caught Rust panic (`ERR_INTERNAL`). */
+export class InternalError extends ResonodeError {}
+
+const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?: { cause?: unknown }) => ResonodeError> = {
+  ERR_INVALID_PARAMETER: InvalidParameterError,
+  ERR_INVALID_CHAIN: InvalidChainError,
+  ERR_NOT_FOUND: NotFoundError,
+  ERR_IO: IoError,
+  ERR_UNSUPPORTED_FORMAT: UnsupportedFormatError,
+  ERR_DECODE: DecodeError,
+  ERR_ENCODE: EncodeError,
+  ERR_NON_FINITE_SAMPLE: NonFiniteSampleError,
+  ERR_EMPTY_AUDIO: EmptyAudioError,
+  ERR_SHAPE: ShapeError,
+  ERR_INVALID_STATE: InvalidStateError,
+  ERR_INTERNAL: InternalError,
+}
+
+/** Creates the typed error for `code`. */
+export function makeError(code: ErrorCode, message: string, cause?: unknown): ResonodeError {
+  const Cls = classes[code] ?? ResonodeError
+  return new Cls(code, message, cause === undefined ? undefined : { cause })
+}
+
+// The native crate formats every error reason as "<CODE>: <message>"
+// (crates/node/src/error.rs); this is the one place that reads it.
+const NATIVE = /^(ERR_[A-Z_]+): ([\s\S]*)$/
+
+/** Converts an error thrown by the native binding into a typed error. */
+export function fromNative(err: unknown): unknown {
+  if (err instanceof ResonodeError) return err
+  if (err instanceof Error) {
+    const m = NATIVE.exec(err.message)
+    if (m && m[1] in classes) return makeError(m[1] as ErrorCode, m[2])
+  }
+  return err
+}
+
+/** Calls a native function, rethrowing its errors as typed errors. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/** Awaits a native promise, rejecting with typed errors. */
+export async function awaitNative<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p
+  } catch (e) {
+    throw fromNative(e)
+  }
+}

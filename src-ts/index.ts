@@ -1,0 +1,34 @@
+/**
+ * resonode: real-time and streaming audio processing for Node.js, with a
+ * Rust core. Audio is planar `Float32Array[]` (channels x frames); sample
+ * rates in Hz, gains in dB, cutoffs in Hz.
+ */
+export * from './errors'
+export {
+  Processor,
+  NativeProcessor,
+  JsProcessor,
+  Gain,
+  HighPass,
+  LowPass,
+  Biquad,
+  Normalize,
+  Reverb,
+  Delay,
+  Limiter,
+  parseChain,
+  processorKinds,
+  type BiquadType,
+  type ButterworthOptions,
+  type JsProcessContext,
+  type JsProcessFn,
+  type StreamInfo,
+  type ProcessorDesc,
+} from './processors'
+export { FileSource, CallbackSource, type FileSourceOptions, type CallbackSourceOptions, type SourceChunk, type FileInfo, type Source } from './sources'
+export { FileSink, MultiFileSink, CallbackSink, type FileSinkOptions, type MultiFileSinkOptions, type Encoding, type SinkCallback, type Sink } from './sinks'
+export { StreamingPipeline, type PipelineStats, type PipelineOptions, type ProgressEvent } from './pipeline'
+export { StreamProcessor, type StreamProcessorOptions } from './stream-processor'
+export { AudioRingBuffer } from './ring-buffer'
+export { ProcessorChain, type ProcessorChainOptions } from './processor-chain'
+export { info, type AudioInfo } from './info'

@@ -1,0 +1,295 @@
+/**
+ * {@link StreamingPipeline}: Source -> processors -> Sink.
+ *
+ * When the source is a {@link FileSource}, every processor is native and the
+ * sink is a plain {@link FileSink}, the whole job runs in Rust on a worker
+ * thread (decode, chain, encode) and JS only polls progress. Otherwise JS
+ * drives the loop chunk by chunk, with native processors still running in
+ * Rust (on a worker thread for large chunks).
+ */
+import { EventEmitter } from 'node:events'
+import native = require('./native')
+import { awaitNative, callNative, makeError } from './errors'
+import { JsProcessor, NativeProcessor, Processor, type StreamInfo } from './processors'
+import { CallbackSource, FileSource, type ChunkReader, type Source } from './sources'
+import { FileSink, type ChunkWriter, type Sink } from './sinks'
+
+/** What a run did. `realtimeFactor` = audio seconds / processing seconds (> 1: faster than real time). */
+export interface PipelineStats {
+  chunksProcessed: number
+  framesProcessed: number
+  processingTimeS: number
+  realtimeFactor: number
+}
+
+/** A `'progress'` event: `fraction` in [0, 1] (NaN when the length is unknown) and frames done. */
+export interface ProgressEvent {
+  fraction: number
+  frames: number
+}
+
+/** Options of {@link StreamingPipeline}. */
+export interface PipelineOptions {
+  source: Source
+  processors?: Processor[]
+  sink: Sink
+  /** Frames per chunk (default 65536). */
+  chunkSize?: number
+  /** Milliseconds between `'progress'` events of native jobs (default 100). */
+  progressIntervalMs?: number
+}
+
+const emptyStats = (): PipelineStats => ({ chunksProcessed: 0, framesProcessed: 0, processingTimeS: 0, realtimeFactor: 0 })
+
+type Segment = { native: native.NativeChain; first: number; count: number } | { js: JsProcessor; index: number }
+
+/**
+ * Runs a source through a chain of processors into a sink, off the JS
+ * thread where possible. Emits `'progress'` ({@link ProgressEvent}) and
+ * `'end'` ({@link PipelineStats}).
+ *
+ * Errors reject {@link StreamingPipeline.wait} / {@link StreamingPipeline.run}
+ * with a typed {@link ResonodeError}; file sinks keep everything processed
+ * before the failure.
+ */
+export class StreamingPipeline extends EventEmitter {
+  readonly source: Source
+  readonly processors: Processor[]
+  readonly sink: Sink
+  readonly chunkSize: number
+  private readonly progressIntervalMs: number
+  private running: Promise<PipelineStats> | null = null
+  private stopRequested = false
+  private control: native.PipelineControl | null = null
+  private segments: Segment[] = []
+  private pendingParams: [string, number][] = []
+  private lastStats: PipelineStats = emptyStats()
+
+  constructor(options: PipelineOptions) {
+    super()
+    this.source = options.source
+    this.processors = options.processors ?? []
+    this.sink = options.sink
+    this.chunkSize = options.chunkSize ?? 65536
+    this.progressIntervalMs = options.progressIntervalMs ?? 100
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`chunkSize\`: must be a whole number of frames >= 1, got ${options.chunkSize}`)
+    }
+    for (const [i, p] of this.processors.entries()) {
+      if (!(p instanceof NativeProcessor) && !(p instanceof JsProcessor)) {
+        throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} is neither a native processor nor a JsProcessor`)
+      }
+    }
+  }
+
+  /** True between `start()` and the end of the run. */
+  get isRunning(): boolean {
+    return this.running !== null
+  }
+
+  /** Stats of the current or last run. */
+  get stats(): PipelineStats {
+    return { ...this.lastStats }
+  }
+
+  /** Starts the run in the background; `wait()` resolves when it ends. @throws InvalidStateError if already running */
+  start(): void {
+    if (this.running) throw makeError('ERR_INVALID_STATE', 'invalid state: the pipeline is already running')
+    this.stopRequested = false
+    this.lastStats = emptyStats()
+    const job = this.isNativeJob() ? this.runNative() : this.runJs()
+    this.running = job.finally(() => {
+      this.running = null
+      this.control = null
+    })
+    // wait() reports the failure; keep an unobserved rejection from crashing the process.
+    this.running.catch(() => {})
+  }
+
+  /** Resolves with the stats when the run ends (also after `stop()`). */
+  async wait(): Promise<PipelineStats> {
+    if (!this.running) return this.stats
+    return this.running
+  }
+
+  /** `start()` then `wait()`. */
+  run(): Promise<PipelineStats> {
+    this.start()
+    return this.wait()
+  }
+
+  /** Stops after the current chunk; sinks are closed with everything processed so far. */
+  stop(): void {
+    this.stopRequested = true
+    this.control?.stop()
+  }
+
+  /** Clears stats and processor state so the pipeline can run again. @throws InvalidStateError while running */
+  reset(): void {
+    if (this.running) throw makeError('ERR_INVALID_STATE', 'invalid state: cannot reset a running pipeline')
+    this.lastStats = emptyStats()
+    for (const s of this.segments) 'native' in s ? s.native.reset() : s.js.reset()
+  }
+
+  /**
+   * Changes `"<index>.<name>"` of a native processor (e.g. `"1.cutoff"`)
+   * between chunks; filters keep their state.
+   *
+   * @throws InvalidParameterError naming the path
+   */
+  setParameter(path: string, value: number): void {
+    const m = /^(\d+)\.(\w+)$/.exec(path)
+    const p = m ? this.processors[Number(m[1])] : undefined
+    if (!m || !(p instanceof NativeProcessor)) {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${path}\`: expected "<index>.<name>" of a native processor (the chain has ${this.processors.length} processors)`)
+    }
+    const kind = native.processorKinds().find((k) => k.name === p.kind)
+    if (kind && !kind.params.includes(m[2])) {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${path}\`: ${p.kind} has no parameter \`${m[2]}\` (valid: ${kind.params.join(', ')})`)
+    }
+    if (!Number.isFinite(value)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${path}\`: ${value} is not a finite number`)
+    if (this.control) callNative(() => this.control!.setParameter(path, value))
+    else this.pendingParams.push([path, value])
+  }
+
+  private isNativeJob(): boolean {
+    return (
+      this.source instanceof FileSource &&
+      this.sink instanceof FileSink &&
+      this.sink.options.stemIndex === undefined &&
+      this.processors.every((p) => p instanceof NativeProcessor)
+    )
+  }
+
+  private async runNative(): Promise<PipelineStats> {
+    const source = this.source as FileSource
+    const sink = this.sink as FileSink
+    const control = new native.PipelineControl()
+    this.control = control
+    for (const [path, v] of this.pendingParams.splice(0)) control.setParameter(path, v)
+    if (this.stopRequested) control.stop()
+    const timer = setInterval(() => {
+      this.emit('progress', { fraction: control.fraction, frames: control.frames } satisfies ProgressEvent)
+    }, this.progressIntervalMs)
+    try {
+      const s = await awaitNative(
+        native.runFilePipeline(
+          {
+            input: source.path,
+            sourceOptions: source.options,
+            processors: this.processors.map((p) => (p as NativeProcessor).desc),
+            output: sink.path,
+            sinkOptions: { encoding: sink.options.encoding },
+            chunkSize: this.chunkSize,
+          },
+          control,
+        ),
+      )
+      this.lastStats = {
+        chunksProcessed: s.chunksProcessed,
+        framesProcessed: s.framesProcessed,
+        processingTimeS: s.processingTimeS,
+        realtimeFactor: s.realtimeFactor,
+      }
+      this.emit('progress', { fraction: s.stopped ? control.fraction : 1, frames: s.framesProcessed } satisfies ProgressEvent)
+      this.emit('end', this.stats)
+      return this.stats
+    } finally {
+      clearInterval(timer)
+    }
+  }
+
+  private buildSegments(info: StreamInfo): Segment[] {
+    const segments: Segment[] = []
+    let run: NativeProcessor[] = []
+    let first = 0
+    const flush = (end: number) => {
+      if (run.length) {
+        const chain = callNative(() => new native.NativeChain(run.map((p) => p.desc), info.sampleRate, info.channels, this.chunkSize))
+        if (chain.kinds.includes('normalize')) {
+          throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `normalize`: two-pass normalisation runs only in all-native file pipelines (FileSource -> native processors -> FileSink)')
+        }
+        segments.push({ native: chain, first, count: run.length })
+      }
+      run = []
+      first = end + 1
+    }
+    this.processors.forEach((p, i) => {
+      if (p instanceof NativeProcessor) run.push(p)
+      else {
+        flush(i)
+        ;(p as JsProcessor).prepare(info)
+        segments.push({ js: p as JsProcessor, index: i })
+      }
+    })
+    flush(this.processors.length)
+    return segments
+  }
+
+  private applyParams(): void {
+    for (const [path, value] of this.pendingParams.splice(0)) {
+      const [index, name] = path.split('.')
+      const i = Number(index)
+      const seg = this.segments.find((s) => 'native' in s && i >= s.first && i < s.first + s.count) as
+        | { native: native.NativeChain; first: number }
+        | undefined
+      if (seg) callNative(() => seg.native.setParameter(`${i - seg.first}.${name}`, value))
+    }
+  }
+
+  private async runJs(): Promise<PipelineStats> {
+    const started = performance.now()
+    let reader: ChunkReader | null = null
+    let writer: ChunkWriter | null = null
+    try {
+      reader = this.source instanceof CallbackSource ? await this.source.openAsync() : this.source.open()
+      const info: StreamInfo = { sampleRate: reader.sampleRate, channels: reader.channels }
+      this.segments = this.buildSegments(info)
+      writer = this.sink.open(info, this.source instanceof FileSource ? this.source.path : undefined)
+      const stats = this.lastStats
+      while (!this.stopRequested) {
+        let chunk = await reader.read(this.chunkSize)
+        if (!chunk) break
+        const frames = chunk[0]?.length ?? 0
+        if (frames === 0) continue
+        this.applyParams()
+        for (const seg of this.segments) {
+          if ('native' in seg) {
+            // Small blocks: a synchronous call beats a thread hop.
+            if (frames >= 4096) chunk = await awaitNative(seg.native.processAsync(chunk))
+            else callNative(() => seg.native.process(chunk!))
+          } else {
+            const out = seg.js.process(chunk, { ...info, frameOffset: stats.framesProcessed })
+            if (out) {
+              if (out.length !== info.channels || out.some((c) => !(c instanceof Float32Array) || c.length !== frames)) {
+                throw makeError('ERR_SHAPE', `shape mismatch: JS processor ${seg.index} returned a block that is not ${info.channels} x ${frames}`)
+              }
+              chunk = out
+            }
+          }
+        }
+        await writer.write(chunk)
+        stats.framesProcessed += frames
+        stats.chunksProcessed += 1
+        stats.processingTimeS = (performance.now() - started) / 1000
+        stats.realtimeFactor = stats.framesProcessed / info.sampleRate / stats.processingTimeS
+        this.emit('progress', {
+          fraction: reader.totalFrames ? Math.min(1, stats.framesProcessed / reader.totalFrames) : NaN,
+          frames: stats.framesProcessed,
+        } satisfies ProgressEvent)
+      }
+      if (stats.framesProcessed === 0 && !this.stopRequested) {
+        throw makeError('ERR_EMPTY_AUDIO', 'empty audio: the source produced no frames')
+      }
+    } finally {
+      reader?.close()
+      await writer?.close()
+      this.lastStats.processingTimeS = (performance.now() - started) / 1000
+      this.lastStats.realtimeFactor = this.lastStats.processingTimeS > 0 && reader
+        ? this.lastStats.framesProcessed / reader.sampleRate / this.lastStats.processingTimeS
+        : 0
+    }
+    this.emit('end', this.stats)
+    return this.stats
+  }
+}

@@ -1,0 +1,57 @@
+import native = require('./native')
+import { awaitNative, callNative, makeError } from './errors'
+import { NativeProcessor, type Processor } from './processors'
+
+/** Options of {@link ProcessorChain}. */
+export interface ProcessorChainOptions {
+  /** Sample rate in Hz. */
+  sampleRate: number
+  /** Channel count. */
+  channels: number
+  /** Largest block processed in one native call; larger input is split (default 8192). */
+  maxBlockFrames?: number
+}
+
+/**
+ * Native processors prepared for one stream, driven block by block from JS:
+ * for code that produces audio itself (synthesis, custom I/O). Blocks are
+ * planar `Float32Array[]` (channels x frames) of any length.
+ *
+ * @throws InvalidParameterError / InvalidChainError when a processor is invalid for the stream
+ */
+export class ProcessorChain {
+  private readonly inner: native.NativeChain
+  constructor(processors: Processor[], options: ProcessorChainOptions) {
+    const descs = processors.map((p, i) => {
+      if (!(p instanceof NativeProcessor)) throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} (${p.kind}) is not native`)
+      return p.desc
+    })
+    this.inner = callNative(() => new native.NativeChain(descs, options.sampleRate, options.channels, options.maxBlockFrames))
+  }
+  /**
+   * Processes the block in place on the calling thread (no copies beyond the
+   * native staging buffer): the cheap path for small blocks.
+   *
+   * @throws ShapeError, NonFiniteSampleError
+   */
+  process(channels: Float32Array[]): Float32Array[] {
+    callNative(() => this.inner.process(channels))
+    return channels
+  }
+  /** Processes a copy on a worker thread; resolves with the processed block. */
+  processAsync(channels: Float32Array[]): Promise<Float32Array[]> {
+    return awaitNative(this.inner.processAsync(channels))
+  }
+  /** Sets `"<index>.<name>"`; filters keep their state. @throws InvalidParameterError */
+  setParameter(path: string, value: number): void {
+    callNative(() => this.inner.setParameter(path, value))
+  }
+  /** Reads `"<index>.<name>"`. */
+  getParameter(path: string): number {
+    return callNative(() => this.inner.getParameter(path))
+  }
+  /** Clears all signal state (filter memories, delay lines). */
+  reset(): void {
+    this.inner.reset()
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Processors: the effects of a chain. Native processors run in Rust (in
+ * file pipelines on a worker thread, and later inside the real-time audio
+ * callback); {@link JsProcessor} runs user code on the JS thread in file
+ * pipelines only.
+ *
+ * Audio is planar: `Float32Array[]`, one array per channel (channels x frames).
+ */
+import native = require('./native')
+import { callNative } from './errors'
+
+/** A processor as data, as the native core understands it. */
+export type ProcessorDesc = native.ProcessorDesc
+
+/** Base of every processor. */
+export abstract class Processor {
+  /** Kind name, as in chain strings (`"lowpass"`), or `"js"`. */
+  abstract readonly kind: string
+}
+
+/** What a processor is told about the stream. */
+export interface StreamInfo {
+  /** Sample rate in Hz. */
+  sampleRate: number
+  /** Channel count. */
+  channels: number
+}
+
+/**
+ * A processor implemented in Rust. Constructors validate what they can
+ * without a stream; cutoffs are checked against Nyquist when the stream's
+ * sample rate is known.
+ *
+ * @throws InvalidParameterError (`ERR_INVALID_PARAMETER`) for invalid values.
+ */
+export class NativeProcessor extends Processor {
+  readonly kind: string
+  /** @internal */
+  readonly desc: ProcessorDesc
+
+  /** Builds from a kind and named parameters, e.g. `('lowpass', { cutoff: 8000, order: 4 })`. */
+  constructor(kind: string, params: Record<string, number | string | undefined> = {}) {
+    super()
+    const args: native.ArgDesc[] = []
+    for (const [name, v] of Object.entries(params)) {
+      if (v === undefined) continue
+      args.push(typeof v === 'number' ? { name, value: v } : { name, text: v })
+    }
+    this.kind = kind
+    this.desc = { kind, args }
+    callNative(() => native.validateProcessor(this.desc))
+  }
+
+  /** @internal */
+  static fromDesc(desc: ProcessorDesc): NativeProcessor {
+    const p = Object.create(NativeProcessor.prototype) as NativeProcessor
+    Object.assign(p, { kind: desc.kind, desc })
+    return p
+  }
+}
+
+/**
+ * Parses a chain string such as `"highpass(80) lowpass(8000, order=4) gain(-3db)"`
+ * into processors. See `resonode process --help` for the grammar and kinds.
+ *
+ * @throws InvalidChainError for syntax errors and unknown kinds, InvalidParameterError for bad values.
+ */
+export function parseChain(text: string): NativeProcessor[] {
+  return callNative(() => native.parseChain(text)).map((d) => NativeProcessor.fromDesc(d))
+}
+
+/** Every processor kind with its positional argument order and parameters. */
+export function processorKinds(): native.ProcessorKindInfo[] {
+  return native.processorKinds()
+}
+
+/**
+ * Gain in dB (or linear). Changes are smoothed over ~5 ms so they do not click.
+ * Parameters: `db`, `linear`.
+ */
+export class Gain extends NativeProcessor {
+  /** @param options gain in dB as a number, or `{ db }` / `{ linear }` */
+  constructor(options: number | { db?: number; linear?: number } = {}) {
+    const o = typeof options === 'number' ? { db: options } : options
+    super('gain', o.linear !== undefined ? { linear: o.linear } : { db: o.db ?? 0 })
+  }
+}
+
+/** Options of Butterworth filters. */
+export interface ButterworthOptions {
+  /** Filter order, 1 to 16 (default 2: a 12 dB/octave slope, like sox's 2-pole filters). */
+  order?: number
+}
+
+/**
+ * Butterworth high-pass of any order, as cascaded second-order sections
+ * (bilinear transform with prewarping; equals scipy.signal.butter + sosfilt).
+ * Parameters: `cutoff` (Hz, -3.01 dB point), `order`.
+ */
+export class HighPass extends NativeProcessor {
+  /** @param cutoff -3 dB frequency in Hz, 0 < cutoff < Nyquist */
+  constructor(cutoff: number, options: ButterworthOptions = {}) {
+    super('highpass', { cutoff, order: options.order })
+  }
+}
+
+/** Butterworth low-pass of any order; see {@link HighPass}. Parameters: `cutoff`, `order`. */
+export class LowPass extends NativeProcessor {
+  /** @param cutoff -3 dB frequency in Hz, 0 < cutoff < Nyquist */
+  constructor(cutoff: number, options: ButterworthOptions = {}) {
+    super('lowpass', { cutoff, order: options.order })
+  }
+}
+
+/** The RBJ Audio EQ Cookbook filter types. */
+export type BiquadType = 'lowpass' | 'highpass' | 'bandpass' | 'notch' | 'peaking' | 'lowshelf' | 'highshelf' | 'allpass'
+
+/**
+ * A second-order filter from Robert Bristow-Johnson's Audio EQ Cookbook.
+ * Parameters: `frequency` (Hz), `q`, `gain` (dB; peaking and shelves).
+ */
+export class Biquad extends NativeProcessor {
+  constructor(type: BiquadType, frequency: number, options: { q?: number; gain?: number } = {}) {
+    super('biquad', { type, frequency, q: options.q, gain: options.gain })
+  }
+}
+
+/**
+ * Two-pass peak normalisation: the whole input is measured first (files are
+ * read twice at constant memory), then scaled so its peak is `peak` dBFS.
+ * Needs a rewindable source (files). Parameter: `peak`.
+ */
+export class Normalize extends NativeProcessor {
+  /** @param options target peak in dBFS (default -1), or `{ peak }` */
+  constructor(options: number | { peak?: number } = {}) {
+    super('normalize', { peak: typeof options === 'number' ? options : options.peak })
+  }
+}
+
+/**
+ * Freeverb-style algorithmic reverb (Jezar at Dreampoint's public-domain
+ * Freeverb: 8 damped combs and 4 allpasses per channel). Parameters `room`,
+ * `damping`, `wet`, `dry`, `width`, all 0..1.
+ */
+export class Reverb extends NativeProcessor {
+  constructor(options: { room?: number; damping?: number; wet?: number; dry?: number; width?: number } = {}) {
+    super('reverb', { ...options })
+  }
+}
+
+/** Feedback delay. Parameters: `time` (ms), `feedback` (0..0.99), `mix` (0..1). */
+export class Delay extends NativeProcessor {
+  constructor(options: { time: number; feedback?: number; mix?: number }) {
+    super('delay', { ...options })
+  }
+}
+
+/**
+ * Stereo-linked zero-latency peak limiter: output never exceeds `ceiling`
+ * dBFS. Parameters: `ceiling` (dBFS), `release` (ms).
+ */
+export class Limiter extends NativeProcessor {
+  constructor(options: { ceiling?: number; release?: number } = {}) {
+    super('limiter', { ...options })
+  }
+}
+
+/** Per-block context given to JS processors. */
+export interface JsProcessContext extends StreamInfo {
+  /** Index of the block's first frame in the stream. */
+  frameOffset: number
+}
+
+/** The function form of a JS processor: process planar channels in place, or return new ones of the same shape. */
+export type JsProcessFn = (channels: Float32Array[], context: JsProcessContext) => void | Float32Array[]
+
+/**
+ * A processor written in JavaScript, for file pipelines (it runs on the JS
+ * thread, so it is never allowed in the real-time callback). Pass a function
+ * or subclass and override {@link JsProcessor.process}.
+ */
+export class JsProcessor extends Processor {
+  readonly kind = 'js'
+  private readonly fn?: JsProcessFn
+  constructor(fn?: JsProcessFn) {
+    super()
+    this.fn = fn
+  }
+  /** Called once before the first block. */
+  prepare(_info: StreamInfo): void {}
+  /** Processes one block; override or pass a function to the constructor. */
+  process(channels: Float32Array[], context: JsProcessContext): void | Float32Array[] {
+    if (!this.fn) throw new TypeError('JsProcessor needs a function or an overridden process()')
+    return this.fn(channels, context)
+  }
+  /** Clears state. */
+  reset(): void {}
+}
