@@ -186,3 +186,22 @@ test('StreamProcessor: processChunks yields exactly what processFile writes', as
   t.is(maxAbsDiff(streamed, file), 0)
   t.true(rms(file) > 0.001)
 })
+
+test('setParameter before a native file run applies from the first chunk', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), [new Float32Array(20000).fill(0.25)], 8000, { float: true })
+  const out = join(dir, 'out.wav')
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new Gain({ db: 0 })], sink: new FileSink(out) })
+  p.setParameter('0.db', -6)
+  await p.run()
+  const { channels } = await readAll(out)
+  t.true(Math.abs(channels[0][15000] - 0.25 * 10 ** (-6 / 20)) < 1e-6, `${channels[0][15000]}`)
+})
+
+test('writing over the input file is refused before anything is touched', (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(1, 1000, 8000), 8000)
+  const p = new StreamingPipeline({ source: new FileSource(input), sink: new FileSink(join(dir, '.', 'in.wav')) })
+  t.throws(() => p.start(), { code: 'ERR_INVALID_PARAMETER' })
+  t.is(statSync(input).size, 44 + 2000)
+})

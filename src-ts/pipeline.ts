@@ -8,11 +8,15 @@
  * Rust (on a worker thread for large chunks).
  */
 import { EventEmitter } from 'node:events'
+import { existsSync, realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
 import native = require('./native')
 import { awaitNative, callNative, makeError } from './errors'
 import { JsProcessor, NativeProcessor, Processor, type StreamInfo } from './processors'
 import { CallbackSource, FileSource, type ChunkReader, type Source } from './sources'
-import { FileSink, type ChunkWriter, type Sink } from './sinks'
+import { FileSink, MultiFileSink, type ChunkWriter, type Sink } from './sinks'
+
+const canonical = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p))
 
 /** What a run did. `realtimeFactor` = audio seconds / processing seconds (> 1: faster than real time). */
 export interface PipelineStats {
@@ -95,6 +99,7 @@ export class StreamingPipeline extends EventEmitter {
   /** Starts the run in the background; `wait()` resolves when it ends. @throws InvalidStateError if already running */
   start(): void {
     if (this.running) throw makeError('ERR_INVALID_STATE', 'invalid state: the pipeline is already running')
+    this.checkNotOverwritingInput()
     this.stopRequested = false
     this.lastStats = emptyStats()
     const job = this.isNativeJob() ? this.runNative() : this.runJs()
@@ -150,6 +155,16 @@ export class StreamingPipeline extends EventEmitter {
     if (!Number.isFinite(value)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${path}\`: ${value} is not a finite number`)
     if (this.control) callNative(() => this.control!.setParameter(path, value))
     else this.pendingParams.push([path, value])
+  }
+
+  /** Writing over the file being read would truncate it mid-read. */
+  private checkNotOverwritingInput(): void {
+    if (!(this.source instanceof FileSource)) return
+    const input = canonical(this.source.path)
+    const outputs = this.sink instanceof FileSink ? [this.sink.path] : this.sink instanceof MultiFileSink ? this.sink.paths : []
+    if (outputs.some((o) => canonical(o) === input)) {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`output\`: ${input} is also the input; write to another file`)
+    }
   }
 
   private isNativeJob(): boolean {
