@@ -82,6 +82,7 @@ export async function benchBoundary(ctx) {
       block[1].set(source[1].subarray(o, o + frames))
     }
     const chain = new ProcessorChain([new HighPass(80), new LowPass(8000), new Gain(GAIN_DB)], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
+    const emptyChain = new ProcessorChain([], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
     const gainChain = new ProcessorChain([new Gain(GAIN_DB)], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
     const g = 10 ** (GAIN_DB / 20)
     const jsGain = (blk) => {
@@ -95,6 +96,7 @@ export async function benchBoundary(ctx) {
       ['refill only (copy a new block in; included in every row below)', (i) => refill(i)],
       ['resonode `ProcessorChain.process()`: highpass(80) lowpass(8000) gain(-3)', (i) => (refill(i), chain.process(block))],
       ['resonode `ProcessorChain.process()`: gain(-3) only', (i) => (refill(i), gainChain.process(block))],
+      ['resonode `ProcessorChain.process()`: empty chain (fixed cost of a call)', (i) => (refill(i), emptyChain.process(block))],
       ['plain JS gain loop (baseline)', (i) => (refill(i), jsGain(block))],
       ['plain JS highpass + lowpass + gain (same chain, hand-written)', (i) => (refill(i), jsChain(block))],
     ]
@@ -148,6 +150,7 @@ export function reportBoundary(r) {
     summary[frames] = {
       chainUs: get('resonode `ProcessorChain.process()`: highpass'),
       gainOnlyUs: get('resonode `ProcessorChain.process()`: gain'),
+      emptyUs: get('resonode `ProcessorChain.process()`: empty'),
       jsGainUs: get('plain JS gain'),
       jsChainUs: get('plain JS highpass'),
     }
@@ -170,8 +173,8 @@ individually timed calls (it includes per-call timer overhead).
 
 ${sections.join('\n\n')}
 
-- 128 frames: the 3-effect chain costs **${fmt.n(s128.chainUs, 2)} us** per call vs **${fmt.n(s128.jsGainUs, 2)} us** for a plain-JS gain loop and **${fmt.n(s128.jsChainUs, 2)} us** for the same chain in plain JS; a native gain alone costs ${fmt.n(s128.gainOnlyUs, 2)} us, which is mostly the fixed cost of a call.
-- 1024 frames: **${fmt.n(s1024.chainUs, 2)} us** vs ${fmt.n(s1024.jsGainUs, 2)} us (JS gain) and ${fmt.n(s1024.jsChainUs, 2)} us (same chain in JS).
+- 128 frames: the 3-effect chain costs **${fmt.n(s128.chainUs, 2)} us** per call vs **${fmt.n(s128.jsGainUs, 2)} us** for a plain-JS gain loop and **${fmt.n(s128.jsChainUs, 2)} us** for the same chain in plain JS; a native gain alone costs ${fmt.n(s128.gainOnlyUs, 2)} us and an empty chain ${fmt.n(s128.emptyUs, 2)} us: the fixed cost of a call dominates small blocks.
+- 1024 frames: **${fmt.n(s1024.chainUs, 2)} us** vs ${fmt.n(s1024.jsGainUs, 2)} us (JS gain) and ${fmt.n(s1024.jsChainUs, 2)} us (same chain in JS); empty chain ${fmt.n(s1024.emptyUs, 2)} us.
 `,
   }
 }

@@ -46,6 +46,14 @@ export function benchCli(ctx) {
     soxPass.push(sox(join(out, 'cli_sox_pass.wav'), []))
   }
 
+  log(`  decode only: resonode info, sox -n: ${passReps} x each`)
+  const resInfo = []
+  const soxNull = []
+  for (let i = 0; i < passReps; i++) {
+    resInfo.push(t(process.execPath, [cli, 'info', input, '--json']))
+    soxNull.push(t('sox', ['-D', input, '-n']))
+  }
+
   log('  start-up: `resonode process --help`')
   const startup = []
   for (let i = 0; i < 5; i++) startup.push(t(process.execPath, [cli, 'process', '--help']))
@@ -97,6 +105,8 @@ export function benchCli(ctx) {
     sox: summarize(soxRuns),
     resonodePass: pass,
     soxPass: summarize(soxPass),
+    resonodeInfo: summarize(resInfo),
+    soxNull: summarize(soxNull),
     startup: summarize(startup),
     chunks: [{ size: 65536, ...res }, ...chunks].sort((x, y) => x.size - y.size),
     dspOnly: { nsPerSample: dsp.ns_per_sample, secondsForFile: (dsp.ns_per_sample * frames * 2) / 1e9 },
@@ -118,6 +128,8 @@ export function reportCli(r) {
     [`sox -D (\`${SOX_EFFECTS.join(' ')}\`)`, fmt.s(r.sox.wall), fmt.s(r.sox.user, 2), fmt.s(r.sox.sys, 2), fmt.n(r.sox.maxRssMb, 0), fmt.x(r.audioS / r.sox.wall)],
     ['resonode, no chain (decode + encode only)', fmt.s(r.resonodePass.wall), fmt.s(r.resonodePass.user, 2), fmt.s(r.resonodePass.sys, 2), fmt.n(r.resonodePass.maxRssMb, 0), fmt.x(r.audioS / r.resonodePass.wall)],
     ['sox -D, no effects (decode + encode only)', fmt.s(r.soxPass.wall), fmt.s(r.soxPass.user, 2), fmt.s(r.soxPass.sys, 2), fmt.n(r.soxPass.maxRssMb, 0), fmt.x(r.audioS / r.soxPass.wall)],
+    ['resonode info (decode + peak/RMS, no output)', fmt.s(r.resonodeInfo.wall), fmt.s(r.resonodeInfo.user, 2), fmt.s(r.resonodeInfo.sys, 2), fmt.n(r.resonodeInfo.maxRssMb, 0), fmt.x(r.audioS / r.resonodeInfo.wall)],
+    ['sox -D IN -n (decode only, no output)', fmt.s(r.soxNull.wall), fmt.s(r.soxNull.user, 2), fmt.s(r.soxNull.sys, 2), fmt.n(r.soxNull.maxRssMb, 0), fmt.x(r.audioS / r.soxNull.wall)],
     ['resonode start-up (`process --help`)', fmt.s(r.startup.wall), fmt.s(r.startup.user, 2), fmt.s(r.startup.sys, 2), fmt.n(r.startup.maxRssMb, 0), ''],
   ]
   const chunkRows = r.chunks.map((c) => [

@@ -30,6 +30,27 @@ pub enum Unit {
     Percent,
 }
 
+impl Unit {
+    /// The unit as written in chain strings (`"db"`, `"khz"`, `"%"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Db => "db",
+            Unit::Hz => "hz",
+            Unit::KHz => "khz",
+            Unit::Ms => "ms",
+            Unit::S => "s",
+            Unit::Percent => "%",
+        }
+    }
+
+    /// Parses a unit name, case-insensitively; `None` if unknown.
+    pub fn parse(name: &str) -> Option<Unit> {
+        [Unit::Db, Unit::Hz, Unit::KHz, Unit::Ms, Unit::S, Unit::Percent]
+            .into_iter()
+            .find(|u| u.name().eq_ignore_ascii_case(name))
+    }
+}
+
 /// One argument value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -194,15 +215,11 @@ impl Parser<'_> {
         while matches!(self.peek(), Some(c) if c.is_ascii_alphabetic() || c == b'%') {
             self.pos += 1;
         }
-        let unit = match self.text[ustart..self.pos].to_ascii_lowercase().as_str() {
-            "" => None,
-            "db" => Some(Unit::Db),
-            "hz" => Some(Unit::Hz),
-            "khz" => Some(Unit::KHz),
-            "ms" => Some(Unit::Ms),
-            "s" => Some(Unit::S),
-            "%" => Some(Unit::Percent),
-            other => {
+        let written = &self.text[ustart..self.pos];
+        let unit = match (written, Unit::parse(written)) {
+            ("", _) => None,
+            (_, Some(u)) => Some(u),
+            (other, None) => {
                 self.pos = ustart;
                 return Err(self.err(&format!("unknown unit `{other}`")));
             }

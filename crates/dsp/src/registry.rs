@@ -166,16 +166,6 @@ fn sort_of(kind: &str, param: &str) -> Sort {
     }
 }
 
-fn unit_name(u: Unit) -> &'static str {
-    match u {
-        Unit::Db => "db",
-        Unit::Hz => "hz",
-        Unit::KHz => "khz",
-        Unit::Ms => "ms",
-        Unit::S => "s",
-        Unit::Percent => "%",
-    }
-}
 
 /// Where an element sits, for error messages.
 struct Site<'a> {
@@ -311,7 +301,7 @@ fn resolve<'a>(spec: &'a ProcessorSpec, info: &KindInfo, index: Option<usize>) -
                     return Err(site.chain_err(format!(
                         "`{name}` {takes}, got `{}{}`",
                         v,
-                        unit_name(unit.expect("a unit is present"))
+                        unit.expect("a unit is present").name()
                     )));
                 };
                 Resolved::Number(v)

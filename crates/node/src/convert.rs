@@ -29,27 +29,8 @@ pub struct ProcessorDesc {
     pub args: Vec<ArgDesc>,
 }
 
-fn unit_name(u: Unit) -> &'static str {
-    match u {
-        Unit::Db => "db",
-        Unit::Hz => "hz",
-        Unit::KHz => "khz",
-        Unit::Ms => "ms",
-        Unit::S => "s",
-        Unit::Percent => "%",
-    }
-}
-
 fn parse_unit(s: &str) -> resonode_core::Result<Unit> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "db" => Unit::Db,
-        "hz" => Unit::Hz,
-        "khz" => Unit::KHz,
-        "ms" => Unit::Ms,
-        "s" => Unit::S,
-        "%" => Unit::Percent,
-        other => return Err(Error::InvalidChain { reason: format!("unknown unit `{other}`") }),
-    })
+    Unit::parse(s).ok_or_else(|| Error::InvalidChain { reason: format!("unknown unit `{s}`") })
 }
 
 impl From<&ProcessorSpec> for ProcessorDesc {
@@ -63,7 +44,7 @@ impl From<&ProcessorSpec> for ProcessorDesc {
                     Value::Number { value, unit } => ArgDesc {
                         name: a.key.clone(),
                         value: Some(*value),
-                        unit: unit.map(|u| unit_name(u).to_string()),
+                        unit: unit.map(|u| u.name().to_string()),
                         text: None,
                     },
                     Value::Text(t) => ArgDesc { name: a.key.clone(), value: None, unit: None, text: Some(t.clone()) },
