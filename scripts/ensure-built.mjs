@@ -23,7 +23,9 @@ function newest(dir, exts) {
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0)
 
 if (!existsSync(join(root, 'node_modules', '.bin', 'napi'))) {
-  run(existsSync(join(root, 'package-lock.json')) ? 'npm ci' : 'npm install')
+  // Not `npm ci`: the registry lacks some optional platform packages of
+  // @napi-rs/cli's dependencies, which `npm ci` rejects as an unsynced lock.
+  run('npm install --no-audit --no-fund')
 }
 const addon = readdirSync(root).find((f) => /^resonode\..*\.node$/.test(f))
 const rustSrc = Math.max(newest(join(root, 'crates'), ['.rs', 'Cargo.toml']), mtime(join(root, 'Cargo.toml')))
