@@ -157,7 +157,8 @@ ${table(['command', 'wall s', 'user s', 'sys s', 'peak RSS MB', 'x real time'], 
 
 - **resonode is ${fmt.x(speed)} ${speed >= 1 ? 'faster' : 'slower'} than sox** in wall time (sox ${fmt.s(r.sox.wall)} s / resonode ${fmt.s(r.resonode.wall)} s).
 - In-process realtime factor from \`--json\`: **${fmt.n(r.resonode.realtimeFactor, 0)}x** (\`processingTimeS\` ${fmt.s(r.resonode.processingTimeS)} s for ${fmt.n(r.audioS, 0)} s of audio; ${r.resonode.chunksProcessed} chunks).
-- Where the time goes: start-up ${fmt.s(r.startup.wall)} s; decode + encode alone ${fmt.s(r.resonodePass.processingTimeS)} s in process;
+- sox spends about ${fmt.s(r.sox.wall - r.soxPass.wall)} s in its three effects (chain minus pass-through); resonode about ${fmt.s(r.resonode.processingTimeS - r.resonodePass.processingTimeS)} s (in process). CPU time / wall time: resonode ${fmt.n(r.resonode.cpu / r.resonode.wall, 2)}, sox ${fmt.n(r.sox.cpu / r.sox.wall, 2)} (1.0 = one core busy).
+- Where resonode's time goes: start-up ${fmt.s(r.startup.wall)} s; decode + encode alone ${fmt.s(r.resonodePass.processingTimeS)} s in process;
   the chain alone in Rust (in memory, ${fmt.n(r.dspOnly.nsPerSample, 2)} ns/sample) would take ${fmt.s(r.dspOnly.secondsForFile)} s for this file.
 - Outputs: resonode and sox differ by at most **${o.maxDiffLsb} LSB** (${(o.differingFraction * 100).toFixed(2)} % of samples differ at all; ${o.sameLength ? 'same length' : `lengths differ: ${o.resonodeSamples} vs ${o.soxSamples} samples`}; ${o.format}).
 

@@ -83,6 +83,7 @@ function machine() {
     tinybench: JSON.parse(readFileSync(join(ROOT, 'node_modules/tinybench/package.json'), 'utf8')).version,
     resonode: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
     commit,
+    load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   }
 }
 
@@ -154,14 +155,19 @@ function render(r) {
   const cli = r.cli && reportCli(r.cli)
   const filter = r.filter && reportFilter(r.filter)
   const boundary = r.boundary && reportBoundary(r.boundary)
+  // A ratio within 10 % of its threshold is flagged: run-to-run noise on a
+  // shared 2-core machine is of that order.
+  const target = (v, min) => (v >= min ? 'met' : '**missed**') + (Math.abs(v / min - 1) < 0.1 ? ' (borderline: within 10 %, may flip between runs)' : '')
   const yes = (ok) => (ok ? 'met' : '**missed**')
+  const ratio = (v, min) => `${v.toFixed(Math.abs(v / min - 1) < 0.1 ? 3 : 2)}x`
   const targets = []
-  if (cli) targets.push(['CLI chain faster than sox (wall time)', `${cli.speed.toFixed(2)}x`, yes(cli.speed > 1)])
+  if (cli) targets.push(['CLI chain faster than sox (wall time)', ratio(cli.speed, 1), target(cli.speed, 1)])
   if (filter) {
-    targets.push(['8th-order lowpass, Rust, >= 2x scipy', `${filter.vsScipy.toFixed(2)}x`, yes(filter.vsScipy >= 2)])
-    targets.push(['8th-order lowpass, JS API, >= 2x scipy', `${filter.vsScipyJs.toFixed(2)}x`, yes(filter.vsScipyJs >= 2)])
-    targets.push(['8th-order lowpass, JS API, >= 10x pure JS (fili)', `${filter.vsFiliJs.toFixed(1)}x`, yes(filter.vsFiliJs >= 10)])
-    targets.push(['8th-order lowpass, JS API, >= 10x pure JS (hand-written loop)', `${filter.vsPlain.toFixed(2)}x`, yes(filter.vsPlain >= 10)])
+    targets.push(['8th-order lowpass, Rust, >= 2x scipy', ratio(filter.vsScipy, 2), target(filter.vsScipy, 2)])
+    targets.push(['8th-order lowpass, JS API, >= 2x scipy', ratio(filter.vsScipyJs, 2), target(filter.vsScipyJs, 2)])
+    targets.push(['8th-order lowpass, Rust, >= 10x pure JS (fili)', ratio(filter.vsFili, 10), target(filter.vsFili, 10)])
+    targets.push(['8th-order lowpass, JS API, >= 10x pure JS (fili)', ratio(filter.vsFiliJs, 10), target(filter.vsFiliJs, 10)])
+    targets.push(['8th-order lowpass, JS API, >= 10x pure JS (extra: a hand-written Float64Array loop)', ratio(filter.vsPlain, 10), target(filter.vsPlain, 10)])
     const agree = [r.filter.rust.maxAbsDiff, ...['jsBlocks', 'jsWhole', 'jsWholeDefault', 'jsAsync'].map((k) => r.filter.js[k].maxAbsDiff)]
     targets.push(['resonode agrees with scipy float64 (max abs diff < 1e-3)', Math.max(...agree).toExponential(1), yes(Math.max(...agree) < 1e-3)])
   }
@@ -185,6 +191,7 @@ machine. Do not edit by hand: rerun the benchmarks. Total run time ${(r.totalS /
 | rustc | ${m.rustc} |
 | fili / tinybench | ${m.fili} / ${m.tinybench} |
 | resonode | ${m.resonode}, commit ${m.commit} |
+| load average when the timings began (1/5/15 min) | ${m.load} |
 
 ## Targets
 
@@ -199,10 +206,10 @@ ${targets.map((t) => `| ${t.join(' | ')} |`).join('\n')}
   parts.push(`## How to reproduce
 
 \`\`\`sh
-npm ci && npm run build          # the addon and dist/ (release build)
+npm install && npm run build     # the addon and dist/ (release build); fili and tinybench are devDependencies
 apt-get install sox              # SoX ${m.sox}
 pip install numpy scipy          # for the scipy baseline
-npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60))} min; rewrites bench/RESULTS.md
+npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60))} min (the first run also builds bench/rust and writes a 110 MB WAV); rewrites bench/RESULTS.md
 node bench/run.mjs --only filter,boundary --reps 3   # a quick partial run
 \`\`\`
 
