@@ -80,16 +80,25 @@ export declare class NativeChain {
   get kinds(): Array<string>
 }
 
-/** Streams a file chunk by chunk (decoding and resampling off the JS thread). */
-export declare class NativeFileReader {
+/**
+ * Reads a source chunk by chunk off the JS thread: a file (decoding and
+ * resampling) or a live input device.
+ */
+export declare class NativeReader {
   /**
    * Opens `path`.
    *
    * @throws ERR_NOT_FOUND, ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_INVALID_PARAMETER
    */
-  static open(path: string, options?: SourceOptionsDesc | undefined | null): NativeFileReader
-  /** The file as stored (before resampling or channel selection). */
-  get info(): AudioFileInfo
+  static openFile(path: string, options?: SourceOptionsDesc | undefined | null): NativeReader
+  /**
+   * Opens a source described like a native pipeline's (`file` or `microphone`).
+   *
+   * @throws as the source: ERR_NOT_FOUND, ERR_DECODE, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ...
+   */
+  static open(desc: SourceDesc): NativeReader
+  /** The file as stored (before resampling or channel selection); null for live sources. */
+  get info(): AudioFileInfo | null
   /** Sample rate of the delivered audio in Hz. */
   get sampleRate(): number
   /** Channels of the delivered audio. */
@@ -105,11 +114,41 @@ export declare class NativeFileReader {
   rewind(): void
 }
 
+/** A running live engine: processors inside the audio callback. */
+export declare class NativeRealtime {
+  /**
+   * Opens the devices and starts the engine (blocks up to the open
+   * timeout, 10 s); `onMessage` receives events and tapped audio from a
+   * non-real-time pump thread.
+   *
+   * @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM
+   */
+  static start(config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void): NativeRealtime
+  /**
+   * Queues `"<index>.<name>" = value` for the next buffer boundary
+   * (lock-free); filters keep their state, gains ramp.
+   *
+   * @throws ERR_INVALID_PARAMETER naming the path, ERR_INVALID_STATE after stop
+   */
+  setParameter(path: string, value: number): void
+  /** The current (last queued) value of `"<index>.<name>"`. */
+  getParameter(path: string): number
+  /** A snapshot of the counters (also after stop). */
+  stats(): RealtimeStats
+  /** The configuration in use, with derived values. */
+  config(): ResolvedStreamConfig
+  /** Whether the engine has stopped by itself (frame limit, lost device). */
+  get finished(): boolean
+  /** Stops the streams and the pump; returns the final stats. Idempotent. */
+  stop(): RealtimeStats
+}
+
 /**
- * Writes planar blocks to a WAV or FLAC file. The file on disk stays valid
- * after every write, so a failure later keeps what was written.
+ * Writes planar blocks to a WAV or FLAC file, or plays them on an output
+ * device. A file on disk stays valid after every write, so a failure later
+ * keeps what was written.
  */
-export declare class NativeFileWriter {
+export declare class NativeWriter {
   /**
    * Creates `path` for `channels` channels at `sampleRate` Hz. Format by
    * extension (`.wav`, `.flac`); `sourcePath` (optional) lends its
@@ -117,7 +156,14 @@ export declare class NativeFileWriter {
    *
    * @throws ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
    */
-  static create(path: string, sampleRate: number, channels: number, options?: SinkOptionsDesc | undefined | null, sourcePath?: string | undefined | null): NativeFileWriter
+  static create(path: string, sampleRate: number, channels: number, options?: SinkOptionsDesc | undefined | null, sourcePath?: string | undefined | null): NativeWriter
+  /**
+   * Opens a sink described like a native pipeline's (`file` or `speaker`)
+   * for `channels` channels at `sampleRate` Hz.
+   *
+   * @throws ERR_IO, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ERR_INVALID_PARAMETER
+   */
+  static open(desc: SinkDesc, sampleRate: number, channels: number): NativeWriter
   /**
    * Appends planar channels (channels x frames) on a worker thread.
    *
@@ -162,6 +208,26 @@ export interface ArgDesc {
   text?: string
 }
 
+/** One audio device. */
+export interface AudioDevice {
+  /** Id to pass as `inputDevice` / `outputDevice`. */
+  id: string
+  name: string
+  /** Host: `ALSA`, `PulseAudio` or `none`. */
+  host: string
+  maxInputChannels: number
+  maxOutputChannels: number
+  /** Preferred sample rate in Hz, if known. */
+  defaultSampleRate?: number
+  /** Common sample rates (Hz) the device supports. */
+  supportedSampleRates: Array<number>
+  /** Smallest / largest buffer in frames, if known. */
+  minBufferSize?: number
+  maxBufferSize?: number
+  isDefaultInput: boolean
+  isDefaultOutput: boolean
+}
+
 /** What a file holds, as stored. */
 export interface AudioFileInfo {
   path: string
@@ -189,19 +255,45 @@ export interface AudioLevels {
   frames: number
 }
 
-/** A native file-to-file job. */
-export interface FilePipelineSpec {
-  input: string
-  sourceOptions?: SourceOptionsDesc
-  processors: Array<ProcessorDesc>
-  output: string
-  sinkOptions?: SinkOptionsDesc
-  /** Frames per chunk (default 65536). */
-  chunkSize?: number
+/** What `testDevice` found. */
+export interface DeviceTestResult {
+  deviceId: string
+  inputDeviceId?: string
+  backend: string
+  sampleRate: number
+  durationS: number
+  played: boolean
+  recorded: boolean
+  /** RMS of the played tone, dBFS. */
+  outputLevelDbfs?: number
+  /** RMS / peak of the recording, dBFS. */
+  inputLevelDbfs?: number
+  inputPeakDbfs?: number
+  /** Whether the recording holds the played burst (a loopback pair). */
+  loopback: boolean
+  loopbackCorrelation?: number
+  /** Round-trip latency through the loopback in ms, when measured. */
+  latencyMs?: number
 }
+
+/**
+ * Lists devices on a worker thread. `filter`: `all`, `input`, `output`, `duplex`.
+ *
+ * @throws ERR_BACKEND_NOT_AVAILABLE when no audio backend answers
+ */
+export declare function listDevices(backend?: string | undefined | null, filter?: string | undefined | null): Promise<AudioDevice[]>
 
 /** Measures peak and RMS over the whole file on a worker thread. */
 export declare function measureLevels(path: string): Promise<AudioLevels>
+
+/** A native pipeline job: source -> processors -> sink, all in Rust. */
+export interface NativePipelineSpec {
+  source: SourceDesc
+  processors: Array<ProcessorDesc>
+  sink: SinkDesc
+  /** Frames per chunk (default 65536; live sources read what is there). */
+  chunkSize?: number
+}
 
 /**
  * Parses a chain string such as `"highpass(80) gain(-3db)"` into
@@ -251,13 +343,106 @@ export interface ProcessorKindInfo {
 /** Every processor kind the chain grammar knows. */
 export declare function processorKinds(): Array<ProcessorKindInfo>
 
+/** A message from a live engine to JS: an event, or a block of tapped audio. */
+export interface RealtimeMessage {
+  /**
+   * `audio`, `error`, `xrun`, `deviceLost`, `restarted`, `restartFailed`,
+   * `parameterRejected` or `dropped`.
+   */
+  kind: string
+  /** Stable error code for error-like events (`ERR_STREAM`, `ERR_BUFFER_UNDERRUN`, ...). */
+  code?: string
+  message?: string
+  /** `input` or `output`. */
+  side?: string
+  /** Tapped processed audio (planar), for `audio` messages. */
+  channels?: Array<Float32Array>
+}
+
+/** Options of a live engine. */
+export interface RealtimeOptionsDesc {
+  /**
+   * Send processed audio to JS (`audio` messages) through a tap ring of
+   * this many frames.
+   */
+  tapFrames?: number
+  /** Rebuild lost streams automatically. */
+  autoRestart?: boolean
+  /** `none` backend only: stop after this many frames. */
+  maxFrames?: number
+}
+
+/** Counters of a live engine. Loads are fractions of the buffer period. */
+export interface RealtimeStats {
+  callbacks: number
+  framesProcessed: number
+  /** Underruns + overruns. */
+  xruns: number
+  xrunsUnderrun: number
+  xrunsOverrun: number
+  /** The part of the xruns the device reported. */
+  deviceXruns: number
+  /** Callbacks that took longer than their buffer period. */
+  lateCallbacks: number
+  callbackLoadMean: number
+  callbackLoadPeak: number
+  /** Latency from buffer sizes, ms. */
+  latencyMs: number
+  /** Latency from device timestamps, ms, when known. */
+  latencyMsMeasured?: number
+  bufferSize: number
+  sampleRate: number
+  tapDropped: number
+  restarts: number
+}
+
+/** A validated configuration with its derived values. */
+export interface ResolvedStreamConfig {
+  sampleRate: number
+  bufferSize: number
+  channelsIn: number
+  channelsOut: number
+  latency: string
+  inputDevice?: string
+  outputDevice?: string
+  /** `input`, `output` or `duplex`. */
+  direction: string
+  /** One buffer in ms: bufferSize / sampleRate * 1000. */
+  latencyMs: number
+}
+
 /**
- * Runs a file-to-file pipeline on a worker thread.
+ * Validates a stream configuration and fills in defaults.
+ *
+ * @throws ERR_INVALID_PARAMETER naming the field
+ */
+export declare function resolveStreamConfig(config: StreamConfigDesc): ResolvedStreamConfig
+
+/**
+ * Runs a native pipeline (file or microphone -> processors -> file or
+ * speaker) on a worker thread.
  *
  * @throws (rejects with) any resonode error; the output file stays valid
  * with everything processed before the failure.
  */
-export declare function runFilePipeline(spec: FilePipelineSpec, control: PipelineControl): Promise<PipelineStats>
+export declare function runNativePipeline(spec: NativePipelineSpec, control: PipelineControl): Promise<PipelineStats>
+
+/** Where a native pipeline writes: a file, or a live output device. */
+export interface SinkDesc {
+  /** `file` or `speaker`. */
+  kind: string
+  /** File path (`file`). */
+  path?: string
+  /** Encoding options (`file`). */
+  options?: SinkOptionsDesc
+  /**
+   * Device configuration (`speaker`; sample rate and channels default to
+   * the stream's, `channelsIn` is forced to 0).
+   */
+  device?: StreamConfigDesc
+  /** Audio backend (`speaker`): `default` or `none`. */
+  backend?: string
+}
 
 /** How a file sink writes. */
 export interface SinkOptionsDesc {
@@ -269,6 +454,22 @@ export interface SinkOptionsDesc {
   encoding?: string
 }
 
+/** Where a native pipeline reads: a file, or a live input device. */
+export interface SourceDesc {
+  /** `file` or `microphone`. */
+  kind: string
+  /** File path (`file`). */
+  path?: string
+  /** Decoding options (`file`). */
+  options?: SourceOptionsDesc
+  /** Device configuration (`microphone`; `channelsOut` is forced to 0). */
+  device?: StreamConfigDesc
+  /** Audio backend (`microphone`): `default` or `none`. */
+  backend?: string
+  /** Stop after this many seconds (`microphone`; default: until stopped). */
+  durationS?: number
+}
+
 /** How a file source is read. */
 export interface SourceOptionsDesc {
   /** Resample to this rate (Hz) with rubato; default: the file's rate. */
@@ -278,6 +479,30 @@ export interface SourceOptionsDesc {
   /** Keep only these channels (0-based), in this order. */
   channels?: Array<number>
 }
+
+/** Stream configuration as JS passes it; absent fields take the defaults. */
+export interface StreamConfigDesc {
+  /** Sample rate in Hz (default 48000). */
+  sampleRate?: number
+  /** Frames per callback (default 512). */
+  bufferSize?: number
+  /** Input channels (default 0: no input). */
+  channelsIn?: number
+  /** Output channels (default 2; 0: no output). */
+  channelsOut?: number
+  /** `low`, `balanced` (default) or `high`. */
+  latency?: string
+  /** Input device id (default: the default input). */
+  inputDevice?: string
+  /** Output device id (default: the default output). */
+  outputDevice?: string
+}
+
+/**
+ * Plays a test tone on and/or records from a device and reports levels
+ * (and, for a loopback pair, round-trip latency).
+ */
+export declare function testDevice(id?: string | undefined | null, durationS?: number | undefined | null, backend?: string | undefined | null): Promise<DeviceTestResult>
 
 /**
  * Checks that a processor description builds (sample-rate-independent

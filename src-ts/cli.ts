@@ -12,6 +12,7 @@ import { StreamingPipeline } from './pipeline'
 import { FileSource } from './sources'
 import { FileSink, type Encoding } from './sinks'
 import { info } from './info'
+import { listDevices, testDevice, RealtimeProcessor, type Backend } from './realtime'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -97,6 +98,96 @@ async function cmdInfo(file: string, o: { json?: boolean }) {
   }
 }
 
+async function cmdDevices(o: { json?: boolean; backend?: Backend; filter?: 'all' | 'input' | 'output' | 'duplex' }) {
+  const devices = await listDevices({ backend: o.backend, filter: o.filter })
+  if (o.json) {
+    const out = devices.map((d) => ({
+      id: d.id,
+      name: d.name,
+      host: d.host,
+      maxInputChannels: d.maxInputChannels,
+      maxOutputChannels: d.maxOutputChannels,
+      defaultSampleRate: d.defaultSampleRate ?? null,
+      isDefaultInput: d.isDefaultInput,
+      isDefaultOutput: d.isDefaultOutput,
+    }))
+    process.stdout.write(JSON.stringify(out) + '\n')
+    return
+  }
+  for (const d of devices) {
+    const flags = [d.isDefaultInput && 'default input', d.isDefaultOutput && 'default output'].filter(Boolean).join(', ')
+    console.log(`${d.id.padEnd(28)} ${d.host.padEnd(10)} in ${String(d.maxInputChannels).padStart(2)}  out ${String(d.maxOutputChannels).padStart(2)}  ${d.defaultSampleRate ?? '?'} Hz  ${d.name}${flags ? `  [${flags}]` : ''}`)
+  }
+}
+
+function meter(db: number): string {
+  const width = 30
+  const filled = Math.max(0, Math.min(width, Math.round(((db + 60) / 60) * width)))
+  return '#'.repeat(filled) + '-'.repeat(width - filled)
+}
+
+async function cmdLive(o: { input?: string; output?: string; chain?: string; sampleRate?: number; bufferSize?: number; duration?: number; json?: boolean; backend?: Backend; channels?: number }) {
+  const processors = o.chain ? parseChain(o.chain) : []
+  const tty = !o.json && process.stderr.isTTY
+  const rt = new RealtimeProcessor({
+    processors,
+    backend: o.backend,
+    config: { inputDevice: o.input, outputDevice: o.output, sampleRate: o.sampleRate, bufferSize: o.bufferSize, channelsIn: o.channels ?? 1, channelsOut: 2 },
+    tapFrames: tty ? 48000 : undefined,
+  })
+  let peak = 0
+  rt.on('audio', (ch: Float32Array[]) => {
+    for (const c of ch) for (const v of c) peak = Math.max(peak, Math.abs(v))
+  })
+  let xruns = 0
+  rt.on('xrun', () => xruns++)
+  await rt.start()
+  const cfg = rt.config
+  if (!o.json) console.error(`live: ${cfg.direction} ${cfg.sampleRate} Hz, ${cfg.bufferSize} frames (${cfg.latencyMs.toFixed(1)} ms), chain: ${o.chain ?? '(none)'}; Ctrl-C stops`)
+  await new Promise<void>((resolveWait) => {
+    const meterTimer = tty
+      ? setInterval(() => {
+          const db = peak > 0 ? 20 * Math.log10(peak) : -Infinity
+          process.stderr.write(`\r ${meter(db)} ${Number.isFinite(db) ? db.toFixed(1).padStart(6) : '  -inf'} dBFS  xruns ${xruns}   `)
+          peak = 0
+        }, 100)
+      : null
+    const durationTimer = o.duration ? setTimeout(() => done(), o.duration * 1000) : null
+    function done() {
+      if (durationTimer) clearTimeout(durationTimer)
+      if (meterTimer) clearInterval(meterTimer)
+      process.off('SIGINT', done)
+      resolveWait()
+    }
+    process.once('SIGINT', done)
+    rt.once('finished', done)
+  })
+  const s = await rt.stop()
+  if (tty) process.stderr.write('\n')
+  const result = {
+    callbacks: s.callbacks,
+    framesProcessed: s.framesProcessed,
+    xruns: s.xruns,
+    callbackLoadMean: s.callbackLoadMean,
+    callbackLoadPeak: s.callbackLoadPeak,
+    latencyMs: s.latencyMsMeasured ?? s.latencyMs,
+  }
+  if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
+  else console.log(`${result.callbacks} callbacks, ${result.framesProcessed} frames, ${result.xruns} xruns, load mean ${(result.callbackLoadMean * 100).toFixed(2)}% peak ${(result.callbackLoadPeak * 100).toFixed(2)}%, latency ${result.latencyMs.toFixed(1)} ms`)
+}
+
+async function cmdTestDevice(id: string | undefined, o: { json?: boolean; duration?: number; backend?: Backend }) {
+  const r = await testDevice(id, { durationS: o.duration, backend: o.backend })
+  if (o.json) process.stdout.write(JSON.stringify(r) + '\n')
+  else {
+    const parts = [`${r.deviceId}${r.inputDeviceId ? ` -> ${r.inputDeviceId}` : ''} (${r.backend}, ${r.sampleRate} Hz, ${r.durationS} s)`]
+    if (r.played) parts.push(`played tone at ${r.outputLevelDbfs?.toFixed(1)} dBFS RMS`)
+    if (r.recorded) parts.push(`recorded ${r.inputLevelDbfs?.toFixed(1)} dBFS RMS, peak ${r.inputPeakDbfs?.toFixed(1)} dBFS`)
+    if (r.loopback) parts.push(`loopback: correlation ${r.loopbackCorrelation?.toFixed(3)}, round trip ${r.latencyMs?.toFixed(1)} ms`)
+    console.log(parts.join('\n  '))
+  }
+}
+
 function fail(err: unknown): never {
   if (err instanceof ResonodeError) process.stderr.write(`resonode: ${err.code}: ${err.message}\n`)
   else if (err instanceof Error) process.stderr.write(`resonode: ERR_INTERNAL: ${err.message}\n`)
@@ -130,6 +221,41 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<file>')
     .option('--json', 'print one JSON object')
     .action(cmdInfo)
+
+  program
+    .command('devices')
+    .description('List audio devices.')
+    .option('--json', 'print a JSON array')
+    .option('--filter <kind>', 'all, input, output or duplex', 'all')
+    .option('--backend <name>', 'default or none', 'default')
+    .action(cmdDevices)
+
+  program
+    .command('live')
+    .description('Microphone -> chain -> speaker, inside the audio callback, with a level meter.')
+    .option('--input <id>', 'input device id (see `resonode devices`)')
+    .option('--output <id>', 'output device id')
+    .option('--chain <chain>', 'processor chain (native processors, not normalize)')
+    .option('--sample-rate <hz>', 'sample rate in Hz (default 48000)', positiveInt('--sample-rate'))
+    .option('--buffer-size <frames>', 'frames per callback (default 512)', positiveInt('--buffer-size'))
+    .option('--channels <n>', 'input channels (default 1)', positiveInt('--channels'))
+    .option('--duration <s>', 'stop after this many seconds', (v) => {
+      const n = Number(v)
+      if (!(n > 0)) throw new InvalidArgumentError('--duration must be > 0 seconds')
+      return n
+    })
+    .option('--backend <name>', 'default or none', 'default')
+    .option('--json', 'print one JSON object with the stats on exit')
+    .action(cmdLive)
+
+  program
+    .command('test-device')
+    .description('Play a test tone and/or record from a device; report levels and loopback latency.')
+    .argument('[id]')
+    .option('--duration <s>', 'seconds (default 1)', Number)
+    .option('--backend <name>', 'default or none', 'default')
+    .option('--json', 'print one JSON object')
+    .action(cmdTestDevice)
 
   try {
     await program.parseAsync(argv)

@@ -17,6 +17,11 @@ export type ErrorCode =
   | 'ERR_EMPTY_AUDIO'
   | 'ERR_SHAPE'
   | 'ERR_INVALID_STATE'
+  | 'ERR_BACKEND_NOT_AVAILABLE'
+  | 'ERR_DEVICE_NOT_FOUND'
+  | 'ERR_STREAM'
+  | 'ERR_BUFFER_UNDERRUN'
+  | 'ERR_BUFFER_OVERRUN'
   | 'ERR_INTERNAL'
 
 /** Base class of every error resonode throws. */
@@ -51,6 +56,16 @@ export class EmptyAudioError extends ResonodeError {}
 export class ShapeError extends ResonodeError {}
 /** An operation not allowed in the current state (`ERR_INVALID_STATE`). */
 export class InvalidStateError extends ResonodeError {}
+/** No audio backend or device is usable, e.g. no sound card and no audio server (`ERR_BACKEND_NOT_AVAILABLE`). The message suggests a fix. */
+export class BackendNotAvailableError extends ResonodeError {}
+/** No device with the requested id (`ERR_DEVICE_NOT_FOUND`). */
+export class DeviceNotFoundError extends ResonodeError {}
+/** The device refused the configuration, failed, or was lost (`ERR_STREAM`). */
+export class StreamError extends ResonodeError {}
+/** The output ran out of audio to play (`ERR_BUFFER_UNDERRUN`). */
+export class BufferUnderrunError extends ResonodeError {}
+/** Captured audio was lost because a buffer was full (`ERR_BUFFER_OVERRUN`). */
+export class BufferOverrunError extends ResonodeError {}
 /** A bug in resonode, such as a caught Rust panic (`ERR_INTERNAL`). */
 export class InternalError extends ResonodeError {}
 
@@ -66,6 +81,11 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?
   ERR_EMPTY_AUDIO: EmptyAudioError,
   ERR_SHAPE: ShapeError,
   ERR_INVALID_STATE: InvalidStateError,
+  ERR_BACKEND_NOT_AVAILABLE: BackendNotAvailableError,
+  ERR_DEVICE_NOT_FOUND: DeviceNotFoundError,
+  ERR_STREAM: StreamError,
+  ERR_BUFFER_UNDERRUN: BufferUnderrunError,
+  ERR_BUFFER_OVERRUN: BufferOverrunError,
   ERR_INTERNAL: InternalError,
 }
 

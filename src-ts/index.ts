@@ -25,10 +25,25 @@ export {
   type StreamInfo,
   type ProcessorDesc,
 } from './processors'
-export { FileSource, CallbackSource, type FileSourceOptions, type CallbackSourceOptions, type SourceChunk, type FileInfo, type Source } from './sources'
-export { FileSink, MultiFileSink, CallbackSink, type FileSinkOptions, type MultiFileSinkOptions, type Encoding, type SinkCallback, type Sink } from './sinks'
+export { FileSource, CallbackSource, MicrophoneSource, type MicrophoneSourceOptions, type FileSourceOptions, type CallbackSourceOptions, type SourceChunk, type FileInfo, type Source } from './sources'
+export { FileSink, MultiFileSink, CallbackSink, SpeakerSink, type SpeakerSinkOptions, type FileSinkOptions, type MultiFileSinkOptions, type Encoding, type SinkCallback, type Sink } from './sinks'
 export { StreamingPipeline, type PipelineStats, type PipelineOptions, type ProgressEvent } from './pipeline'
 export { StreamProcessor, type StreamProcessorOptions } from './stream-processor'
 export { AudioRingBuffer } from './ring-buffer'
 export { ProcessorChain, type ProcessorChainOptions } from './processor-chain'
 export { info, type AudioInfo } from './info'
+export {
+  RealtimeProcessor,
+  listDevices,
+  defaultInputDevice,
+  defaultOutputDevice,
+  testDevice,
+  resolveStreamConfig,
+  type Backend,
+  type StreamConfig,
+  type ResolvedStreamConfig,
+  type AudioDevice,
+  type DeviceTestResult,
+  type RealtimeStats,
+  type RealtimeProcessorOptions,
+} from './realtime'

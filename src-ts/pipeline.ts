@@ -13,8 +13,8 @@ import { resolve } from 'node:path'
 import native = require('./native')
 import { awaitNative, callNative, makeError } from './errors'
 import { JsProcessor, NativeProcessor, Processor, type StreamInfo } from './processors'
-import { CallbackSource, FileSource, type ChunkReader, type Source } from './sources'
-import { FileSink, MultiFileSink, type ChunkWriter, type Sink } from './sinks'
+import { CallbackSource, FileSource, MicrophoneSource, type ChunkReader, type Source } from './sources'
+import { FileSink, MultiFileSink, SpeakerSink, type ChunkWriter, type Sink } from './sinks'
 
 const canonical = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p))
 
@@ -37,7 +37,7 @@ export interface PipelineOptions {
   source: Source
   processors?: Processor[]
   sink: Sink
-  /** Frames per chunk (default 65536). */
+  /** Frames per chunk (default 65536; 1024 for a microphone source). */
   chunkSize?: number
   /** Milliseconds between `'progress'` events of native jobs (default 100). */
   progressIntervalMs?: number
@@ -74,7 +74,7 @@ export class StreamingPipeline extends EventEmitter {
     this.source = options.source
     this.processors = options.processors ?? []
     this.sink = options.sink
-    this.chunkSize = options.chunkSize ?? 65536
+    this.chunkSize = options.chunkSize ?? (options.source instanceof MicrophoneSource ? 1024 : 65536)
     this.progressIntervalMs = options.progressIntervalMs ?? 100
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) {
       throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`chunkSize\`: must be a whole number of frames >= 1, got ${options.chunkSize}`)
@@ -169,16 +169,23 @@ export class StreamingPipeline extends EventEmitter {
 
   private isNativeJob(): boolean {
     return (
-      this.source instanceof FileSource &&
-      this.sink instanceof FileSink &&
-      this.sink.options.stemIndex === undefined &&
+      (this.source instanceof FileSource || this.source instanceof MicrophoneSource) &&
+      ((this.sink instanceof FileSink && this.sink.options.stemIndex === undefined) || this.sink instanceof SpeakerSink) &&
       this.processors.every((p) => p instanceof NativeProcessor)
     )
   }
 
+  private nativeSource(): native.SourceDesc {
+    const s = this.source
+    return s instanceof FileSource ? { kind: 'file', path: s.path, options: s.options } : (s as MicrophoneSource).desc()
+  }
+
+  private nativeSink(): native.SinkDesc {
+    const s = this.sink
+    return s instanceof FileSink ? { kind: 'file', path: s.path, options: { encoding: s.options.encoding } } : (s as SpeakerSink).desc()
+  }
+
   private async runNative(): Promise<PipelineStats> {
-    const source = this.source as FileSource
-    const sink = this.sink as FileSink
     const control = new native.PipelineControl()
     this.control = control
     for (const [path, v] of this.pendingParams.splice(0)) control.setParameter(path, v)
@@ -188,13 +195,11 @@ export class StreamingPipeline extends EventEmitter {
     }, this.progressIntervalMs)
     try {
       const s = await awaitNative(
-        native.runFilePipeline(
+        native.runNativePipeline(
           {
-            input: source.path,
-            sourceOptions: source.options,
+            source: this.nativeSource(),
             processors: this.processors.map((p) => (p as NativeProcessor).desc),
-            output: sink.path,
-            sinkOptions: { encoding: sink.options.encoding },
+            sink: this.nativeSink(),
             chunkSize: this.chunkSize,
           },
           control,

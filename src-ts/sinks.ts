@@ -33,7 +33,7 @@ export interface ChunkWriter {
 }
 
 function openFile(path: string, info: StreamInfo, encoding: Encoding | undefined, sourcePath?: string): ChunkWriter {
-  const w = callNative(() => native.NativeFileWriter.create(path, info.sampleRate, info.channels, { encoding }, sourcePath))
+  const w = callNative(() => native.NativeWriter.create(path, info.sampleRate, info.channels, { encoding }, sourcePath))
   return {
     write: (ch) => awaitNative(w.write(ch)),
     close: async () => callNative(() => w.finalize()),
@@ -130,4 +130,39 @@ export class CallbackSink {
   }
 }
 
-export type Sink = FileSink | MultiFileSink | CallbackSink
+/** Options of {@link SpeakerSink}. */
+export interface SpeakerSinkOptions {
+  /** Output device id from `listDevices()` (default: the default output). */
+  device?: string
+  /** Frames per device callback (default 512). */
+  bufferSize?: number
+  latency?: 'low' | 'balanced' | 'high'
+  /** Output channels (default: the stream's; mono feeds all channels). */
+  channels?: number
+  /** `'default'` (the platform host) or `'none'` (clocked, no hardware). */
+  backend?: 'default' | 'alsa' | 'none'
+}
+
+/**
+ * Plays the stream on an audio device at the stream's sample rate (resample
+ * the source if the device needs another). Writes wait while the device's
+ * queue is full; closing waits until everything queued has played.
+ */
+export class SpeakerSink {
+  readonly kind = 'speaker'
+  constructor(readonly options: SpeakerSinkOptions = {}) {}
+
+  /** @internal */
+  desc(): native.SinkDesc {
+    const o = this.options
+    return { kind: 'speaker', device: { bufferSize: o.bufferSize, latency: o.latency, outputDevice: o.device, channelsOut: o.channels, channelsIn: 0 }, backend: o.backend }
+  }
+
+  /** @internal */
+  open(info: StreamInfo): ChunkWriter {
+    const w = callNative(() => native.NativeWriter.open(this.desc(), info.sampleRate, info.channels))
+    return { write: (ch) => awaitNative(w.write(ch)), close: async () => callNative(() => w.finalize()) }
+  }
+}
+
+export type Sink = FileSink | MultiFileSink | CallbackSink | SpeakerSink

@@ -44,6 +44,25 @@ pub enum Error {
     /// An operation was used in a state that does not allow it (`ERR_INVALID_STATE`).
     #[error("invalid state: {reason}")]
     InvalidState { reason: String },
+    /// No audio backend (host) or no usable device is available, e.g. no
+    /// sound card and no audio server (`ERR_BACKEND_NOT_AVAILABLE`). The
+    /// message says what to do (start PulseAudio, or use backend `none`).
+    #[error("audio backend not available: {reason}")]
+    BackendNotAvailable { reason: String },
+    /// A device named by id does not exist or does not support the requested
+    /// direction (`ERR_DEVICE_NOT_FOUND`).
+    #[error("audio device `{id}` not found: {reason}")]
+    DeviceNotFound { id: String, reason: String },
+    /// An audio stream could not be built or started, or failed while running
+    /// (`ERR_STREAM`).
+    #[error("audio stream error: {reason}")]
+    Stream { reason: String },
+    /// The output device ran out of audio to play (`ERR_BUFFER_UNDERRUN`).
+    #[error("buffer underrun: {reason}")]
+    BufferUnderrun { reason: String },
+    /// Captured audio was lost because a buffer was full (`ERR_BUFFER_OVERRUN`).
+    #[error("buffer overrun: {reason}")]
+    BufferOverrun { reason: String },
     /// A bug in resonode, such as a caught panic (`ERR_INTERNAL`).
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -64,6 +83,11 @@ impl Error {
             Error::EmptyAudio { .. } => "ERR_EMPTY_AUDIO",
             Error::Shape { .. } => "ERR_SHAPE",
             Error::InvalidState { .. } => "ERR_INVALID_STATE",
+            Error::BackendNotAvailable { .. } => "ERR_BACKEND_NOT_AVAILABLE",
+            Error::DeviceNotFound { .. } => "ERR_DEVICE_NOT_FOUND",
+            Error::Stream { .. } => "ERR_STREAM",
+            Error::BufferUnderrun { .. } => "ERR_BUFFER_UNDERRUN",
+            Error::BufferOverrun { .. } => "ERR_BUFFER_OVERRUN",
             Error::Internal { .. } => "ERR_INTERNAL",
         }
     }

@@ -9,8 +9,9 @@
 //! - [`Processor::process`], [`Chain::process`] and [`Chain::set_parameter`]
 //!   never allocate, lock, block or do I/O once [`Chain::prepare`] has run.
 //!   Everything that may allocate happens in `prepare`.
-//! - [`ring::Producer::write`] and [`ring::Consumer::read`] are wait-free and
-//!   never allocate; they are safe to call from an audio callback.
+//! - [`ring::Producer::write`] and [`ring::Consumer::read`] (and `push`/`pop`
+//!   on rings of any `Copy` item made by [`ring::channel_of`]) are wait-free
+//!   and never allocate; they are safe to call from an audio callback.
 //!
 //! ## Vocabulary
 //! A *sample* is one value of one channel; a *frame* is one time step across

@@ -1,11 +1,12 @@
 //! A lock-free single-producer single-consumer ring buffer of interleaved
-//! `f32` frames.
+//! `f32` frames, or of any other `Copy` item (parameter changes, events) via
+//! [`channel_of`].
 //!
 //! ## Real-time guarantees
 //! [`Producer::write`] and [`Consumer::read`] are wait-free: each does a
 //! bounded number of atomic loads/stores and copies, never allocates, locks
 //! or blocks, so one side can live in an audio callback while the other runs
-//! on an ordinary thread. Only [`channel`] allocates.
+//! on an ordinary thread. Only [`channel`] and [`channel_of`] allocate.
 //!
 //! ## Design
 //! Two monotonically increasing counters (in samples): `write_pos`, stored
@@ -55,8 +56,8 @@ impl<T> UnsafeCell<T> {
 #[repr(align(64))]
 struct Padded(AtomicUsize);
 
-struct Shared {
-    buf: Box<[UnsafeCell<f32>]>,
+struct Shared<T> {
+    buf: Box<[UnsafeCell<T>]>,
     channels: usize,
     write_pos: Padded,
     read_pos: Padded,
@@ -66,11 +67,12 @@ struct Shared {
 // producer writes only slots in [write_pos, read_pos + cap) and the consumer
 // reads only [read_pos, write_pos); the counters' Release/Acquire pairs order
 // those accesses. So sharing `Shared` between the two threads is sound.
-unsafe impl Sync for Shared {}
-// SAFETY: `Shared` owns plain data; see the `Sync` argument above.
-unsafe impl Send for Shared {}
+// `T: Send` because items written on one thread are read on the other.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: `Shared` owns its items; sending it sends them (`T: Send`).
+unsafe impl<T: Send> Send for Shared<T> {}
 
-impl Shared {
+impl<T> Shared<T> {
     fn capacity_samples(&self) -> usize {
         self.buf.len()
     }
@@ -82,8 +84,22 @@ impl Shared {
 /// # Panics
 /// If `channels` or `capacity_frames` is 0.
 pub fn channel(capacity_frames: usize, channels: usize) -> (Producer, Consumer) {
+    channel_of::<f32>(capacity_frames, channels)
+}
+
+/// Like [`channel`] for items of any `Copy` type, e.g. parameter-change
+/// messages or events (use `channels = 1` for a plain queue of items, with
+/// [`Producer::push`] and [`Consumer::pop`]). Slots start as `T::default()`.
+///
+/// # Panics
+/// If `channels` or `capacity_frames` is 0.
+pub fn channel_of<T: Copy + Default + Send>(
+    capacity_frames: usize,
+    channels: usize,
+) -> (Producer<T>, Consumer<T>) {
     assert!(channels > 0 && capacity_frames > 0, "ring buffer needs channels and capacity");
-    let buf: Box<[UnsafeCell<f32>]> = (0..capacity_frames * channels).map(|_| UnsafeCell::new(0.0)).collect();
+    let buf: Box<[UnsafeCell<T>]> =
+        (0..capacity_frames * channels).map(|_| UnsafeCell::new(T::default())).collect();
     let shared = Arc::new(Shared {
         buf,
         channels,
@@ -97,20 +113,32 @@ pub fn channel(capacity_frames: usize, channels: usize) -> (Producer, Consumer) 
 }
 
 /// The writing end. `Send`, not `Clone`: exactly one producer exists.
-pub struct Producer {
-    shared: Arc<Shared>,
+pub struct Producer<T = f32> {
+    shared: Arc<Shared<T>>,
     cached_read: usize,
     write: usize,
 }
 
 /// The reading end. `Send`, not `Clone`: exactly one consumer exists.
-pub struct Consumer {
-    shared: Arc<Shared>,
+pub struct Consumer<T = f32> {
+    shared: Arc<Shared<T>>,
     cached_write: usize,
     read: usize,
 }
 
-impl Producer {
+impl<T> std::fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("channels", &self.shared.channels).finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer").field("channels", &self.shared.channels).finish_non_exhaustive()
+    }
+}
+
+impl<T: Copy> Producer<T> {
     /// Capacity in frames.
     pub fn capacity(&self) -> usize {
         self.shared.capacity_samples() / self.shared.channels
@@ -130,7 +158,7 @@ impl Producer {
     ///
     /// # Real-time safety
     /// Wait-free; never allocates.
-    pub fn write(&mut self, interleaved: &[f32]) -> usize {
+    pub fn write(&mut self, interleaved: &[T]) -> usize {
         let ch = self.shared.channels;
         let cap = self.shared.capacity_samples();
         let wanted = interleaved.len() / ch * ch;
@@ -155,9 +183,20 @@ impl Producer {
         self.shared.write_pos.0.store(self.write, Ordering::Release);
         n / ch
     }
+
+    /// Writes one item into a ring of 1 channel; `false` (and nothing
+    /// written) when it is full.
+    ///
+    /// # Real-time safety
+    /// Wait-free; never allocates.
+    #[inline]
+    pub fn push(&mut self, item: T) -> bool {
+        debug_assert_eq!(self.shared.channels, 1, "push is for 1-channel rings");
+        self.write(std::slice::from_ref(&item)) == 1
+    }
 }
 
-impl Consumer {
+impl<T: Copy> Consumer<T> {
     /// Capacity in frames.
     pub fn capacity(&self) -> usize {
         self.shared.capacity_samples() / self.shared.channels
@@ -177,7 +216,7 @@ impl Consumer {
     ///
     /// # Real-time safety
     /// Wait-free; never allocates.
-    pub fn read(&mut self, out: &mut [f32]) -> usize {
+    pub fn read(&mut self, out: &mut [T]) -> usize {
         let ch = self.shared.channels;
         let cap = self.shared.capacity_samples();
         let wanted = out.len() / ch * ch;
@@ -202,6 +241,20 @@ impl Consumer {
         self.read = self.read.wrapping_add(n);
         self.shared.read_pos.0.store(self.read, Ordering::Release);
         n / ch
+    }
+
+    /// Reads one item from a ring of 1 channel, if there is one.
+    ///
+    /// # Real-time safety
+    /// Wait-free; never allocates.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T>
+    where
+        T: Default,
+    {
+        debug_assert_eq!(self.shared.channels, 1, "pop is for 1-channel rings");
+        let mut item = [T::default()];
+        (self.read(&mut item) == 1).then_some(item[0])
     }
 }
 
@@ -243,6 +296,27 @@ mod tests {
                 p.write(&input);
                 c.read(&mut out);
             }
+        });
+    }
+
+    #[test]
+    fn typed_rings_carry_copy_items_in_order() {
+        #[derive(Debug, Clone, Copy, Default, PartialEq)]
+        struct Msg {
+            id: u32,
+            name: &'static str,
+            value: f64,
+        }
+        let (mut p, mut c) = channel_of::<Msg>(2, 1);
+        assert!(p.push(Msg { id: 1, name: "a", value: 0.5 }));
+        assert!(p.push(Msg { id: 2, name: "b", value: 1.5 }));
+        assert!(!p.push(Msg { id: 3, name: "c", value: 2.5 }), "full");
+        assert_no_alloc::assert_no_alloc(|| {
+            assert_eq!(c.pop(), Some(Msg { id: 1, name: "a", value: 0.5 }));
+            assert!(p.push(Msg { id: 3, name: "c", value: 2.5 }));
+            assert_eq!(c.pop().map(|m| m.id), Some(2));
+            assert_eq!(c.pop().map(|m| m.name), Some("c"));
+            assert_eq!(c.pop(), None);
         });
     }
 

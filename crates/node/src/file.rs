@@ -7,10 +7,11 @@ use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_core::{AudioBuffer, Error, Sink, Source};
-use resonode_io::{ChannelSelection, FileInfo, FileSource, OutputFormat, SampleFormat, SourceOptions, WavEncoding};
+use resonode_io::{ChannelSelection, FileInfo, OutputFormat, SampleFormat, SourceOptions, WavEncoding};
 
 use crate::convert::{buffer_to_planar, planar_to_buffer};
 use crate::error::{guard_core, to_napi};
+use crate::pipeline::{open_sink, open_source, SinkDesc, SourceDesc};
 
 /// What a file holds, as stored.
 #[napi(object)]
@@ -141,36 +142,44 @@ fn poisoned() -> Error {
     Error::Internal { message: "lock poisoned by an earlier panic".into() }
 }
 
-/// Streams a file chunk by chunk (decoding and resampling off the JS thread).
+/// Reads a source chunk by chunk off the JS thread: a file (decoding and
+/// resampling) or a live input device.
 #[napi]
-pub struct NativeFileReader {
-    source: Arc<Mutex<FileSource>>,
-    info: FileInfo,
+pub struct NativeReader {
+    source: Arc<Mutex<Box<dyn Source>>>,
+    info: Option<FileInfo>,
     sample_rate: u32,
     channels: u32,
 }
 
 #[napi]
-impl NativeFileReader {
+impl NativeReader {
     /// Opens `path`.
     ///
     /// @throws ERR_NOT_FOUND, ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_INVALID_PARAMETER
     #[napi(factory)]
-    pub fn open(path: String, options: Option<SourceOptionsDesc>) -> napi::Result<Self> {
+    pub fn open_file(path: String, options: Option<SourceOptionsDesc>) -> napi::Result<Self> {
+        Self::open(SourceDesc { kind: "file".into(), path: Some(path), options, ..SourceDesc::default() })
+    }
+    /// Opens a source described like a native pipeline's (`file` or `microphone`).
+    ///
+    /// @throws as the source: ERR_NOT_FOUND, ERR_DECODE, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ...
+    #[napi(factory)]
+    pub fn open(desc: SourceDesc) -> napi::Result<Self> {
         guard_core(|| {
-            let src = FileSource::open(Path::new(&path), &source_options(&options.unwrap_or_default())?)?;
-            Ok(NativeFileReader {
-                info: src.info().clone(),
+            let (src, info) = open_source(&desc)?;
+            Ok(NativeReader {
+                info,
                 sample_rate: src.sample_rate(),
                 channels: src.channels() as u32,
                 source: Arc::new(Mutex::new(src)),
             })
         })
     }
-    /// The file as stored (before resampling or channel selection).
+    /// The file as stored (before resampling or channel selection); null for live sources.
     #[napi(getter)]
-    pub fn info(&self) -> AudioFileInfo {
-        info_to_js(&self.info)
+    pub fn info(&self) -> Option<AudioFileInfo> {
+        self.info.as_ref().map(info_to_js)
     }
     /// Sample rate of the delivered audio in Hz.
     #[napi(getter)]
@@ -202,7 +211,7 @@ impl NativeFileReader {
 }
 
 pub struct ReadTask {
-    source: Arc<Mutex<FileSource>>,
+    source: Arc<Mutex<Box<dyn Source>>>,
     max_frames: usize,
 }
 
@@ -222,17 +231,18 @@ impl Task for ReadTask {
     }
 }
 
-/// Writes planar blocks to a WAV or FLAC file. The file on disk stays valid
-/// after every write, so a failure later keeps what was written.
+/// Writes planar blocks to a WAV or FLAC file, or plays them on an output
+/// device. A file on disk stays valid after every write, so a failure later
+/// keeps what was written.
 #[napi]
-pub struct NativeFileWriter {
+pub struct NativeWriter {
     sink: Arc<Mutex<Box<dyn Sink>>>,
     path: String,
     channels: usize,
 }
 
 #[napi]
-impl NativeFileWriter {
+impl NativeWriter {
     /// Creates `path` for `channels` channels at `sampleRate` Hz. Format by
     /// extension (`.wav`, `.flac`); `sourcePath` (optional) lends its
     /// encoding as the default.
@@ -251,7 +261,23 @@ impl NativeFileWriter {
                 return Err(Error::EmptyAudio { reason: "cannot write 0 channels".into() });
             }
             sink.open(sample_rate, channels as usize)?;
-            Ok(NativeFileWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
+            Ok(NativeWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
+        })
+    }
+    /// Opens a sink described like a native pipeline's (`file` or `speaker`)
+    /// for `channels` channels at `sampleRate` Hz.
+    ///
+    /// @throws ERR_IO, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ERR_INVALID_PARAMETER
+    #[napi(factory)]
+    pub fn open(desc: SinkDesc, sample_rate: u32, channels: u32) -> napi::Result<Self> {
+        guard_core(|| {
+            if channels == 0 {
+                return Err(Error::EmptyAudio { reason: "cannot write 0 channels".into() });
+            }
+            let mut sink = open_sink(&desc, sample_rate, channels as usize, None)?;
+            sink.open(sample_rate, channels as usize)?;
+            let path = desc.path.clone().unwrap_or_else(|| desc.kind.clone());
+            Ok(NativeWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
         })
     }
     /// Appends planar channels (channels x frames) on a worker thread.

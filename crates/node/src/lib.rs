@@ -11,4 +11,5 @@ mod convert;
 mod error;
 mod file;
 mod pipeline;
+mod realtime;
 mod ring;

@@ -1,0 +1,232 @@
+// The real-time engine against a real audio server: PulseAudio with null
+// sinks (scripts/start-pulseaudio.sh; .ci/run installs it). Playback into
+// `resonull` is recorded back from its monitor, a real loopback. These tests
+// fail, rather than skip, when no server can be started.
+import test from 'ava'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { lib, root, cli } from './helpers.mjs'
+
+const { RealtimeProcessor, StreamingPipeline, CallbackSource, CallbackSink, MicrophoneSource, SpeakerSink, Gain, LowPass, HighPass, Biquad, Reverb, Delay, Limiter, listDevices, resolveStreamConfig } = lib
+
+const env = execFileSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
+const server = /export PULSE_SERVER=(\S+)/.exec(env)
+if (server) process.env.PULSE_SERVER = server[1]
+
+const RATE = 48000
+
+function noiseBurst(frames, seed = 3) {
+  let s = seed
+  const a = new Float32Array(frames)
+  for (let i = 0; i < frames; i++) {
+    s = (s * 1103515245 + 12345) >>> 0
+    a[i] = ((s / 2 ** 32) * 2 - 1) * 0.5
+  }
+  return a
+}
+
+/** Peak of the normalised cross-correlation of `rec` against `ref` over lags 0..maxLag, and its lag. */
+function align(ref, rec, maxLag) {
+  let best = { corr: 0, lag: -1 }
+  let refEnergy = 0
+  for (const v of ref) refEnergy += v * v
+  for (let lag = 0; lag <= maxLag && lag + ref.length <= rec.length; lag++) {
+    let dot = 0
+    let e = 0
+    for (let i = 0; i < ref.length; i++) {
+      const r = rec[lag + i]
+      dot += ref[i] * r
+      e += r * r
+    }
+    const corr = e > 0 ? dot / Math.sqrt(refEnergy * e) : 0
+    if (corr > best.corr) best = { corr, lag }
+  }
+  return best
+}
+
+function goertzel(x, freq) {
+  const w = (2 * Math.PI * freq) / RATE
+  const k = 2 * Math.cos(w)
+  let s1 = 0
+  let s2 = 0
+  for (const v of x) {
+    const s = v + k * s1 - s2
+    s2 = s1
+    s1 = s
+  }
+  return (2 * Math.sqrt(s1 * s1 + s2 * s2 - k * s1 * s2)) / x.length
+}
+
+const concat = (parts) => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
+
+function record(durationS, options = {}) {
+  const parts = []
+  const p = new StreamingPipeline({
+    source: new MicrophoneSource({ device: 'resonull.monitor', durationS, sampleRate: RATE, channels: 1, bufferSize: 256, ...options }),
+    sink: new CallbackSink((ch) => parts.push(ch[0])),
+  })
+  return p.run().then(() => concat(parts))
+}
+
+function play(signal, options = {}) {
+  const chunks = []
+  for (let i = 0; i < signal.length; i += 4800) chunks.push([signal.slice(i, i + 4800)])
+  return new StreamingPipeline({
+    source: new CallbackSource(chunks, { sampleRate: RATE }),
+    sink: new SpeakerSink({ device: 'resonull', bufferSize: 256, ...options }),
+  }).run()
+}
+
+test.serial('stream config: defaults, derived direction and latency, invalid combinations', (t) => {
+  const c = resolveStreamConfig()
+  t.like(c, { sampleRate: 48000, bufferSize: 512, channelsIn: 0, channelsOut: 2, direction: 'output' })
+  t.is(c.latencyMs, (512 / 48000) * 1000)
+  t.is(resolveStreamConfig({ channelsIn: 1 }).direction, 'duplex')
+  t.is(resolveStreamConfig({ channelsIn: 2, channelsOut: 0 }).direction, 'input')
+  t.throws(() => resolveStreamConfig({ channelsIn: 0, channelsOut: 0 }), { code: 'ERR_INVALID_PARAMETER' })
+  t.throws(() => resolveStreamConfig({ bufferSize: 0 }), { code: 'ERR_INVALID_PARAMETER' })
+  t.throws(() => resolveStreamConfig({ latency: 'warp' }), { code: 'ERR_INVALID_PARAMETER' })
+})
+
+test.serial('devices: the PulseAudio server shows up with input and output', async (t) => {
+  const devices = await listDevices()
+  t.true(devices.some((d) => d.maxOutputChannels > 0), JSON.stringify(devices))
+  t.true(devices.some((d) => d.maxInputChannels > 0))
+  t.true(devices.some((d) => /pulse|resonull/i.test(d.id + d.name)))
+  const r = spawnSync(process.execPath, [cli, 'devices', '--json'], { encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const json = JSON.parse(r.stdout)
+  t.deepEqual(Object.keys(json[0]).sort(), ['defaultSampleRate', 'host', 'id', 'isDefaultInput', 'isDefaultOutput', 'maxInputChannels', 'maxOutputChannels', 'name'])
+})
+
+test.serial('none backend: deterministic, exact callback count, finished event', async (t) => {
+  const runOnce = async () => {
+    const rt = new RealtimeProcessor({ processors: [new Reverb({ room: 0.6 }), new Gain(-3)], backend: 'none', config: { bufferSize: 128, channelsOut: 2 }, maxFrames: 128 * 100, tapFrames: 48000 })
+    const audio = []
+    rt.on('audio', (ch) => audio.push(ch[0]))
+    const finished = new Promise((r) => rt.once('finished', r))
+    await rt.start()
+    await finished
+    const s = await rt.stop()
+    return { s, audio: concat(audio) }
+  }
+  const a = await runOnce()
+  const b = await runOnce()
+  t.is(a.s.callbacks, 100)
+  t.is(a.s.framesProcessed, 12800)
+  t.is(a.s.xruns, 0)
+  t.is(a.audio.length, b.audio.length)
+  t.deepEqual(a.audio, b.audio)
+})
+
+test.serial('loopback: what SpeakerSink plays, MicrophoneSource records (correlation > 0.9)', async (t) => {
+  const burst = noiseBurst(RATE * 1.5)
+  const signal = concat([new Float32Array(RATE / 4), burst, new Float32Array(RATE / 4)])
+  const recording = record(3)
+  await new Promise((r) => setTimeout(r, 300))
+  await play(signal)
+  const rec = await recording
+  const { corr, lag } = align(burst.subarray(0, RATE / 2), rec, rec.length - RATE / 2)
+  t.log(`correlation ${corr.toFixed(4)} at lag ${lag} frames (${((lag / RATE) * 1000).toFixed(1)} ms into the recording)`)
+  t.true(corr > 0.9, `correlation ${corr}`)
+})
+
+test.serial('duplex: gain and lowpass inside the callback change level and spectrum', async (t) => {
+  const rt = new RealtimeProcessor({
+    processors: [new Gain(-6), new LowPass(1000, { order: 4 })],
+    config: { channelsIn: 1, channelsOut: 2, bufferSize: 256, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
+    tapFrames: RATE * 2,
+  })
+  const tapped = []
+  rt.on('audio', (ch) => tapped.push(ch[0]))
+  await rt.start()
+  const tone = new Float32Array(RATE * 2)
+  for (let i = 0; i < tone.length; i++) tone[i] = 0.25 * Math.sin((2 * Math.PI * 300 * i) / RATE) + 0.25 * Math.sin((2 * Math.PI * 5000 * i) / RATE)
+  await play(tone)
+  await new Promise((r) => setTimeout(r, 300))
+  const s = await rt.stop()
+  const out = concat(tapped)
+  // The loudest second of the tap is where the tone went through.
+  let best = 0
+  let bestAt = 0
+  for (let i = 0; i + RATE <= out.length; i += RATE / 10) {
+    let e = 0
+    for (let j = i; j < i + RATE; j += 16) e += out[j] * out[j]
+    if (e > best) [best, bestAt] = [e, i]
+  }
+  const win = out.subarray(bestAt, bestAt + RATE)
+  const low = goertzel(win, 300)
+  const high = goertzel(win, 5000)
+  const lowDb = 20 * Math.log10(low / 0.25)
+  const highDb = 20 * Math.log10(high / 0.25)
+  t.log(`300 Hz: ${lowDb.toFixed(2)} dB, 5 kHz: ${highDb.toFixed(2)} dB, xruns ${s.xruns}, load ${s.callbackLoadMean.toFixed(4)}`)
+  t.true(Math.abs(lowDb + 6) < 1.5, `300 Hz changed by ${lowDb} dB, expected about -6 dB`)
+  t.true(highDb < -60, `5 kHz at ${highDb} dB`)
+})
+
+test.serial('setParameter reaches a running engine; bad paths are typed errors', async (t) => {
+  const rt = new RealtimeProcessor({ processors: [new LowPass(1000), new Gain(0)], backend: 'none', config: { bufferSize: 256 } })
+  await rt.start()
+  let last = 0
+  for (let f = 200; f < 8000; f *= 1.5) {
+    rt.setParameter('0.cutoff', f)
+    last = f
+  }
+  t.is(rt.getParameter('0.cutoff'), last)
+  t.throws(() => rt.setParameter('0.cutoff', 30000), { code: 'ERR_INVALID_PARAMETER' })
+  t.throws(() => rt.setParameter('5.db', 1), { code: 'ERR_INVALID_PARAMETER' })
+  t.throws(() => rt.setParameter('1.cutoff', 1), { code: 'ERR_INVALID_PARAMETER' })
+  await rt.stop()
+  t.throws(() => rt.setParameter('1.db', 1), { code: 'ERR_INVALID_STATE' })
+})
+
+test.serial('normalize and JS processors are refused in the callback', (t) => {
+  t.throws(() => new RealtimeProcessor({ processors: [new lib.JsProcessor(() => {})] }), { code: 'ERR_INVALID_CHAIN' })
+  const rt = new RealtimeProcessor({ processors: [new lib.Normalize()], backend: 'none' })
+  return t.throwsAsync(rt.start(), { code: 'ERR_INVALID_PARAMETER' })
+})
+
+test.serial('60 s at 256 frames with an 8-processor chain while JS is busy: no xruns', async (t) => {
+  const rt = new RealtimeProcessor({
+    processors: [new HighPass(40), new Biquad('peaking', 1000, { gain: 3 }), new LowPass(12000, { order: 4 }), new Gain(-3), new Delay({ time: 120, feedback: 0.2, mix: 0.2 }), new Reverb({ room: 0.4, wet: 0.2 }), new Biquad('highshelf', 6000, { gain: -2 }), new Limiter()],
+    config: { channelsIn: 1, channelsOut: 2, bufferSize: 256, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
+  })
+  const xruns = []
+  rt.on('xrun', (e) => xruns.push(e))
+  await rt.start()
+  const end = Date.now() + 60_000
+  let garbage = 0
+  while (Date.now() < end) {
+    // CPU-bound work with constant allocation (GC pressure), yielding rarely.
+    const t0 = Date.now()
+    while (Date.now() - t0 < 200) garbage += new Array(1000).fill(Math.random()).length
+    await new Promise((r) => setImmediate(r))
+  }
+  const s = await rt.stop()
+  t.log(`callbacks ${s.callbacks}, xruns ${s.xruns} (device ${s.deviceXruns}), late ${s.lateCallbacks}, load mean ${s.callbackLoadMean.toFixed(4)} peak ${s.callbackLoadPeak.toFixed(4)}, garbage ${garbage}`)
+  t.true(s.callbacks > (60 * RATE) / 256 * 0.9)
+  t.is(s.xruns, 0)
+  t.is(xruns.length, 0)
+})
+
+test.serial('CLI: live --duration --json reports zero xruns on the null sink; test-device measures the loopback', (t) => {
+  const r = spawnSync(process.execPath, [cli, 'live', '--duration', '5', '--json', '--input', 'resonull.monitor', '--output', 'resonull_aux', '--chain', 'highpass(80) gain(-3db)', '--buffer-size', '256'], { encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const j = JSON.parse(r.stdout)
+  t.deepEqual(Object.keys(j).sort(), ['callbackLoadMean', 'callbackLoadPeak', 'callbacks', 'framesProcessed', 'latencyMs', 'xruns'])
+  t.is(j.xruns, 0)
+  t.true(j.callbacks > (4 * RATE) / 256)
+  const d = spawnSync(process.execPath, [cli, 'test-device', 'resonull', '--json'], { encoding: 'utf8' })
+  t.is(d.status, 0, d.stderr)
+  const dj = JSON.parse(d.stdout)
+  t.true(dj.played)
+  t.log(`test-device: ${JSON.stringify(dj)}`)
+})

@@ -1,0 +1,521 @@
+//! The state each audio callback owns, and what it does per buffer.
+//!
+//! Every `process` method here runs on the audio thread (cpal's worker, or
+//! the clocked `none` backend's thread). They never allocate, lock, block,
+//! log or do I/O: all buffers are allocated when the state is built, on the
+//! control thread, and every queue is a wait-free SPSC ring.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use resonode_core::ring::{Consumer, Producer};
+
+use crate::events::{EventSink, RawEvent, StreamSide, XrunKind, XrunSource};
+use crate::render::Renderer;
+
+/// `u64::MAX` marks "not known yet" in the atomics below.
+pub(crate) const UNSET: u64 = u64::MAX;
+
+/// Counters and clocks shared by the callbacks and the control side.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub epoch: Instant,
+    pub device_underruns: AtomicU64,
+    pub device_overruns: AtomicU64,
+    pub engine_underruns: AtomicU64,
+    pub engine_overruns: AtomicU64,
+    /// Silent frames played between queued frames because the playback
+    /// queue ran dry (silence after the last queued frame is not counted).
+    pub playback_starved: AtomicU64,
+    /// Output-stream frame at which the first frame from the playback queue
+    /// was played (UNSET until then).
+    pub playback_start_frame: AtomicU64,
+    /// Frames taken from the playback queue.
+    pub playback_consumed: AtomicU64,
+    pub output_frames: AtomicU64,
+    pub input_frames: AtomicU64,
+    /// Device-reported delay from output callback to playback, ns.
+    pub output_delay_ns: AtomicU64,
+    /// Device-reported delay from capture to input callback, ns.
+    pub input_delay_ns: AtomicU64,
+    /// Frames waiting in the duplex queue at the last output callback.
+    pub duplex_backlog: AtomicU64,
+    /// Set by an error callback when the stream is gone.
+    pub lost: AtomicBool,
+    /// The clocked backend reached its frame limit.
+    pub finished: AtomicBool,
+}
+
+/// When a callback ran and which frames of its stream it handled: the raw
+/// material for measuring latency (see [`crate::test_device::round_trip_ms`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClockMark {
+    /// Nanoseconds since [`crate::RealtimeEngine::epoch`] when the callback began.
+    pub at_ns: u64,
+    /// Stream index of the first frame the callback handled.
+    pub first_frame: u64,
+    /// Frames it handled.
+    pub frames: u32,
+}
+
+impl ClockMark {
+    /// Whether this callback handled stream frame `frame`.
+    pub fn contains(&self, frame: u64) -> bool {
+        frame >= self.first_frame && frame < self.first_frame + self.frames as u64
+    }
+}
+
+impl Shared {
+    pub(crate) fn new() -> Self {
+        Shared {
+            epoch: Instant::now(),
+            device_underruns: AtomicU64::new(0),
+            device_overruns: AtomicU64::new(0),
+            engine_underruns: AtomicU64::new(0),
+            engine_overruns: AtomicU64::new(0),
+            playback_starved: AtomicU64::new(0),
+            playback_start_frame: AtomicU64::new(UNSET),
+            playback_consumed: AtomicU64::new(0),
+            output_frames: AtomicU64::new(0),
+            input_frames: AtomicU64::new(0),
+            output_delay_ns: AtomicU64::new(UNSET),
+            input_delay_ns: AtomicU64::new(UNSET),
+            duplex_backlog: AtomicU64::new(UNSET),
+            lost: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues a [`ClockMark`] for a callback at `now` that handled
+    /// `frames` frames from `first_frame` on; dropped when the queue is full.
+    ///
+    /// # Real-time safety
+    /// Wait-free.
+    #[inline]
+    pub(crate) fn mark(
+        &self,
+        marks: &mut Option<Producer<ClockMark>>,
+        now: Instant,
+        first_frame: u64,
+        frames: usize,
+    ) {
+        if let Some(m) = marks.as_mut() {
+            let at_ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+            m.push(ClockMark {
+                at_ns,
+                first_frame,
+                frames: frames as u32,
+            });
+        }
+    }
+
+    /// Counts an xrun and queues its event.
+    ///
+    /// # Real-time safety
+    /// Wait-free.
+    #[inline]
+    pub(crate) fn xrun(
+        &self,
+        events: &mut EventSink,
+        side: StreamSide,
+        kind: XrunKind,
+        source: XrunSource,
+    ) {
+        let counter = match (source, kind) {
+            (XrunSource::Device, XrunKind::Underrun) => &self.device_underruns,
+            (XrunSource::Device, XrunKind::Overrun) => &self.device_overruns,
+            (XrunSource::Engine, XrunKind::Underrun) => &self.engine_underruns,
+            (XrunSource::Engine, XrunKind::Overrun) => &self.engine_overruns,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        events.push(RawEvent::Xrun { side, kind, source });
+    }
+}
+
+/// Where the output callback's render input comes from.
+pub(crate) enum Feed {
+    /// Silence (an output-only engine running a generator-free chain).
+    Silence,
+    /// Frames an app writes ([`crate::SpeakerSink`]); silence when empty.
+    Playback(Consumer),
+    /// The duplex queue filled by the input callback. Works as a jitter
+    /// buffer: output stays silent until `prime_frames` beyond the request
+    /// are queued, and after an underrun it primes again.
+    Duplex {
+        queue: Consumer,
+        /// Frames kept queued (beyond the current request) once primed.
+        prime_frames: usize,
+        /// Backlog above which the excess is dropped (overrun).
+        max_backlog_frames: usize,
+        /// Whether the queue has reached its prime level.
+        primed: bool,
+    },
+}
+
+/// What the output callback owns.
+pub(crate) struct OutputState {
+    pub renderer: Renderer,
+    pub feed: Feed,
+    /// Render input, `chunk_frames * feed channels`.
+    pub in_buf: Box<[f32]>,
+    /// Render output for non-f32 devices, `chunk_frames * channels_out`.
+    pub out_buf: Box<[f32]>,
+    pub chunk_frames: usize,
+    pub feed_channels: usize,
+    pub channels_out: usize,
+    pub shared: Arc<Shared>,
+    pub events: EventSink,
+    pub playback_seen: bool,
+    /// Silent frames played since the playback queue last had data; they
+    /// count as starved only if more data follows (a gap, not the end).
+    pub pending_starved: u64,
+    pub marks: Option<Producer<ClockMark>>,
+}
+
+impl OutputState {
+    /// Fills one f32 device buffer.
+    ///
+    /// # Real-time safety
+    /// Never allocates, locks or blocks.
+    pub(crate) fn process_f32(&mut self, data: &mut [f32], now: Instant) {
+        let k0 = self.begin(data.len() / self.channels_out, now);
+        let ch = self.channels_out;
+        let mut start = 0;
+        while start < data.len() / ch {
+            let n = (data.len() / ch - start).min(self.chunk_frames);
+            self.fill_input(n, k0 + start as u64);
+            let input = &self.in_buf[..n * self.feed_channels];
+            self.renderer
+                .render(input, &mut data[start * ch..(start + n) * ch]);
+            start += n;
+        }
+    }
+
+    /// Fills one device buffer of another sample format through `out_buf`.
+    ///
+    /// # Real-time safety
+    /// Never allocates, locks or blocks.
+    pub(crate) fn process_with<T>(
+        &mut self,
+        data: &mut [T],
+        now: Instant,
+        convert: impl Fn(f32) -> T,
+    ) {
+        let k0 = self.begin(data.len() / self.channels_out, now);
+        let ch = self.channels_out;
+        let mut start = 0;
+        while start < data.len() / ch {
+            let n = (data.len() / ch - start).min(self.chunk_frames);
+            self.fill_input(n, k0 + start as u64);
+            let input = &self.in_buf[..n * self.feed_channels];
+            let out = &mut self.out_buf[..n * ch];
+            self.renderer.render(input, out);
+            for (d, &s) in data[start * ch..(start + n) * ch]
+                .iter_mut()
+                .zip(out.iter())
+            {
+                *d = convert(s);
+            }
+            start += n;
+        }
+    }
+
+    /// Counts the device buffer, updates the clock anchor, trims a duplex
+    /// backlog; returns the output-stream index of the buffer's first frame.
+    ///
+    /// # Real-time safety
+    /// Atomics and ring reads only.
+    fn begin(&mut self, frames: usize, now: Instant) -> u64 {
+        let k0 = self
+            .shared
+            .output_frames
+            .fetch_add(frames as u64, Ordering::Relaxed);
+        self.shared.mark(&mut self.marks, now, k0, frames);
+        if let Feed::Duplex {
+            queue,
+            prime_frames,
+            max_backlog_frames,
+            ..
+        } = &mut self.feed
+        {
+            let backlog = queue.available();
+            self.shared
+                .duplex_backlog
+                .store(backlog as u64, Ordering::Relaxed);
+            if backlog > *max_backlog_frames + frames {
+                // Input runs ahead (clock drift, or output stalled): drop
+                // the excess so latency stays bounded.
+                let mut excess = backlog - *prime_frames - frames;
+                let fch = self.feed_channels;
+                while excess > 0 {
+                    let n = excess.min(self.in_buf.len() / fch);
+                    let got = queue.read(&mut self.in_buf[..n * fch]);
+                    if got == 0 {
+                        break;
+                    }
+                    excess -= got;
+                }
+                self.shared.xrun(
+                    &mut self.events,
+                    StreamSide::Input,
+                    XrunKind::Overrun,
+                    XrunSource::Engine,
+                );
+            }
+        }
+        k0
+    }
+
+    /// Puts `n` frames of render input into `in_buf`; `frame` is the
+    /// output-stream index of the first of them.
+    ///
+    /// # Real-time safety
+    /// Never allocates, locks or blocks.
+    fn fill_input(&mut self, n: usize, frame: u64) {
+        let fch = self.feed_channels;
+        let buf = &mut self.in_buf[..n * fch];
+        match &mut self.feed {
+            Feed::Silence => buf.fill(0.0),
+            Feed::Playback(queue) => {
+                let got = queue.read(buf);
+                buf[got * fch..].fill(0.0);
+                if got > 0 {
+                    if !self.playback_seen {
+                        self.playback_seen = true;
+                        self.shared
+                            .playback_start_frame
+                            .store(frame, Ordering::Relaxed);
+                    }
+                    if self.pending_starved > 0 {
+                        self.shared
+                            .playback_starved
+                            .fetch_add(self.pending_starved, Ordering::Relaxed);
+                        self.pending_starved = 0;
+                    }
+                    self.shared
+                        .playback_consumed
+                        .fetch_add(got as u64, Ordering::Relaxed);
+                }
+                if self.playback_seen && got < n {
+                    self.pending_starved += (n - got) as u64;
+                }
+            }
+            Feed::Duplex {
+                queue,
+                prime_frames,
+                primed,
+                ..
+            } => {
+                if !*primed {
+                    // Silence until the queue holds this request plus the
+                    // prime (capture often starts later than playback).
+                    if queue.available() >= n + *prime_frames {
+                        *primed = true;
+                    } else {
+                        buf.fill(0.0);
+                        return;
+                    }
+                }
+                let got = queue.read(buf);
+                if got < n {
+                    buf[got * fch..].fill(0.0);
+                    *primed = false;
+                    self.shared.xrun(
+                        &mut self.events,
+                        StreamSide::Output,
+                        XrunKind::Underrun,
+                        XrunSource::Engine,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// What an input-only callback owns.
+pub(crate) struct InputState {
+    pub renderer: Renderer,
+    /// Device samples converted to f32, `chunk_frames * channels_in`.
+    pub in_buf: Box<[f32]>,
+    /// Render output, `chunk_frames * channels`.
+    pub out_buf: Box<[f32]>,
+    pub chunk_frames: usize,
+    pub channels_in: usize,
+    pub capture: Producer,
+    pub shared: Arc<Shared>,
+    pub events: EventSink,
+    pub marks: Option<Producer<ClockMark>>,
+}
+
+impl InputState {
+    /// Processes one captured device buffer into the capture queue.
+    ///
+    /// # Real-time safety
+    /// Never allocates, locks or blocks.
+    pub(crate) fn process<T: Copy>(
+        &mut self,
+        data: &[T],
+        now: Instant,
+        convert: impl Fn(T) -> f32,
+    ) {
+        let cin = self.channels_in;
+        let frames = data.len() / cin;
+        let j0 = self
+            .shared
+            .input_frames
+            .fetch_add(frames as u64, Ordering::Relaxed);
+        self.shared.mark(&mut self.marks, now, j0, frames);
+        let ch = self.renderer.channels();
+        let mut lost = false;
+        let mut start = 0;
+        while start < frames {
+            let n = (frames - start).min(self.chunk_frames);
+            let input = &mut self.in_buf[..n * cin];
+            for (d, &s) in input.iter_mut().zip(&data[start * cin..(start + n) * cin]) {
+                *d = convert(s);
+            }
+            let out = &mut self.out_buf[..n * ch];
+            self.renderer.render(input, out);
+            if self.capture.write(out) < n {
+                lost = true;
+            }
+            start += n;
+        }
+        if lost {
+            self.shared.xrun(
+                &mut self.events,
+                StreamSide::Input,
+                XrunKind::Overrun,
+                XrunSource::Engine,
+            );
+        }
+    }
+}
+
+/// What the input callback of a duplex engine owns: it only queues.
+pub(crate) struct DuplexInputState {
+    pub queue: Producer,
+    pub in_buf: Box<[f32]>,
+    pub channels_in: usize,
+    pub shared: Arc<Shared>,
+    pub events: EventSink,
+    pub marks: Option<Producer<ClockMark>>,
+}
+
+impl DuplexInputState {
+    /// Queues one captured device buffer for the output callback.
+    ///
+    /// # Real-time safety
+    /// Never allocates, locks or blocks.
+    pub(crate) fn process<T: Copy>(
+        &mut self,
+        data: &[T],
+        now: Instant,
+        convert: impl Fn(T) -> f32,
+    ) {
+        let cin = self.channels_in;
+        let frames = data.len() / cin;
+        let j0 = self
+            .shared
+            .input_frames
+            .fetch_add(frames as u64, Ordering::Relaxed);
+        self.shared.mark(&mut self.marks, now, j0, frames);
+        let chunk = self.in_buf.len() / cin;
+        let mut lost = false;
+        let mut start = 0;
+        while start < frames {
+            let n = (frames - start).min(chunk);
+            let buf = &mut self.in_buf[..n * cin];
+            for (d, &s) in buf.iter_mut().zip(&data[start * cin..(start + n) * cin]) {
+                *d = convert(s);
+            }
+            if self.queue.write(buf) < n {
+                lost = true;
+            }
+            start += n;
+        }
+        if lost {
+            self.shared.xrun(
+                &mut self.events,
+                StreamSide::Input,
+                XrunKind::Overrun,
+                XrunSource::Engine,
+            );
+        }
+    }
+}
+
+/// Callback state shared between a cpal closure (which uses it on the
+/// audio thread) and the control thread (which can take it back at any
+/// time, even from a stream that is hung or will never be dropped, so a
+/// restarted stream continues with the same chain, queues and stats).
+///
+/// A Dekker-style handshake on two `SeqCst` flags: the callback raises
+/// `in_callback`, then checks `revoked`; the control thread raises
+/// `revoked`, then waits for `in_callback` to fall. Whichever order the two
+/// stores happen in, either the callback sees `revoked` and leaves the state
+/// alone, or the control thread sees the callback inside and waits for it.
+pub(crate) struct StateSlot<T> {
+    state: std::cell::UnsafeCell<Option<T>>,
+    in_callback: AtomicBool,
+    revoked: AtomicBool,
+}
+
+// SAFETY: the state is only touched by the one audio thread inside `with`
+// (while `in_callback` is raised and `revoked` was seen false) or by the
+// control thread in `revoke` after it raised `revoked` and saw
+// `in_callback` fall; the SeqCst handshake makes those two exclusive (see
+// the type docs). `T: Send` because the state moves between those threads.
+unsafe impl<T: Send> Sync for StateSlot<T> {}
+// SAFETY: as above; the slot owns its state.
+unsafe impl<T: Send> Send for StateSlot<T> {}
+
+impl<T> StateSlot<T> {
+    pub(crate) fn new(state: T) -> Arc<Self> {
+        Arc::new(StateSlot {
+            state: std::cell::UnsafeCell::new(Some(state)),
+            in_callback: AtomicBool::new(false),
+            revoked: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs `f` on the state unless the control thread took it back.
+    /// Called by exactly one audio thread at a time (cpal calls a stream's
+    /// data callback sequentially).
+    ///
+    /// # Real-time safety
+    /// Wait-free: three atomic operations around `f`.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.in_callback.store(true, Ordering::SeqCst);
+        if self.revoked.load(Ordering::SeqCst) {
+            self.in_callback.store(false, Ordering::SeqCst);
+            return None;
+        }
+        // SAFETY: `revoked` was false after we raised `in_callback`, so the
+        // control thread has not taken the state and will not until we lower
+        // the flag; no other audio thread runs this stream's callback.
+        let result = unsafe { (*self.state.get()).as_mut().map(f) };
+        self.in_callback.store(false, Ordering::SeqCst);
+        result
+    }
+
+    /// Takes the state back for good, waiting at most `timeout` for a
+    /// callback in progress to finish. `None` if one never finishes or the
+    /// state was already taken.
+    pub(crate) fn revoke(&self, timeout: std::time::Duration) -> Option<T> {
+        self.revoked.store(true, Ordering::SeqCst);
+        let end = Instant::now() + timeout;
+        while self.in_callback.load(Ordering::SeqCst) {
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        // SAFETY: `revoked` is raised and `in_callback` was seen low after
+        // that, so no callback is inside `with` and none will enter it; we
+        // are the only control thread holding this slot.
+        unsafe { (*self.state.get()).take() }
+    }
+}

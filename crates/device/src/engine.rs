@@ -1,0 +1,1540 @@
+//! [`RealtimeEngine`]: a processor chain running inside the audio callback.
+//!
+//! ## Threads
+//! - The **control thread** (`resonode-engine`) owns the cpal streams (cpal's
+//!   `Stream` is `!Send` on some hosts) and takes commands over a channel;
+//!   it also restarts lost streams when asked to.
+//! - The **audio thread(s)** are cpal's workers (one per stream) or, for
+//!   [`Backend::None`], resonode's clock thread. They run only the code in
+//!   [`crate::render`] and the callback states: no allocation, locks,
+//!   blocking, logging or I/O.
+//! - The **caller's thread** (JS's, via napi) talks to the engine through
+//!   `&self` methods that never wait for the audio thread: parameters go
+//!   through a wait-free queue, stats are atomics, events and audio leave
+//!   through wait-free rings.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use resonode_core::chain_spec::ProcessorSpec;
+use resonode_core::ring::{self, Consumer, Producer};
+use resonode_core::{Chain, Error, Result, StreamSpec};
+
+use crate::callbacks::{
+    ClockMark, DuplexInputState, Feed, InputState, OutputState, Shared, StateSlot, UNSET,
+};
+use crate::config::{Direction, StreamConfig};
+use crate::devices::{self, Backend, Way};
+use crate::events::{EngineEvent, EventHub, RawEvent, StreamSide, XrunKind, XrunSource};
+use crate::render::{check_realtime_chain, ParamChange, RenderStats, Renderer};
+
+/// Parameter changes that can wait in the queue at once.
+pub const PARAM_QUEUE_CAPACITY: usize = 1024;
+
+/// How an engine runs, beyond the stream configuration.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Capacity in frames of the tap ([`RealtimeEngine::take_tap`]): a copy
+    /// of every processed frame for meters and JS callbacks. `None`: no tap.
+    pub tap_frames: Option<usize>,
+    /// Rebuild the streams when the device is lost or the stream is
+    /// invalidated (up to [`EngineOptions::max_restarts`] times).
+    pub auto_restart: bool,
+    /// Restart attempts before giving up (default 5).
+    pub max_restarts: u32,
+    /// Capacity in frames of the capture queue of an input-only engine
+    /// ([`RealtimeEngine::take_capture`]); default one second.
+    pub capture_frames: Option<usize>,
+    /// Capacity in frames of a playback queue for an output-only engine
+    /// ([`RealtimeEngine::take_playback`]): frames written there are the
+    /// chain's input, silence when it runs dry. `None`: the chain's input is
+    /// silence.
+    pub playback_frames: Option<usize>,
+    /// [`Backend::None`] only: interleaved input (`channels_in` channels),
+    /// played in a loop, instead of silence.
+    pub none_input: Option<Arc<[f32]>>,
+    /// [`Backend::None`] only: stop rendering after this many frames.
+    pub max_frames: Option<u64>,
+    /// Capacity of the clock-mark queues ([`RealtimeEngine::take_output_marks`],
+    /// [`RealtimeEngine::take_input_marks`]): one [`ClockMark`] per callback,
+    /// for latency measurements. `None`: no marks.
+    pub clock_marks: Option<usize>,
+    /// Longest wait for the device to open (default 10 s).
+    pub open_timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            tap_frames: None,
+            auto_restart: false,
+            max_restarts: 5,
+            capture_frames: None,
+            playback_frames: None,
+            none_input: None,
+            max_frames: None,
+            clock_marks: None,
+            open_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A snapshot of an engine's counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineStats {
+    /// Render calls (one per device buffer in practice).
+    pub callbacks: u64,
+    /// Frames rendered through the chain.
+    pub frames: u64,
+    /// Playback underruns: reported by the device plus resonode's duplex
+    /// queue running dry.
+    pub xruns_underrun: u64,
+    /// Capture overruns: reported by the device plus resonode's queues
+    /// overflowing.
+    pub xruns_overrun: u64,
+    /// The part of the xruns the device (cpal) reported.
+    pub device_xruns: u64,
+    /// Callbacks that took longer than the audio they produced (resonode's
+    /// own fault, were the device waiting).
+    pub late_callbacks: u64,
+    /// Mean processing time per callback as a fraction of the buffer period.
+    pub callback_load_mean: f64,
+    /// Highest such fraction (first callback excluded).
+    pub callback_load_peak: f64,
+    /// Latency estimated from buffer sizes, ms: 1 buffer for input, 2 for
+    /// output (cpal's ALSA double buffering), input + queued + output for
+    /// duplex.
+    pub latency_ms: f64,
+    /// Latency from the device's timestamps (and the duplex queue), ms,
+    /// once known.
+    pub latency_ms_measured: Option<f64>,
+    /// The buffer (period) size the device actually uses, in frames.
+    pub actual_buffer_size: u32,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Frames the tap dropped because nobody read it.
+    pub tap_dropped: u64,
+    /// Non-finite output samples replaced by 0.
+    pub non_finite_samples: u64,
+    /// Successful automatic restarts.
+    pub restarts: u32,
+    /// Output frame at which the first frame from the playback queue played.
+    pub playback_start_frame: Option<u64>,
+    /// Frames taken from the playback queue.
+    pub playback_consumed: u64,
+    /// Silent frames played between queued frames because the playback
+    /// queue ran dry (gaps; silence after the last frame does not count).
+    pub playback_starved: u64,
+}
+
+enum Command {
+    Stop,
+}
+
+/// What the control side keeps for `set_parameter`.
+struct ParamControl {
+    /// Prepared copy of the chain built from the same specs; validates
+    /// values (ranges, Nyquist) before they are queued and mirrors them.
+    shadow: Option<Chain>,
+    /// Parameter names per processor, for the `'static` name.
+    names: Vec<&'static [&'static str]>,
+    queue: Producer<ParamChange>,
+}
+
+/// The processor chain running live on an audio device (or the clocked
+/// `none` backend).
+pub struct RealtimeEngine {
+    config: StreamConfig,
+    backend: Backend,
+    shared: Arc<Shared>,
+    render_stats: Arc<RenderStats>,
+    hub: Arc<EventHub>,
+    params: Mutex<ParamControl>,
+    tap: Mutex<Option<Consumer>>,
+    output_marks: Mutex<Option<Consumer<ClockMark>>>,
+    input_marks: Mutex<Option<Consumer<ClockMark>>>,
+    capture: Mutex<Option<Consumer>>,
+    playback: Mutex<Option<Producer>>,
+    actual_buffer_size: u32,
+    restarts: Arc<std::sync::atomic::AtomicU32>,
+    commands: mpsc::Sender<Command>,
+    stop_flag: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl std::fmt::Debug for RealtimeEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealtimeEngine")
+            .field("config", &self.config)
+            .field("backend", &self.backend)
+            .field("actual_buffer_size", &self.actual_buffer_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the audio side of one engine owns, between streams.
+struct AudioSide {
+    output: Option<OutputState>,
+    input: Option<InputState>,
+    duplex_input: Option<DuplexInputState>,
+}
+
+impl RealtimeEngine {
+    /// Starts `chain` (built from `specs` with the registry of
+    /// `resonode-dsp`) live. A second copy of the chain, prepared the same
+    /// way, stays on the control side to validate
+    /// [`set_parameter`](RealtimeEngine::set_parameter) values up front.
+    ///
+    /// # Errors
+    /// As [`start`](RealtimeEngine::start); chain errors from the registry.
+    pub fn start_from_specs(
+        config: StreamConfig,
+        specs: &[ProcessorSpec],
+        backend: Backend,
+        options: EngineOptions,
+    ) -> Result<RealtimeEngine> {
+        let chain = resonode_dsp::build_chain(specs)?;
+        let mut shadow = resonode_dsp::build_chain(specs)?;
+        config.validate()?;
+        check_realtime_chain(&shadow)?;
+        shadow.prepare(&StreamSpec {
+            sample_rate: config.sample_rate,
+            channels: config.processing_channels(),
+            max_block_frames: config.buffer_size as usize,
+        })?;
+        Self::start_inner(config, chain, Some(shadow), backend, options)
+    }
+
+    /// Starts `chain` live: builds the streams on a dedicated thread, waits
+    /// (at most [`EngineOptions::open_timeout`]) until they run.
+    ///
+    /// Without specs there is no shadow chain: [`set_parameter`](RealtimeEngine::set_parameter)
+    /// checks names only, and a value the processor refuses on the audio
+    /// thread is reported as [`EngineEvent::ParameterRejected`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an invalid config or a chain that
+    /// cannot run in real time (`normalize`); [`Error::BackendNotAvailable`]
+    /// (with a suggestion) when no device works; [`Error::DeviceNotFound`]
+    /// for an unknown device id; [`Error::Stream`] when the device refuses
+    /// the configuration or does not open in time.
+    pub fn start(
+        config: StreamConfig,
+        chain: Chain,
+        backend: Backend,
+        options: EngineOptions,
+    ) -> Result<RealtimeEngine> {
+        Self::start_inner(config, chain, None, backend, options)
+    }
+
+    fn start_inner(
+        config: StreamConfig,
+        mut chain: Chain,
+        shadow: Option<Chain>,
+        backend: Backend,
+        options: EngineOptions,
+    ) -> Result<RealtimeEngine> {
+        config.validate()?;
+        check_realtime_chain(&chain)?;
+        let direction = config.direction();
+        if options.playback_frames.is_some() && direction != Direction::Output {
+            return Err(Error::param(
+                "playbackFrames",
+                "a playback queue needs an output-only stream",
+            ));
+        }
+        let names: Vec<&'static [&'static str]> = chain_names(&mut chain);
+        let channels = config.processing_channels();
+        let sr = config.sample_rate;
+        let buffer = config.buffer_size as usize;
+        let hub = Arc::new(EventHub::default());
+        let shared = Arc::new(Shared::new());
+        let render_stats = Arc::new(RenderStats::default());
+        let (param_tx, param_rx) = ring::channel_of::<ParamChange>(PARAM_QUEUE_CAPACITY, 1);
+
+        let feed_channels = match direction {
+            Direction::Output if options.playback_frames.is_some() => channels,
+            Direction::Output => 0,
+            _ => config.channels_in as usize,
+        };
+        let mut renderer = Renderer::new(chain, sr, feed_channels, channels, buffer)?
+            .with_params(param_rx)
+            .with_stats(render_stats.clone())
+            .with_events(hub.sink());
+        let mut tap_rx = None;
+        if let Some(frames) = options.tap_frames {
+            let (tx, rx) = ring::channel(frames.max(1), channels);
+            renderer = renderer.with_tap(tx);
+            tap_rx = Some(rx);
+        }
+
+        // Chunks of at least 4096 frames keep device buffers larger than
+        // requested to few render calls; render itself splits to `buffer`.
+        let chunk = buffer.max(4096);
+        let mut capture_rx = None;
+        let mut playback_tx = None;
+        let (mut out_marks_rx, mut in_marks_rx) = (None, None);
+        let marks = |rx: &mut Option<Consumer<ClockMark>>| {
+            options.clock_marks.map(|n| {
+                let (tx, r) = ring::channel_of::<ClockMark>(n.max(1), 1);
+                *rx = Some(r);
+                tx
+            })
+        };
+        let side = match direction {
+            Direction::Output => {
+                let feed = match options.playback_frames {
+                    Some(frames) => {
+                        let (tx, rx) = ring::channel(frames.max(buffer), channels);
+                        playback_tx = Some(tx);
+                        Feed::Playback(rx)
+                    }
+                    None => Feed::Silence,
+                };
+                AudioSide {
+                    output: Some(output_state(
+                        renderer,
+                        feed,
+                        chunk,
+                        feed_channels,
+                        channels,
+                        &shared,
+                        &hub,
+                        marks(&mut out_marks_rx),
+                    )),
+                    input: None,
+                    duplex_input: None,
+                }
+            }
+            Direction::Input => {
+                let frames = options
+                    .capture_frames
+                    .unwrap_or(sr as usize)
+                    .max(2 * buffer);
+                let (tx, rx) = ring::channel(frames, channels);
+                capture_rx = Some(rx);
+                let cin = config.channels_in as usize;
+                AudioSide {
+                    output: None,
+                    input: Some(InputState {
+                        renderer,
+                        in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
+                        out_buf: vec![0.0; chunk * channels].into_boxed_slice(),
+                        chunk_frames: chunk,
+                        channels_in: cin,
+                        capture: tx,
+                        shared: shared.clone(),
+                        events: hub.sink(),
+                        marks: marks(&mut in_marks_rx),
+                    }),
+                    duplex_input: None,
+                }
+            }
+            Direction::Duplex => {
+                let cin = config.channels_in as usize;
+                let prime = config.latency.prime_buffers() * buffer;
+                let max_backlog = config.latency.max_backlog_buffers() * buffer;
+                // Room for the backlog limit plus a large device buffer.
+                let (tx, rx) = ring::channel(max_backlog + 2 * chunk, cin);
+                let feed = Feed::Duplex {
+                    queue: rx,
+                    prime_frames: prime,
+                    max_backlog_frames: max_backlog,
+                    primed: false,
+                };
+                AudioSide {
+                    output: Some(output_state(
+                        renderer,
+                        feed,
+                        chunk,
+                        cin,
+                        channels,
+                        &shared,
+                        &hub,
+                        marks(&mut out_marks_rx),
+                    )),
+                    input: None,
+                    duplex_input: Some(DuplexInputState {
+                        queue: tx,
+                        in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
+                        channels_in: cin,
+                        shared: shared.clone(),
+                        events: hub.sink(),
+                        marks: marks(&mut in_marks_rx),
+                    }),
+                }
+            }
+        };
+
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<u32>>(1);
+        let (done_tx, done_rx) = mpsc::sync_channel::<()>(1);
+        let stop_flag = Arc::new(AtomicBool::new(false));
+        let restarts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let thread = {
+            let config = config.clone();
+            let shared = shared.clone();
+            let hub = hub.clone();
+            let stop_flag = stop_flag.clone();
+            let restarts = restarts.clone();
+            let options = options.clone();
+            std::thread::Builder::new()
+                .name(match backend {
+                    Backend::None => "resonode-clock".into(),
+                    _ => "resonode-engine".into(),
+                })
+                .spawn(move || {
+                    match backend {
+                        Backend::None => {
+                            run_clocked(config, side, options, shared, stop_flag, ready_tx)
+                        }
+                        hw => run_device(
+                            config, hw, side, options, shared, hub, restarts, cmd_rx, ready_tx,
+                        ),
+                    }
+                    let _ = done_tx.send(());
+                })
+                .map_err(|e| Error::Internal {
+                    message: format!("cannot spawn the engine thread: {e}"),
+                })?
+        };
+        let actual = match ready_rx.recv_timeout(options.open_timeout) {
+            Ok(Ok(actual)) => actual,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                // Leave the thread; it stops once the device answers.
+                let _ = cmd_tx.send(Command::Stop);
+                stop_flag.store(true, Ordering::Relaxed);
+                return Err(Error::Stream {
+                    reason: format!(
+                        "the audio device did not open within {} s; {}",
+                        options.open_timeout.as_secs_f64(),
+                        devices::SUGGESTION
+                    ),
+                });
+            }
+        };
+        Ok(RealtimeEngine {
+            config,
+            backend,
+            shared,
+            render_stats,
+            hub,
+            params: Mutex::new(ParamControl {
+                shadow,
+                names,
+                queue: param_tx,
+            }),
+            tap: Mutex::new(tap_rx),
+            output_marks: Mutex::new(out_marks_rx),
+            input_marks: Mutex::new(in_marks_rx),
+            capture: Mutex::new(capture_rx),
+            playback: Mutex::new(playback_tx),
+            actual_buffer_size: actual,
+            restarts,
+            commands: cmd_tx,
+            stop_flag,
+            thread: Some(thread),
+            done: done_rx,
+        })
+    }
+
+    /// The configuration the engine was started with.
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    /// The backend it runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Sets `"<index>.<name>"` (e.g. `"0.cutoff"`) to `value`, applied by
+    /// the audio thread at the next buffer boundary. Filters keep their
+    /// state; gains ramp. Never waits for the audio thread.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an unknown path or (with a shadow
+    /// chain, see [`start_from_specs`](RealtimeEngine::start_from_specs)) a
+    /// value out of range; [`Error::InvalidState`] when the queue is full
+    /// because the audio thread stopped taking changes.
+    pub fn set_parameter(&self, path: &str, value: f64) -> Result<()> {
+        let mut ctl = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        let (index, name) = parse_path(path, &ctl.names)?;
+        if ctl.queue.free() == 0 {
+            return Err(Error::InvalidState {
+                reason: "the parameter queue is full: the audio thread is not taking changes"
+                    .into(),
+            });
+        }
+        match ctl.shadow.as_mut() {
+            Some(shadow) => shadow.set_parameter(path, value)?,
+            None if !value.is_finite() => {
+                return Err(Error::param(path, format!("{value} is not finite")))
+            }
+            None => {}
+        }
+        ctl.queue.push(ParamChange {
+            processor: index as u32,
+            param: name,
+            value,
+        });
+        Ok(())
+    }
+
+    /// The value last set for a parameter path (from the shadow chain).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an unknown path;
+    /// [`Error::InvalidState`] for an engine started without specs.
+    pub fn parameter(&self, path: &str) -> Result<f64> {
+        let ctl = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        match ctl.shadow.as_ref() {
+            Some(shadow) => shadow.parameter(path),
+            None => Err(Error::InvalidState {
+                reason: "parameters are readable only for engines started from specs".into(),
+            }),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> EngineStats {
+        let s = &self.shared;
+        let r = &self.render_stats;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let device_under = load(&s.device_underruns);
+        let device_over = load(&s.device_overruns);
+        let sr = self.config.sample_rate as f64;
+        let buf_ms = self.actual_buffer_size as f64 / sr * 1000.0;
+        let prime = self.config.latency.prime_buffers() as f64;
+        let latency_ms = match self.config.direction() {
+            Direction::Input => buf_ms,
+            Direction::Output => 2.0 * buf_ms,
+            Direction::Duplex => (1.0 + prime + 2.0) * buf_ms,
+        };
+        let ns = |a: &std::sync::atomic::AtomicU64| {
+            let v = a.load(Ordering::Relaxed);
+            (v != UNSET).then_some(v as f64 / 1e6)
+        };
+        let backlog_ms = {
+            let v = load(&s.duplex_backlog);
+            (v != UNSET).then_some(v as f64 / sr * 1000.0)
+        };
+        let latency_ms_measured = match self.config.direction() {
+            Direction::Input => ns(&s.input_delay_ns),
+            Direction::Output => ns(&s.output_delay_ns),
+            Direction::Duplex => {
+                match (ns(&s.input_delay_ns), backlog_ms, ns(&s.output_delay_ns)) {
+                    (Some(i), Some(b), Some(o)) => Some(i + b + o),
+                    _ => None,
+                }
+            }
+        };
+        let psf = load(&s.playback_start_frame);
+        EngineStats {
+            callbacks: load(&r.callbacks),
+            frames: load(&r.frames),
+            xruns_underrun: device_under + load(&s.engine_underruns),
+            xruns_overrun: device_over + load(&s.engine_overruns),
+            device_xruns: device_under + device_over,
+            late_callbacks: load(&r.late_callbacks),
+            callback_load_mean: r.load_mean(),
+            callback_load_peak: r.load_peak(),
+            latency_ms,
+            latency_ms_measured,
+            actual_buffer_size: self.actual_buffer_size,
+            sample_rate: self.config.sample_rate,
+            tap_dropped: load(&r.tap_dropped),
+            non_finite_samples: load(&r.non_finite),
+            restarts: self.restarts.load(Ordering::Relaxed),
+            playback_start_frame: (psf != UNSET).then_some(psf),
+            playback_consumed: load(&s.playback_consumed),
+            playback_starved: load(&s.playback_starved),
+        }
+    }
+
+    /// Events since the last call (xruns, device errors, restarts).
+    pub fn poll_events(&self) -> Vec<EngineEvent> {
+        self.hub.drain()
+    }
+
+    /// The reading end of the tap (once): every processed frame,
+    /// interleaved, [`StreamConfig::processing_channels`] channels. `None`
+    /// without [`EngineOptions::tap_frames`] or when already taken.
+    pub fn take_tap(&self) -> Option<Consumer> {
+        self.tap.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// The reading end of the capture queue of an input-only engine (once):
+    /// what the input device produced, after the chain. `None` for other
+    /// directions (a duplex engine's processed audio is in its tap) or when
+    /// already taken.
+    pub fn take_capture(&self) -> Option<Consumer> {
+        self.capture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The writing end of the playback queue (once), with
+    /// [`EngineOptions::playback_frames`].
+    pub fn take_playback(&self) -> Option<Producer> {
+        self.playback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The instant [`ClockMark::at_ns`] counts from.
+    pub fn epoch(&self) -> Instant {
+        self.shared.epoch
+    }
+
+    /// The reading end of the output clock marks (once), with
+    /// [`EngineOptions::clock_marks`]: one mark per output callback.
+    pub fn take_output_marks(&self) -> Option<Consumer<ClockMark>> {
+        self.output_marks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The reading end of the input clock marks (once), with
+    /// [`EngineOptions::clock_marks`]: one mark per input callback.
+    pub fn take_input_marks(&self) -> Option<Consumer<ClockMark>> {
+        self.input_marks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Whether the audio has stopped by itself: the `none` backend reached
+    /// [`EngineOptions::max_frames`], or a lost stream was not restarted.
+    pub fn is_finished(&self) -> bool {
+        self.shared.finished.load(Ordering::Relaxed)
+            || (self.shared.lost.load(Ordering::Relaxed) && self.backend != Backend::None)
+    }
+
+    /// Waits up to `timeout` for [`is_finished`](RealtimeEngine::is_finished).
+    pub fn wait_finished(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while !self.is_finished() {
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
+    }
+
+    /// Stops the streams and returns the final stats.
+    ///
+    /// # Errors
+    /// [`Error::Stream`] when the engine thread does not stop within 5 s
+    /// (the device is hung); it is then left behind.
+    pub fn stop(mut self) -> Result<EngineStats> {
+        self.shutdown()?;
+        Ok(self.stats())
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        self.stop_flag.store(true, Ordering::Relaxed);
+        let _ = self.commands.send(Command::Stop);
+        match self.done.recv_timeout(Duration::from_secs(5)) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+                Ok(())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Stream {
+                reason: "the audio device did not stop within 5 s".into(),
+            }),
+        }
+    }
+}
+
+impl Drop for RealtimeEngine {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// The parameter names of each processor (`Chain` lends its processors
+/// only mutably).
+fn chain_names(chain: &mut Chain) -> Vec<&'static [&'static str]> {
+    chain
+        .processors_mut()
+        .iter()
+        .map(|p| p.parameter_names())
+        .collect()
+}
+
+/// Splits `"<index>.<name>"` and finds the `'static` name.
+fn parse_path(path: &str, names: &[&'static [&'static str]]) -> Result<(usize, &'static str)> {
+    let (index, name) = path
+        .split_once('.')
+        .ok_or_else(|| Error::param(path, "expected `<index>.<name>`, e.g. `0.cutoff`"))?;
+    let index: usize = index
+        .parse()
+        .map_err(|_| Error::param(path, "processor index is not a number"))?;
+    let valid = names.get(index).ok_or_else(|| {
+        Error::param(
+            path,
+            format!("no processor {index}; the chain has {}", names.len()),
+        )
+    })?;
+    let name = valid.iter().copied().find(|n| *n == name).ok_or_else(|| {
+        Error::param(
+            path,
+            format!("unknown parameter `{name}` (valid: {})", valid.join(", ")),
+        )
+    })?;
+    Ok((index, name))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn output_state(
+    renderer: Renderer,
+    feed: Feed,
+    chunk: usize,
+    feed_channels: usize,
+    channels_out: usize,
+    shared: &Arc<Shared>,
+    hub: &EventHub,
+    marks: Option<Producer<ClockMark>>,
+) -> OutputState {
+    OutputState {
+        renderer,
+        feed,
+        in_buf: vec![0.0; chunk * feed_channels.max(1)].into_boxed_slice(),
+        out_buf: vec![0.0; chunk * channels_out].into_boxed_slice(),
+        chunk_frames: chunk,
+        feed_channels,
+        channels_out,
+        shared: shared.clone(),
+        events: hub.sink(),
+        playback_seen: false,
+        pending_starved: 0,
+        marks,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The clocked `none` backend.
+
+/// Calls the same callback states as cpal would, every buffer period,
+/// sleeping until each deadline (and catching up without sleeping when
+/// late). Input is the configured test signal, looped, or silence.
+///
+/// # Real-time safety
+/// The per-period body (between the sleeps) is the callback path: no
+/// allocation, lock or blocking; this crate's unit tests run it under the
+/// allocation guard. Falling behind is caught up, not counted as an xrun.
+fn run_clocked(
+    config: StreamConfig,
+    mut side: AudioSide,
+    options: EngineOptions,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::SyncSender<Result<u32>>,
+) {
+    let buffer = config.buffer_size as usize;
+    let sr = config.sample_rate as u64;
+    let cin = config.channels_in as usize;
+    let cout = config.channels_out as usize;
+    let mut in_dev = vec![0.0f32; buffer * cin.max(1)];
+    let mut out_dev = vec![0.0f32; buffer * cout.max(1)];
+    let input = options
+        .none_input
+        .clone()
+        .filter(|s| cin > 0 && s.len() >= cin);
+    let mut in_pos = 0usize;
+    let _ = ready.send(Ok(config.buffer_size));
+    let start = Instant::now();
+    let mut frames_done: u64 = 0;
+    let mut k: u64 = 0;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let n = match options.max_frames {
+            Some(max) if frames_done >= max => {
+                shared.finished.store(true, Ordering::Relaxed);
+                break;
+            }
+            Some(max) => (max - frames_done).min(buffer as u64) as usize,
+            None => buffer,
+        };
+        let deadline = start + Duration::from_nanos(k * buffer as u64 * 1_000_000_000 / sr);
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        let now = Instant::now();
+        // In this crate's unit tests the whole callback body runs under an
+        // allocation-aborting guard (see `no_alloc_guard`).
+        no_alloc_guard(|| {
+            if cin > 0 {
+                let buf = &mut in_dev[..n * cin];
+                match &input {
+                    Some(sig) => {
+                        for s in buf.iter_mut() {
+                            *s = sig[in_pos];
+                            in_pos = (in_pos + 1) % (sig.len() / cin * cin);
+                        }
+                    }
+                    None => buf.fill(0.0),
+                }
+                if let Some(st) = side.input.as_mut() {
+                    st.process(&in_dev[..n * cin], now, |s| s);
+                }
+                if let Some(st) = side.duplex_input.as_mut() {
+                    st.process(&in_dev[..n * cin], now, |s| s);
+                }
+            }
+            if let Some(st) = side.output.as_mut() {
+                st.process_f32(&mut out_dev[..n * cout], now);
+            }
+        });
+        frames_done += n as u64;
+        k += 1;
+    }
+}
+
+/// Runs `f` under `assert_no_alloc` in this crate's unit tests (whose
+/// global allocator aborts on allocation inside the guard); plain call
+/// otherwise.
+#[cfg(test)]
+fn no_alloc_guard<R>(f: impl FnOnce() -> R) -> R {
+    assert_no_alloc::assert_no_alloc(f)
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn no_alloc_guard<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+// ---------------------------------------------------------------------------
+// cpal streams.
+
+/// Opened streams, or why not together with the states (boxed: the states
+/// are large) so that a restart can try again.
+type OpenResult = std::result::Result<Streams, Box<(Error, AudioSide)>>;
+
+/// The cpal streams of one engine and the slots their states live in.
+struct Streams {
+    input: Option<cpal::Stream>,
+    output: Option<cpal::Stream>,
+    output_slot: Option<Arc<StateSlot<OutputState>>>,
+    input_slot: Option<Arc<StateSlot<InputState>>>,
+    duplex_slot: Option<Arc<StateSlot<DuplexInputState>>>,
+    actual_buffer: u32,
+}
+
+/// How long the control thread waits for a running callback to return
+/// when it takes the states back.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Streams {
+    fn empty(actual_buffer: u32) -> Self {
+        Streams {
+            input: None,
+            output: None,
+            output_slot: None,
+            input_slot: None,
+            duplex_slot: None,
+            actual_buffer,
+        }
+    }
+
+    /// Takes the states back from the callbacks and disposes of the cpal
+    /// streams: dropped here when `dispose_inline`, otherwise on a reaper
+    /// thread, because dropping a stream whose server connection died can
+    /// block forever (cpal's PulseAudio host waits for a timing reply that
+    /// never comes); such a thread is then left behind.
+    fn into_side(self, dispose_inline: bool) -> AudioSide {
+        let Streams {
+            input,
+            output,
+            output_slot,
+            input_slot,
+            duplex_slot,
+            ..
+        } = self;
+        let side = AudioSide {
+            output: output_slot.and_then(|s| s.revoke(REVOKE_TIMEOUT)),
+            input: input_slot.and_then(|s| s.revoke(REVOKE_TIMEOUT)),
+            duplex_input: duplex_slot.and_then(|s| s.revoke(REVOKE_TIMEOUT)),
+        };
+        if dispose_inline {
+            drop(output);
+            drop(input);
+        } else if output.is_some() || input.is_some() {
+            let _ = std::thread::Builder::new()
+                .name("resonode-reaper".into())
+                .spawn(move || {
+                    drop(output);
+                    drop(input);
+                });
+        }
+        side
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_device(
+    config: StreamConfig,
+    backend: Backend,
+    side: AudioSide,
+    options: EngineOptions,
+    shared: Arc<Shared>,
+    hub: Arc<EventHub>,
+    restarts: Arc<std::sync::atomic::AtomicU32>,
+    commands: mpsc::Receiver<Command>,
+    ready: mpsc::SyncSender<Result<u32>>,
+) {
+    let mut streams = match open_streams(&config, backend, side, &hub) {
+        Ok(s) => s,
+        Err(failed) => {
+            let (e, _) = *failed;
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(streams.actual_buffer));
+    let mut attempts = 0u32;
+    loop {
+        match commands.recv_timeout(Duration::from_millis(50)) {
+            Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if !(options.auto_restart && shared.lost.load(Ordering::Relaxed)) {
+            continue;
+        }
+        if attempts >= options.max_restarts {
+            continue;
+        }
+        attempts += 1;
+        let side = streams.into_side(false);
+        std::thread::sleep(Duration::from_millis(100 * attempts as u64));
+        shared.lost.store(false, Ordering::Relaxed);
+        let mut notes = hub.sink();
+        match reopen(&config, backend, side, &hub) {
+            Ok(s) => {
+                streams = s;
+                restarts.fetch_add(1, Ordering::Relaxed);
+                notes.push(RawEvent::Restarted { attempt: attempts });
+            }
+            Err(failed) => {
+                let (e, side) = *failed;
+                hub.restart_failed(attempts, e.to_string());
+                notes.push(RawEvent::RestartFailed { attempt: attempts });
+                shared.lost.store(true, Ordering::Relaxed);
+                // Keep the states for the next attempt in stream-less form.
+                streams = Streams {
+                    output_slot: side.output.map(StateSlot::new),
+                    input_slot: side.input.map(StateSlot::new),
+                    duplex_slot: side.duplex_input.map(StateSlot::new),
+                    ..Streams::empty(config.buffer_size)
+                };
+            }
+        }
+    }
+    // A lost stream may hang when dropped: leave it to a reaper thread.
+    let _ = streams.into_side(!shared.lost.load(Ordering::Relaxed));
+}
+
+/// Empties the duplex queue (it primes again) and opens new streams.
+fn reopen(
+    config: &StreamConfig,
+    backend: Backend,
+    mut side: AudioSide,
+    hub: &EventHub,
+) -> OpenResult {
+    if let (Some(out), Some(inp)) = (side.output.as_mut(), side.duplex_input.as_ref()) {
+        if let Feed::Duplex { queue, primed, .. } = &mut out.feed {
+            let mut sink = vec![0.0f32; 4096 * inp.channels_in];
+            while queue.read(&mut sink) > 0 {}
+            *primed = false;
+        }
+    }
+    open_streams(config, backend, side, hub)
+}
+
+/// The sample formats resonode converts, best first.
+const FORMATS: [cpal::SampleFormat; 3] = [
+    cpal::SampleFormat::F32,
+    cpal::SampleFormat::I32,
+    cpal::SampleFormat::I16,
+];
+
+/// Picks the device, sample format and buffer size for one direction.
+fn choose(
+    device: &cpal::Device,
+    way: Way,
+    channels: u16,
+    sample_rate: u32,
+    buffer: u32,
+) -> Result<(cpal::StreamConfig, cpal::SampleFormat)> {
+    let id = device
+        .id()
+        .map(|i| i.id().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let configs: Vec<cpal::SupportedStreamConfigRange> = match way {
+        Way::Input => device.supported_input_configs().map(|c| c.collect()),
+        Way::Output => device.supported_output_configs().map(|c| c.collect()),
+    }
+    .map_err(|e| devices::stream_error(&format!("cannot open `{id}`"), &e))?;
+    let what = match way {
+        Way::Input => "capture",
+        Way::Output => "playback",
+    };
+    let fitting: Vec<_> = configs
+        .iter()
+        .filter(|c| c.channels() == channels && c.contains_rate(sample_rate))
+        .collect();
+    let Some(best) = FORMATS
+        .iter()
+        .find_map(|f| fitting.iter().find(|c| c.sample_format() == *f))
+    else {
+        let offered: Vec<String> = configs
+            .iter()
+            .filter(|c| FORMATS.contains(&c.sample_format()))
+            .map(|c| {
+                format!(
+                    "{} ch {}-{} Hz",
+                    c.channels(),
+                    c.min_sample_rate(),
+                    c.max_sample_rate()
+                )
+            })
+            .take(8)
+            .collect();
+        return Err(Error::Stream {
+            reason: format!(
+                "`{id}` cannot {what} {channels} channel(s) at {sample_rate} Hz in f32/i32/i16 (offers: {})",
+                if offered.is_empty() { "nothing".to_string() } else { offered.join(", ") }
+            ),
+        });
+    };
+    let buffer_size = match *best.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } if (min..=max).contains(&buffer) => {
+            cpal::BufferSize::Fixed(buffer)
+        }
+        _ => cpal::BufferSize::Default,
+    };
+    Ok((
+        cpal::StreamConfig {
+            channels,
+            sample_rate,
+            buffer_size,
+        },
+        best.sample_format(),
+    ))
+}
+
+const POLL_TIMEOUT: Option<Duration> = Some(Duration::from_secs(1));
+
+/// Opens and starts the streams for the states in `side`. On failure the
+/// states come back with the error so a restart can try again.
+fn open_streams(
+    config: &StreamConfig,
+    backend: Backend,
+    side: AudioSide,
+    hub: &EventHub,
+) -> OpenResult {
+    let host = match devices::host_for(backend) {
+        Ok(h) => h,
+        Err(e) => return Err(Box::new((e, side))),
+    };
+    let device_cfg = |way: Way| -> Result<(cpal::Device, cpal::StreamConfig, cpal::SampleFormat)> {
+        let (wanted, ch) = match way {
+            Way::Input => (config.input_device.as_deref(), config.channels_in),
+            Way::Output => (config.output_device.as_deref(), config.channels_out),
+        };
+        let device = devices::find_cpal_device(&host, wanted, way)?;
+        let (cfg, fmt) = choose(&device, way, ch, config.sample_rate, config.buffer_size)?;
+        Ok((device, cfg, fmt))
+    };
+    let inp = if side.input.is_some() || side.duplex_input.is_some() {
+        match device_cfg(Way::Input) {
+            Ok(v) => Some(v),
+            Err(e) => return Err(Box::new((e, side))),
+        }
+    } else {
+        None
+    };
+    let out = if side.output.is_some() {
+        match device_cfg(Way::Output) {
+            Ok(v) => Some(v),
+            Err(e) => return Err(Box::new((e, side))),
+        }
+    } else {
+        None
+    };
+    let AudioSide {
+        output,
+        input,
+        duplex_input,
+    } = side;
+    let mut pending_output = output;
+    let mut streams = Streams::empty(config.buffer_size);
+    // Input first (a duplex queue starts filling), then output. The states
+    // live in slots the control thread can always take back.
+    let error = 'build: {
+        if let Some((device, cfg, fmt)) = &inp {
+            if let Some(st) = input {
+                let slot = StateSlot::new(st);
+                streams.input_slot = Some(slot.clone());
+                match build_input(device, *cfg, *fmt, slot, hub) {
+                    Ok(s) => {
+                        streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
+                        streams.input = Some(s);
+                    }
+                    Err(e) => break 'build Some(e),
+                }
+            }
+            if let Some(st) = duplex_input {
+                let slot = StateSlot::new(st);
+                streams.duplex_slot = Some(slot.clone());
+                match build_input(device, *cfg, *fmt, slot, hub) {
+                    Ok(s) => streams.input = Some(s),
+                    Err(e) => break 'build Some(e),
+                }
+            }
+        }
+        if let (Some((device, cfg, fmt)), Some(st)) = (&out, pending_output.take()) {
+            let slot = StateSlot::new(st);
+            streams.output_slot = Some(slot.clone());
+            match build_output(device, *cfg, *fmt, slot, hub) {
+                Ok(s) => {
+                    streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
+                    streams.output = Some(s);
+                }
+                Err(e) => break 'build Some(e),
+            }
+        }
+        if let Some(s) = &streams.input {
+            if let Err(e) = s.play() {
+                break 'build Some(devices::stream_error("cannot start the input stream", &e));
+            }
+        }
+        if let Some(s) = &streams.output {
+            if let Err(e) = s.play() {
+                break 'build Some(devices::stream_error("cannot start the output stream", &e));
+            }
+        }
+        None
+    };
+    match error {
+        None => Ok(streams),
+        Some(e) => {
+            let mut side = streams.into_side(true);
+            if side.output.is_none() {
+                side.output = pending_output;
+            }
+            Err(Box::new((e, side)))
+        }
+    }
+}
+
+/// The error callback of one stream: counts and queues, nothing else.
+///
+/// # Real-time safety
+/// The returned closure only does atomic stores and a wait-free queue push
+/// (ALSA calls it on the audio thread). Dropping the `cpal::Error` may free
+/// a message cpal allocated; that is cpal's allocation, not ours.
+fn error_callback(
+    side: StreamSide,
+    shared: Arc<Shared>,
+    mut events: crate::events::EventSink,
+) -> impl FnMut(cpal::Error) + Send + 'static {
+    move |e: cpal::Error| {
+        // Runs on cpal's worker (the audio thread on ALSA): no allocation,
+        // no locks. Dropping `e` frees a message cpal may have allocated.
+        match e.kind() {
+            cpal::ErrorKind::Xrun => {
+                let kind = match side {
+                    StreamSide::Output => XrunKind::Underrun,
+                    StreamSide::Input => XrunKind::Overrun,
+                };
+                shared.xrun(&mut events, side, kind, XrunSource::Device);
+            }
+            cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated => {
+                shared.lost.store(true, Ordering::Relaxed);
+                events.push(RawEvent::DeviceLost { side });
+            }
+            kind => events.push(RawEvent::StreamError { side, kind }),
+        }
+    }
+}
+
+fn build_output(
+    device: &cpal::Device,
+    cfg: cpal::StreamConfig,
+    fmt: cpal::SampleFormat,
+    slot: Arc<StateSlot<OutputState>>,
+    hub: &EventHub,
+) -> Result<cpal::Stream> {
+    let shared = slot
+        .with(|s| s.shared.clone())
+        .expect("a fresh slot holds its state");
+    let err_cb = error_callback(StreamSide::Output, shared, hub.sink());
+    // The data callback: see `OutputState` (real-time safe).
+    let data_cb = move |data: &mut cpal::Data, info: &cpal::OutputCallbackInfo| {
+        let now = Instant::now();
+        slot.with(|st| {
+            let ts = info.timestamp();
+            if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
+                st.shared
+                    .output_delay_ns
+                    .store(d.as_nanos() as u64, Ordering::Relaxed);
+            }
+            if let Some(buf) = data.as_slice_mut::<f32>() {
+                st.process_f32(buf, now);
+            } else if let Some(buf) = data.as_slice_mut::<i32>() {
+                st.process_with(buf, now, |s| {
+                    (s.clamp(-1.0, 1.0) as f64 * i32::MAX as f64) as i32
+                });
+            } else if let Some(buf) = data.as_slice_mut::<i16>() {
+                st.process_with(buf, now, |s| (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16);
+            }
+        });
+    };
+    device
+        .build_output_stream_raw(cfg, fmt, data_cb, err_cb, POLL_TIMEOUT)
+        .map_err(|e| devices::stream_error("cannot open the output stream", &e))
+}
+
+fn build_input<S: InputProcess + Send + 'static>(
+    device: &cpal::Device,
+    cfg: cpal::StreamConfig,
+    fmt: cpal::SampleFormat,
+    slot: Arc<StateSlot<S>>,
+    hub: &EventHub,
+) -> Result<cpal::Stream> {
+    let shared = slot
+        .with(|s| s.shared().clone())
+        .expect("a fresh slot holds its state");
+    let err_cb = error_callback(StreamSide::Input, shared, hub.sink());
+    // The data callback: see `InputState` / `DuplexInputState` (real-time safe).
+    let data_cb = move |data: &cpal::Data, info: &cpal::InputCallbackInfo| {
+        let now = Instant::now();
+        slot.with(|st| {
+            let ts = info.timestamp();
+            if let Some(d) = ts.callback.checked_duration_since(ts.capture) {
+                st.shared()
+                    .input_delay_ns
+                    .store(d.as_nanos() as u64, Ordering::Relaxed);
+            }
+            if let Some(buf) = data.as_slice::<f32>() {
+                st.process_input(buf, now, |s| s);
+            } else if let Some(buf) = data.as_slice::<i32>() {
+                st.process_input(buf, now, |s| (s as f64 / 2_147_483_648.0) as f32);
+            } else if let Some(buf) = data.as_slice::<i16>() {
+                st.process_input(buf, now, |s| s as f32 / 32768.0);
+            }
+        });
+    };
+    device
+        .build_input_stream_raw(cfg, fmt, data_cb, err_cb, POLL_TIMEOUT)
+        .map_err(|e| devices::stream_error("cannot open the input stream", &e))
+}
+
+/// The two input states behind one stream-building function.
+trait InputProcess {
+    fn shared(&self) -> &Arc<Shared>;
+    fn process_input<T: Copy>(&mut self, data: &[T], now: Instant, convert: impl Fn(T) -> f32);
+}
+
+impl InputProcess for InputState {
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+    fn process_input<T: Copy>(&mut self, data: &[T], now: Instant, convert: impl Fn(T) -> f32) {
+        self.process(data, now, convert)
+    }
+}
+
+impl InputProcess for DuplexInputState {
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+    fn process_input<T: Copy>(&mut self, data: &[T], now: Instant, convert: impl Fn(T) -> f32) {
+        self.process(data, now, convert)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EngineEvent;
+    use resonode_core::chain_spec;
+
+    fn specs(text: &str) -> Vec<ProcessorSpec> {
+        chain_spec::parse(text).unwrap()
+    }
+
+    fn drain(rx: &mut Consumer) -> Vec<f32> {
+        let mut out = vec![0.0; rx.available() * rx.channels()];
+        let n = rx.read(&mut out);
+        out.truncate(n * rx.channels());
+        out
+    }
+
+    const HEAVY: &str =
+        "highpass(40) lowpass(9khz, order=8) biquad(peaking, 1khz, 1, 3db) gain(-3db) \
+                         delay(30ms, 0.4, 0.3) reverb(room=0.6) limiter(-1db) gain(linear=0.9)";
+
+    /// Every direction of the clocked backend, with a long chain, the tap,
+    /// clock marks and parameter changes: the callbacks run under the
+    /// allocation guard (see `no_alloc_guard`), so any allocation aborts.
+    #[test]
+    fn clocked_callbacks_of_every_direction_run_without_allocating() {
+        let input: Arc<[f32]> = (0..4800)
+            .map(|i| ((i as f32) * 0.05).sin() * 0.5)
+            .collect::<Vec<_>>()
+            .into();
+        for config in [
+            StreamConfig::output(2),
+            StreamConfig::input(2),
+            StreamConfig::duplex(1, 2),
+        ] {
+            let config = config.with_buffer_size(64);
+            let options = EngineOptions {
+                tap_frames: Some(48_000),
+                none_input: Some(input.clone()),
+                max_frames: Some(4800),
+                clock_marks: Some(1000),
+                playback_frames: (config.direction() == Direction::Output).then_some(4800),
+                ..Default::default()
+            };
+            let engine = RealtimeEngine::start_from_specs(
+                config.clone(),
+                &specs(HEAVY),
+                Backend::None,
+                options,
+            )
+            .unwrap();
+            if let Some(mut p) = engine.take_playback() {
+                p.write(&vec![0.25; 2 * 2400]);
+            }
+            for i in 0..20 {
+                engine
+                    .set_parameter("1.cutoff", 2000.0 + 300.0 * i as f64)
+                    .unwrap();
+                engine.set_parameter("3.db", -3.0 - i as f64 * 0.1).unwrap();
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            assert!(engine.wait_finished(Duration::from_secs(5)), "{config:?}");
+            let stats = engine.stats();
+            assert_eq!(stats.frames, 4800, "{config:?}");
+            assert_eq!(stats.callbacks, 75, "{config:?}");
+            let mut marks = engine
+                .take_output_marks()
+                .or_else(|| engine.take_input_marks())
+                .unwrap();
+            assert_eq!(marks.available(), 75);
+            let mut tap = engine.take_tap().unwrap();
+            let out = drain(&mut tap);
+            assert_eq!(out.len(), 4800 * config.processing_channels());
+            assert!(out.iter().all(|s| s.is_finite()));
+            if config.direction() != Direction::Output {
+                assert!(
+                    out.iter().any(|&s| s != 0.0),
+                    "input reached the chain: {config:?}"
+                );
+            }
+            engine.stop().unwrap();
+        }
+    }
+
+    #[test]
+    fn the_error_callback_counts_without_allocating() {
+        let shared = Arc::new(Shared::new());
+        let hub = EventHub::default();
+        let mut cb = error_callback(StreamSide::Output, shared.clone(), hub.sink());
+        let errors: Vec<cpal::Error> = [
+            cpal::ErrorKind::Xrun,
+            cpal::ErrorKind::DeviceNotAvailable,
+            cpal::ErrorKind::BackendError,
+        ]
+        .into_iter()
+        .map(cpal::Error::new)
+        .collect();
+        let mut errors = errors.into_iter();
+        assert_no_alloc::assert_no_alloc(|| {
+            for e in errors.by_ref() {
+                cb(e);
+            }
+        });
+        assert_eq!(shared.device_underruns.load(Ordering::Relaxed), 1);
+        assert!(shared.lost.load(Ordering::Relaxed));
+        let events = hub.drain();
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(events[0].to_error().unwrap().code(), "ERR_BUFFER_UNDERRUN");
+        assert_eq!(
+            events[1],
+            EngineEvent::DeviceLost {
+                side: StreamSide::Output
+            }
+        );
+        assert!(matches!(
+            &events[2],
+            EngineEvent::StreamError {
+                code: "ERR_STREAM",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn parameters_are_validated_on_the_shadow_chain_and_applied_live() {
+        let config = StreamConfig::duplex(1, 1).with_buffer_size(128);
+        let options = EngineOptions {
+            tap_frames: Some(48_000),
+            none_input: Some(vec![0.5f32; 128].into()),
+            ..Default::default()
+        };
+        let engine = RealtimeEngine::start_from_specs(
+            config,
+            &specs("gain(0db) lowpass(5000)"),
+            Backend::None,
+            options,
+        )
+        .unwrap();
+        for (path, value) in [
+            ("0.bogus", 1.0),
+            ("7.db", 1.0),
+            ("db", 1.0),
+            ("0.db", 100.0),
+            ("1.cutoff", 30_000.0),
+            ("0.db", f64::NAN),
+        ] {
+            let e = engine.set_parameter(path, value).unwrap_err();
+            assert_eq!(e.code(), "ERR_INVALID_PARAMETER", "{path}={value}: {e}");
+        }
+        engine.set_parameter("0.db", -6.0206).unwrap();
+        assert!((engine.parameter("0.db").unwrap() + 6.0206).abs() < 1e-9);
+        std::thread::sleep(Duration::from_millis(200));
+        let mut tap = engine.take_tap().unwrap();
+        let out = drain(&mut tap);
+        let last = *out.last().unwrap();
+        assert!((last - 0.25).abs() < 1e-3, "gain applied live: {last}");
+        assert!(engine.poll_events().is_empty());
+        engine.stop().unwrap();
+    }
+
+    #[test]
+    fn without_specs_out_of_range_values_are_rejected_on_the_audio_thread() {
+        let chain = resonode_dsp::parse_chain("gain(0db)").unwrap();
+        let engine = RealtimeEngine::start(
+            StreamConfig::output(1).with_buffer_size(64),
+            chain,
+            Backend::None,
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            engine.set_parameter("0.cutoff", 1.0).unwrap_err().code(),
+            "ERR_INVALID_PARAMETER"
+        );
+        engine.set_parameter("0.db", 500.0).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let events = engine.poll_events();
+        assert_eq!(
+            events,
+            [EngineEvent::ParameterRejected {
+                processor: 0,
+                param: "db",
+                value: 500.0
+            }]
+        );
+        assert_eq!(
+            engine.parameter("0.db").unwrap_err().code(),
+            "ERR_INVALID_STATE"
+        );
+        engine.stop().unwrap();
+    }
+
+    #[test]
+    fn non_real_time_chains_and_bad_options_are_refused() {
+        let e = RealtimeEngine::start_from_specs(
+            StreamConfig::output(2),
+            &specs("normalize"),
+            Backend::None,
+            Default::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_PARAMETER");
+        let e = RealtimeEngine::start_from_specs(
+            StreamConfig::input(1),
+            &[],
+            Backend::None,
+            EngineOptions {
+                playback_frames: Some(100),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_PARAMETER");
+        let e = RealtimeEngine::start_from_specs(
+            StreamConfig::duplex(0, 0),
+            &[],
+            Backend::None,
+            Default::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_PARAMETER");
+        let e = RealtimeEngine::start_from_specs(
+            StreamConfig::output(1),
+            &specs("lowpass(30khz)"),
+            Backend::None,
+            Default::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_PARAMETER", "{e}");
+    }
+
+    #[test]
+    fn a_duplex_queue_primes_then_passes_input_through_in_order() {
+        let ramp: Arc<[f32]> = (0..960)
+            .map(|i| i as f32 / 960.0)
+            .collect::<Vec<_>>()
+            .into();
+        let options = EngineOptions {
+            tap_frames: Some(10_000),
+            none_input: Some(ramp),
+            max_frames: Some(9600),
+            ..Default::default()
+        };
+        let config = StreamConfig::duplex(1, 1).with_buffer_size(96);
+        let engine = RealtimeEngine::start_from_specs(config, &[], Backend::None, options).unwrap();
+        assert!(engine.wait_finished(Duration::from_secs(5)));
+        let out = drain(&mut engine.take_tap().unwrap());
+        // Silence until the queue holds a request plus the prime (2 buffers
+        // for `balanced`), then the ramp, continuous.
+        let start = out.iter().position(|&s| s != 0.0).unwrap() - 1;
+        assert_eq!(start, 2 * 96 + 96 - 96, "prime");
+        for (i, w) in out[start..].windows(2).enumerate() {
+            let step = w[1] - w[0];
+            assert!(
+                (step - 1.0 / 960.0).abs() < 1e-6 || (w[1] == 0.0 && w[0] > 0.99),
+                "discontinuity at {i}: {w:?}"
+            );
+        }
+        let stats = engine.stop().unwrap();
+        assert_eq!((stats.xruns_underrun, stats.xruns_overrun), (0, 0));
+    }
+}

@@ -1,0 +1,287 @@
+//! Events from the device and the audio thread: [`EngineEvent`].
+//!
+//! The audio thread (and cpal's error callback, which ALSA calls on the
+//! audio thread) pushes small `Copy` records into preallocated wait-free
+//! rings, one ring per writer; polling (`RealtimeEngine::poll_events`) turns them into
+//! [`EngineEvent`]s, with messages, on the reading thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use resonode_core::ring::{self, Consumer, Producer};
+use resonode_core::Error;
+
+/// Events held per writer before new ones are dropped (and counted).
+pub const EVENT_CAPACITY: usize = 256;
+
+/// Which stream an event concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSide {
+    /// The capture stream.
+    Input,
+    /// The playback stream.
+    Output,
+}
+
+impl StreamSide {
+    /// `"input"` or `"output"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamSide::Input => "input",
+            StreamSide::Output => "output",
+        }
+    }
+}
+
+/// Which kind of xrun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XrunKind {
+    /// Playback ran out of audio (the device, or resonode's duplex queue).
+    Underrun,
+    /// Captured audio was lost (the device, or a full capture queue).
+    Overrun,
+}
+
+/// Who reported an xrun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XrunSource {
+    /// The audio device/driver (cpal reported it).
+    Device,
+    /// resonode's own queue between the input and output streams, or the
+    /// capture queue.
+    Engine,
+}
+
+/// The compact record the audio thread writes; see [`EngineEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) enum RawEvent {
+    #[default]
+    None,
+    StreamError {
+        side: StreamSide,
+        kind: cpal::ErrorKind,
+    },
+    Xrun {
+        side: StreamSide,
+        kind: XrunKind,
+        source: XrunSource,
+    },
+    DeviceLost {
+        side: StreamSide,
+    },
+    Restarted {
+        attempt: u32,
+    },
+    RestartFailed {
+        attempt: u32,
+    },
+    ParameterRejected {
+        processor: u32,
+        param: &'static str,
+        value: f64,
+    },
+}
+
+/// Something that happened to a running engine, as [`crate::RealtimeEngine::poll_events`]
+/// returns it.
+// Fields are described on each variant.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// The device reported an error (`code` is a stable
+    /// [`Error::code`], e.g. `ERR_STREAM`).
+    StreamError {
+        side: StreamSide,
+        code: &'static str,
+        message: String,
+    },
+    /// Audio was lost or padded with silence.
+    Xrun {
+        side: StreamSide,
+        kind: XrunKind,
+        source: XrunSource,
+    },
+    /// The stream stopped because the device went away.
+    DeviceLost { side: StreamSide },
+    /// The engine rebuilt its streams after a loss (auto restart).
+    Restarted { attempt: u32 },
+    /// An automatic restart failed; `message` says why.
+    RestartFailed { attempt: u32, message: String },
+    /// A queued parameter change was refused on the audio thread (only for
+    /// engines started without specs, which cannot check ranges up front).
+    ParameterRejected {
+        processor: u32,
+        param: &'static str,
+        value: f64,
+    },
+    /// Events were lost because their queue was full.
+    Dropped { count: u64 },
+}
+
+impl EngineEvent {
+    /// The error this event stands for, if it is one: `ERR_STREAM`,
+    /// `ERR_BUFFER_UNDERRUN`, `ERR_BUFFER_OVERRUN` or
+    /// `ERR_BACKEND_NOT_AVAILABLE`.
+    pub fn to_error(&self) -> Option<Error> {
+        match self {
+            EngineEvent::StreamError {
+                side,
+                code,
+                message,
+            } => Some(match *code {
+                "ERR_BACKEND_NOT_AVAILABLE" => Error::BackendNotAvailable {
+                    reason: format!("{} stream: {message}", side.as_str()),
+                },
+                _ => Error::Stream {
+                    reason: format!("{} stream: {message}", side.as_str()),
+                },
+            }),
+            EngineEvent::Xrun { side, kind, source } => {
+                let who = match source {
+                    XrunSource::Device => "reported by the device",
+                    XrunSource::Engine => "in resonode's stream queue",
+                };
+                let reason = format!("{} stream, {who}", side.as_str());
+                Some(match kind {
+                    XrunKind::Underrun => Error::BufferUnderrun { reason },
+                    XrunKind::Overrun => Error::BufferOverrun { reason },
+                })
+            }
+            EngineEvent::DeviceLost { side } => Some(Error::Stream {
+                reason: format!(
+                    "the {} device was lost (disconnected or invalidated)",
+                    side.as_str()
+                ),
+            }),
+            EngineEvent::RestartFailed { message, .. } => Some(Error::Stream {
+                reason: message.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A short name for the event: `"error"`, `"xrun"`, `"deviceLost"`,
+    /// `"restarted"`, `"restartFailed"`, `"parameterRejected"`, `"dropped"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EngineEvent::StreamError { .. } => "error",
+            EngineEvent::Xrun { .. } => "xrun",
+            EngineEvent::DeviceLost { .. } => "deviceLost",
+            EngineEvent::Restarted { .. } => "restarted",
+            EngineEvent::RestartFailed { .. } => "restartFailed",
+            EngineEvent::ParameterRejected { .. } => "parameterRejected",
+            EngineEvent::Dropped { .. } => "dropped",
+        }
+    }
+}
+
+/// The writing end of one event queue; lives on the audio thread.
+pub(crate) struct EventSink {
+    producer: Producer<RawEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventSink {
+    /// Queues `e`, or counts it as dropped when the queue is full.
+    ///
+    /// # Real-time safety
+    /// Wait-free; never allocates.
+    #[inline]
+    pub(crate) fn push(&mut self, e: RawEvent) {
+        if !self.producer.push(e) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The reading ends of every event queue of an engine.
+#[derive(Default)]
+pub(crate) struct EventHub {
+    consumers: Mutex<Vec<Consumer<RawEvent>>>,
+    dropped: Arc<AtomicU64>,
+    restart_messages: Mutex<Vec<(u32, String)>>,
+}
+
+impl EventHub {
+    /// A new queue; allocates, so call it off the audio thread.
+    pub(crate) fn sink(&self) -> EventSink {
+        let (producer, consumer) = ring::channel_of::<RawEvent>(EVENT_CAPACITY, 1);
+        self.consumers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(consumer);
+        EventSink {
+            producer,
+            dropped: self.dropped.clone(),
+        }
+    }
+
+    /// Remembers why restart `attempt` failed (said by the control thread).
+    pub(crate) fn restart_failed(&self, attempt: u32, message: String) {
+        self.restart_messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((attempt, message));
+    }
+
+    /// Everything queued since the last call, oldest first per queue.
+    pub(crate) fn drain(&self) -> Vec<EngineEvent> {
+        let mut out = Vec::new();
+        let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        for c in consumers.iter_mut() {
+            while let Some(raw) = c.pop() {
+                if let Some(e) = self.convert(raw) {
+                    out.push(e);
+                }
+            }
+        }
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            out.push(EngineEvent::Dropped { count: dropped });
+        }
+        out
+    }
+
+    fn convert(&self, raw: RawEvent) -> Option<EngineEvent> {
+        Some(match raw {
+            RawEvent::None => return None,
+            RawEvent::StreamError { side, kind } => {
+                let code = match kind {
+                    cpal::ErrorKind::HostUnavailable | cpal::ErrorKind::DeviceNotAvailable => {
+                        "ERR_BACKEND_NOT_AVAILABLE"
+                    }
+                    _ => "ERR_STREAM",
+                };
+                EngineEvent::StreamError {
+                    side,
+                    code,
+                    message: kind.to_string(),
+                }
+            }
+            RawEvent::Xrun { side, kind, source } => EngineEvent::Xrun { side, kind, source },
+            RawEvent::DeviceLost { side } => EngineEvent::DeviceLost { side },
+            RawEvent::Restarted { attempt } => EngineEvent::Restarted { attempt },
+            RawEvent::RestartFailed { attempt } => {
+                let mut msgs = self
+                    .restart_messages
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let message = msgs
+                    .iter()
+                    .position(|(a, _)| *a == attempt)
+                    .map(|i| msgs.remove(i).1)
+                    .unwrap_or_else(|| "restart failed".into());
+                EngineEvent::RestartFailed { attempt, message }
+            }
+            RawEvent::ParameterRejected {
+                processor,
+                param,
+                value,
+            } => EngineEvent::ParameterRejected {
+                processor,
+                param,
+                value,
+            },
+        })
+    }
+}

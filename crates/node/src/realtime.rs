@@ -1,0 +1,502 @@
+//! Live audio: device listing, device tests and `NativeRealtime`, a running
+//! `RealtimeEngine` whose events and tapped audio reach JS through a pump
+//! thread and a weak ThreadsafeFunction (never from the audio callback).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Task};
+use napi_derive::napi;
+use resonode_core::Error;
+use resonode_device::{
+    Backend, DeviceFilter, DeviceInfo, EngineEvent, EngineOptions, EngineStats, LatencyHint, RealtimeEngine,
+    StreamConfig,
+};
+
+use crate::convert::{specs, ProcessorDesc};
+use crate::error::{guard_core, to_napi};
+
+/// Stream configuration as JS passes it; absent fields take the defaults.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct StreamConfigDesc {
+    /// Sample rate in Hz (default 48000).
+    pub sample_rate: Option<u32>,
+    /// Frames per callback (default 512).
+    pub buffer_size: Option<u32>,
+    /// Input channels (default 0: no input).
+    pub channels_in: Option<u32>,
+    /// Output channels (default 2; 0: no output).
+    pub channels_out: Option<u32>,
+    /// `low`, `balanced` (default) or `high`.
+    pub latency: Option<String>,
+    /// Input device id (default: the default input).
+    pub input_device: Option<String>,
+    /// Output device id (default: the default output).
+    pub output_device: Option<String>,
+}
+
+fn channels(v: Option<u32>, default: u16, name: &str) -> resonode_core::Result<u16> {
+    match v {
+        None => Ok(default),
+        Some(c) => u16::try_from(c).map_err(|_| Error::param(name, format!("{c} channels is too many"))),
+    }
+}
+
+pub fn stream_config(d: &StreamConfigDesc) -> resonode_core::Result<StreamConfig> {
+    let base = StreamConfig::default();
+    let config = StreamConfig {
+        sample_rate: d.sample_rate.unwrap_or(base.sample_rate),
+        buffer_size: d.buffer_size.unwrap_or(base.buffer_size),
+        channels_in: channels(d.channels_in, base.channels_in, "channelsIn")?,
+        channels_out: channels(d.channels_out, base.channels_out, "channelsOut")?,
+        latency: match &d.latency {
+            Some(l) => LatencyHint::parse(l)?,
+            None => base.latency,
+        },
+        input_device: d.input_device.clone(),
+        output_device: d.output_device.clone(),
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// A validated configuration with its derived values.
+#[napi(object)]
+pub struct ResolvedStreamConfig {
+    pub sample_rate: u32,
+    pub buffer_size: u32,
+    pub channels_in: u32,
+    pub channels_out: u32,
+    pub latency: String,
+    pub input_device: Option<String>,
+    pub output_device: Option<String>,
+    /// `input`, `output` or `duplex`.
+    pub direction: String,
+    /// One buffer in ms: bufferSize / sampleRate * 1000.
+    pub latency_ms: f64,
+}
+
+/// Validates a stream configuration and fills in defaults.
+///
+/// @throws ERR_INVALID_PARAMETER naming the field
+#[napi]
+pub fn resolve_stream_config(config: StreamConfigDesc) -> napi::Result<ResolvedStreamConfig> {
+    guard_core(|| {
+        let c = stream_config(&config)?;
+        Ok(ResolvedStreamConfig {
+            sample_rate: c.sample_rate,
+            buffer_size: c.buffer_size,
+            channels_in: c.channels_in.into(),
+            channels_out: c.channels_out.into(),
+            latency: c.latency.as_str().into(),
+            direction: c.direction().as_str().into(),
+            latency_ms: c.latency_ms(),
+            input_device: c.input_device,
+            output_device: c.output_device,
+        })
+    })
+}
+
+/// One audio device.
+#[napi(object)]
+pub struct AudioDevice {
+    /// Id to pass as `inputDevice` / `outputDevice`.
+    pub id: String,
+    pub name: String,
+    /// Host: `ALSA`, `PulseAudio` or `none`.
+    pub host: String,
+    pub max_input_channels: u32,
+    pub max_output_channels: u32,
+    /// Preferred sample rate in Hz, if known.
+    pub default_sample_rate: Option<u32>,
+    /// Common sample rates (Hz) the device supports.
+    pub supported_sample_rates: Vec<u32>,
+    /// Smallest / largest buffer in frames, if known.
+    pub min_buffer_size: Option<u32>,
+    pub max_buffer_size: Option<u32>,
+    pub is_default_input: bool,
+    pub is_default_output: bool,
+}
+
+fn device_to_js(d: DeviceInfo) -> AudioDevice {
+    AudioDevice {
+        id: d.id,
+        name: d.name,
+        host: d.host,
+        max_input_channels: d.max_input_channels.into(),
+        max_output_channels: d.max_output_channels.into(),
+        default_sample_rate: d.default_sample_rate,
+        supported_sample_rates: d.supported_sample_rates,
+        min_buffer_size: d.min_buffer_size,
+        max_buffer_size: d.max_buffer_size,
+        is_default_input: d.is_default_input,
+        is_default_output: d.is_default_output,
+    }
+}
+
+fn backend(name: &Option<String>) -> resonode_core::Result<Backend> {
+    Backend::parse(name.as_deref().unwrap_or("default"))
+}
+
+pub struct ListDevicesTask {
+    backend: Option<String>,
+    filter: Option<String>,
+}
+
+impl Task for ListDevicesTask {
+    type Output = Vec<AudioDevice>;
+    type JsValue = Vec<AudioDevice>;
+    fn compute(&mut self) -> napi::Result<Vec<AudioDevice>> {
+        guard_core(|| {
+            let filter = match &self.filter {
+                Some(f) => DeviceFilter::parse(f)?,
+                None => DeviceFilter::All,
+            };
+            let list = resonode_device::list_devices_filtered(backend(&self.backend)?, filter)?;
+            Ok(list.into_iter().map(device_to_js).collect())
+        })
+    }
+    fn resolve(&mut self, _: Env, out: Vec<AudioDevice>) -> napi::Result<Vec<AudioDevice>> {
+        Ok(out)
+    }
+}
+
+/// Lists devices on a worker thread. `filter`: `all`, `input`, `output`, `duplex`.
+///
+/// @throws ERR_BACKEND_NOT_AVAILABLE when no audio backend answers
+#[napi(ts_return_type = "Promise<AudioDevice[]>")]
+pub fn list_devices(backend: Option<String>, filter: Option<String>) -> AsyncTask<ListDevicesTask> {
+    AsyncTask::new(ListDevicesTask { backend, filter })
+}
+
+/// What `testDevice` found.
+#[napi(object)]
+pub struct DeviceTestResult {
+    pub device_id: String,
+    pub input_device_id: Option<String>,
+    pub backend: String,
+    pub sample_rate: u32,
+    pub duration_s: f64,
+    pub played: bool,
+    pub recorded: bool,
+    /// RMS of the played tone, dBFS.
+    pub output_level_dbfs: Option<f64>,
+    /// RMS / peak of the recording, dBFS.
+    pub input_level_dbfs: Option<f64>,
+    pub input_peak_dbfs: Option<f64>,
+    /// Whether the recording holds the played burst (a loopback pair).
+    pub loopback: bool,
+    pub loopback_correlation: Option<f64>,
+    /// Round-trip latency through the loopback in ms, when measured.
+    pub latency_ms: Option<f64>,
+}
+
+pub struct TestDeviceTask {
+    id: Option<String>,
+    duration_s: f64,
+    backend: Option<String>,
+}
+
+impl Task for TestDeviceTask {
+    type Output = DeviceTestResult;
+    type JsValue = DeviceTestResult;
+    fn compute(&mut self) -> napi::Result<DeviceTestResult> {
+        guard_core(|| {
+            let r = resonode_device::test_device(self.id.as_deref(), self.duration_s, backend(&self.backend)?)?;
+            Ok(DeviceTestResult {
+                device_id: r.device_id,
+                input_device_id: r.input_device_id,
+                backend: r.backend.as_str().into(),
+                sample_rate: r.sample_rate,
+                duration_s: r.duration_s,
+                played: r.played,
+                recorded: r.recorded,
+                output_level_dbfs: r.output_level_dbfs,
+                input_level_dbfs: r.input_level_dbfs,
+                input_peak_dbfs: r.input_peak_dbfs,
+                loopback: r.loopback,
+                loopback_correlation: r.loopback_correlation,
+                latency_ms: r.latency_ms,
+            })
+        })
+    }
+    fn resolve(&mut self, _: Env, out: DeviceTestResult) -> napi::Result<DeviceTestResult> {
+        Ok(out)
+    }
+}
+
+/// Plays a test tone on and/or records from a device and reports levels
+/// (and, for a loopback pair, round-trip latency).
+#[napi(ts_return_type = "Promise<DeviceTestResult>")]
+pub fn test_device(id: Option<String>, duration_s: Option<f64>, backend: Option<String>) -> AsyncTask<TestDeviceTask> {
+    AsyncTask::new(TestDeviceTask { id, duration_s: duration_s.unwrap_or(1.0), backend })
+}
+
+/// Counters of a live engine. Loads are fractions of the buffer period.
+#[napi(object)]
+pub struct RealtimeStats {
+    pub callbacks: f64,
+    pub frames_processed: f64,
+    /// Underruns + overruns.
+    pub xruns: f64,
+    pub xruns_underrun: f64,
+    pub xruns_overrun: f64,
+    /// The part of the xruns the device reported.
+    pub device_xruns: f64,
+    /// Callbacks that took longer than their buffer period.
+    pub late_callbacks: f64,
+    pub callback_load_mean: f64,
+    pub callback_load_peak: f64,
+    /// Latency from buffer sizes, ms.
+    pub latency_ms: f64,
+    /// Latency from device timestamps, ms, when known.
+    pub latency_ms_measured: Option<f64>,
+    pub buffer_size: u32,
+    pub sample_rate: u32,
+    pub tap_dropped: f64,
+    pub restarts: u32,
+}
+
+pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
+    RealtimeStats {
+        callbacks: s.callbacks as f64,
+        frames_processed: s.frames as f64,
+        xruns: (s.xruns_underrun + s.xruns_overrun) as f64,
+        xruns_underrun: s.xruns_underrun as f64,
+        xruns_overrun: s.xruns_overrun as f64,
+        device_xruns: s.device_xruns as f64,
+        late_callbacks: s.late_callbacks as f64,
+        callback_load_mean: s.callback_load_mean,
+        callback_load_peak: s.callback_load_peak,
+        latency_ms: s.latency_ms,
+        latency_ms_measured: s.latency_ms_measured,
+        buffer_size: s.actual_buffer_size,
+        sample_rate: s.sample_rate,
+        tap_dropped: s.tap_dropped as f64,
+        restarts: s.restarts,
+    }
+}
+
+/// A message from a live engine to JS: an event, or a block of tapped audio.
+#[napi(object)]
+pub struct RealtimeMessage {
+    /// `audio`, `error`, `xrun`, `deviceLost`, `restarted`, `restartFailed`,
+    /// `parameterRejected` or `dropped`.
+    pub kind: String,
+    /// Stable error code for error-like events (`ERR_STREAM`, `ERR_BUFFER_UNDERRUN`, ...).
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// `input` or `output`.
+    pub side: Option<String>,
+    /// Tapped processed audio (planar), for `audio` messages.
+    pub channels: Option<Vec<Float32Array>>,
+}
+
+fn event_to_js(e: &EngineEvent) -> RealtimeMessage {
+    let side = match e {
+        EngineEvent::StreamError { side, .. } | EngineEvent::Xrun { side, .. } | EngineEvent::DeviceLost { side } => {
+            Some(side.as_str().to_string())
+        }
+        _ => None,
+    };
+    let err = e.to_error();
+    RealtimeMessage {
+        kind: e.name().into(),
+        code: err.as_ref().map(|e| e.code().to_string()),
+        message: Some(err.map(|e| e.to_string()).unwrap_or_else(|| format!("{e:?}"))),
+        side,
+        channels: None,
+    }
+}
+
+/// Options of a live engine.
+#[napi(object)]
+#[derive(Default)]
+pub struct RealtimeOptionsDesc {
+    /// Send processed audio to JS (`audio` messages) through a tap ring of
+    /// this many frames.
+    pub tap_frames: Option<u32>,
+    /// Rebuild lost streams automatically.
+    pub auto_restart: Option<bool>,
+    /// `none` backend only: stop after this many frames.
+    pub max_frames: Option<f64>,
+}
+
+type MessageFn = ThreadsafeFunction<RealtimeMessage, (), RealtimeMessage, napi::Status, false, true, 256>;
+
+struct Pump {
+    running: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A running live engine: processors inside the audio callback.
+#[napi]
+pub struct NativeRealtime {
+    engine: Arc<Mutex<Option<RealtimeEngine>>>,
+    pump: Mutex<Pump>,
+    last_stats: Mutex<Option<EngineStats>>,
+}
+
+fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool>, tsfn: MessageFn) {
+    let mut tap = engine.lock().ok().and_then(|g| g.as_ref().and_then(|e| e.take_tap()));
+    let channels = tap.as_ref().map_or(1, |t| t.channels());
+    let mut scratch = vec![0.0f32; 4096 * channels];
+    while running.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+        let events = match engine.lock() {
+            Ok(g) => g.as_ref().map(|e| e.poll_events()).unwrap_or_default(),
+            Err(_) => break,
+        };
+        for e in &events {
+            tsfn.call(event_to_js(e), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+        if let Some(t) = tap.as_mut() {
+            loop {
+                let got = t.read(&mut scratch);
+                if got == 0 {
+                    break;
+                }
+                let planar = (0..channels)
+                    .map(|c| Float32Array::new((0..got).map(|i| scratch[i * channels + c]).collect()))
+                    .collect();
+                tsfn.call(
+                    RealtimeMessage { kind: "audio".into(), code: None, message: None, side: None, channels: Some(planar) },
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
+        }
+        let finished = engine.lock().map(|g| g.as_ref().is_none_or(|e| e.is_finished())).unwrap_or(true);
+        if finished {
+            tsfn.call(
+                RealtimeMessage { kind: "finished".into(), code: None, message: None, side: None, channels: None },
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+            break;
+        }
+    }
+}
+
+#[napi]
+impl NativeRealtime {
+    /// Opens the devices and starts the engine (blocks up to the open
+    /// timeout, 10 s); `onMessage` receives events and tapped audio from a
+    /// non-real-time pump thread.
+    ///
+    /// @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM
+    #[napi(factory, ts_args_type = "config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void")]
+    pub fn start(
+        config: StreamConfigDesc,
+        processors: Vec<ProcessorDesc>,
+        backend_name: Option<String>,
+        options: Option<RealtimeOptionsDesc>,
+        on_message: Function<RealtimeMessage, ()>,
+    ) -> napi::Result<Self> {
+        let tsfn: MessageFn = on_message
+            .build_threadsafe_function::<RealtimeMessage>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .max_queue_size::<256>()
+            .build()?;
+        let engine = guard_core(|| {
+            let o = options.unwrap_or_default();
+            let config = stream_config(&config)?;
+            let opts = EngineOptions {
+                tap_frames: o.tap_frames.map(|f| f as usize),
+                auto_restart: o.auto_restart.unwrap_or(false),
+                max_frames: o.max_frames.map(|f| f as u64),
+                ..EngineOptions::default()
+            };
+            RealtimeEngine::start_from_specs(config, &specs(&processors)?, backend(&backend_name)?, opts)
+        })?;
+        let engine = Arc::new(Mutex::new(Some(engine)));
+        let running = Arc::new(AtomicBool::new(true));
+        let thread = {
+            let (engine, running) = (engine.clone(), running.clone());
+            std::thread::Builder::new()
+                .name("resonode-pump".into())
+                .spawn(move || pump_loop(engine, running, tsfn))
+                .map_err(|e| to_napi(Error::Internal { message: format!("cannot start the pump thread: {e}") }))?
+        };
+        Ok(NativeRealtime { engine, pump: Mutex::new(Pump { running, thread: Some(thread) }), last_stats: Mutex::new(None) })
+    }
+
+    fn with_engine<T>(&self, f: impl FnOnce(&RealtimeEngine) -> resonode_core::Result<T>) -> napi::Result<T> {
+        guard_core(|| {
+            let g = self.engine.lock().map_err(|_| Error::Internal { message: "engine lock poisoned".into() })?;
+            match g.as_ref() {
+                Some(e) => f(e),
+                None => Err(Error::InvalidState { reason: "the realtime engine is stopped".into() }),
+            }
+        })
+    }
+
+    /// Queues `"<index>.<name>" = value` for the next buffer boundary
+    /// (lock-free); filters keep their state, gains ramp.
+    ///
+    /// @throws ERR_INVALID_PARAMETER naming the path, ERR_INVALID_STATE after stop
+    #[napi]
+    pub fn set_parameter(&self, path: String, value: f64) -> napi::Result<()> {
+        self.with_engine(|e| e.set_parameter(&path, value))
+    }
+
+    /// The current (last queued) value of `"<index>.<name>"`.
+    #[napi]
+    pub fn get_parameter(&self, path: String) -> napi::Result<f64> {
+        self.with_engine(|e| e.parameter(&path))
+    }
+
+    /// A snapshot of the counters (also after stop).
+    #[napi]
+    pub fn stats(&self) -> napi::Result<RealtimeStats> {
+        if let Some(s) = *self.last_stats.lock().map_err(|_| to_napi(Error::Internal { message: "poisoned".into() }))? {
+            return Ok(stats_to_js(&s));
+        }
+        self.with_engine(|e| Ok(stats_to_js(&e.stats())))
+    }
+
+    /// The configuration in use, with derived values.
+    #[napi]
+    pub fn config(&self) -> napi::Result<ResolvedStreamConfig> {
+        let c = self.with_engine(|e| Ok(e.config().clone()))?;
+        Ok(ResolvedStreamConfig {
+            sample_rate: c.sample_rate,
+            buffer_size: c.buffer_size,
+            channels_in: c.channels_in.into(),
+            channels_out: c.channels_out.into(),
+            latency: c.latency.as_str().into(),
+            direction: c.direction().as_str().into(),
+            latency_ms: c.latency_ms(),
+            input_device: c.input_device,
+            output_device: c.output_device,
+        })
+    }
+
+    /// Whether the engine has stopped by itself (frame limit, lost device).
+    #[napi(getter)]
+    pub fn finished(&self) -> bool {
+        self.engine.lock().map(|g| g.as_ref().is_none_or(|e| e.is_finished())).unwrap_or(true)
+    }
+
+    /// Stops the streams and the pump; returns the final stats. Idempotent.
+    #[napi]
+    pub fn stop(&self) -> napi::Result<RealtimeStats> {
+        guard_core(|| {
+            let mut pump = self.pump.lock().map_err(|_| Error::Internal { message: "pump lock poisoned".into() })?;
+            pump.running.store(false, Ordering::Release);
+            if let Some(t) = pump.thread.take() {
+                let _ = t.join();
+            }
+            let engine = self.engine.lock().map_err(|_| Error::Internal { message: "engine lock poisoned".into() })?.take();
+            let mut last = self.last_stats.lock().map_err(|_| Error::Internal { message: "poisoned".into() })?;
+            if let Some(e) = engine {
+                *last = Some(e.stop()?);
+            }
+            last.map(|s| stats_to_js(&s)).ok_or_else(|| Error::InvalidState { reason: "the engine never ran".into() })
+        })
+    }
+}

@@ -1,0 +1,235 @@
+/**
+ * Live audio: devices, stream configuration and {@link RealtimeProcessor},
+ * which runs a chain of native processors inside the Rust audio callback.
+ *
+ * Real-time safety: the callback never allocates, locks, blocks, does I/O or
+ * calls into JS. Parameters reach it through a lock-free queue; events and
+ * tapped audio leave it through lock-free rings drained by a non-real-time
+ * thread, which hands them to JS.
+ */
+import { EventEmitter } from 'node:events'
+import native = require('./native')
+import { awaitNative, callNative, makeError, type ErrorCode, type ResonodeError } from './errors'
+import { NativeProcessor, type Processor } from './processors'
+
+/** `'default'` is the platform's audio host (ALSA, reaching PulseAudio/PipeWire on Linux); `'none'` is a clocked backend with no hardware, for apps and tests. */
+export type Backend = 'default' | 'alsa' | 'none'
+
+/** Stream configuration. Absent fields take the defaults. */
+export interface StreamConfig {
+  /** Sample rate in Hz (default 48000). */
+  sampleRate?: number
+  /** Frames per callback (default 512). */
+  bufferSize?: number
+  /** Input channels (default 0: no input). */
+  channelsIn?: number
+  /** Output channels (default 2; 0: no output). */
+  channelsOut?: number
+  /** Latency/safety trade-off (default `'balanced'`). */
+  latency?: 'low' | 'balanced' | 'high'
+  /** Input device id from {@link listDevices} (default: the default input). */
+  inputDevice?: string
+  /** Output device id from {@link listDevices} (default: the default output). */
+  outputDevice?: string
+}
+
+/** A validated configuration with its derived values. */
+export type ResolvedStreamConfig = native.ResolvedStreamConfig
+
+/**
+ * Validates `config`, fills in defaults and derives `direction` (`input`,
+ * `output` or `duplex`) and `latencyMs` (one buffer: bufferSize / sampleRate).
+ *
+ * @throws InvalidParameterError for invalid combinations
+ */
+export function resolveStreamConfig(config: StreamConfig = {}): ResolvedStreamConfig {
+  return callNative(() => native.resolveStreamConfig(config))
+}
+
+/** One audio device. */
+export type AudioDevice = native.AudioDevice
+
+/**
+ * Lists audio devices; `filter` keeps input, output or duplex ones.
+ *
+ * @throws BackendNotAvailableError when no backend answers
+ */
+export function listDevices(options: { backend?: Backend; filter?: 'all' | 'input' | 'output' | 'duplex' } = {}): Promise<AudioDevice[]> {
+  return awaitNative(native.listDevices(options.backend, options.filter))
+}
+
+/** The default input device. @throws BackendNotAvailableError */
+export async function defaultInputDevice(backend?: Backend): Promise<AudioDevice> {
+  const d = (await listDevices({ backend, filter: 'input' })).find((d) => d.isDefaultInput)
+  if (!d) throw makeError('ERR_DEVICE_NOT_FOUND', 'no default input device')
+  return d
+}
+
+/** The default output device. @throws BackendNotAvailableError */
+export async function defaultOutputDevice(backend?: Backend): Promise<AudioDevice> {
+  const d = (await listDevices({ backend, filter: 'output' })).find((d) => d.isDefaultOutput)
+  if (!d) throw makeError('ERR_DEVICE_NOT_FOUND', 'no default output device')
+  return d
+}
+
+/** What {@link testDevice} found. */
+export type DeviceTestResult = native.DeviceTestResult
+
+/**
+ * Plays a test tone on and/or records from device `id` (default devices when
+ * absent) for `durationS` seconds and reports levels; for a loopback pair
+ * (an output whose monitor is the input) also the round-trip latency.
+ */
+export function testDevice(id?: string, options: { durationS?: number; backend?: Backend } = {}): Promise<DeviceTestResult> {
+  return awaitNative(native.testDevice(id, options.durationS, options.backend))
+}
+
+/** Counters of a live engine. Loads are fractions of the buffer period; latencies in ms. */
+export type RealtimeStats = native.RealtimeStats
+
+/** Options of {@link RealtimeProcessor}. */
+export interface RealtimeProcessorOptions {
+  /** Native processors run inside the audio callback (not `normalize`, which needs two passes; not JS processors). */
+  processors?: Processor[]
+  backend?: Backend
+  config?: StreamConfig
+  /** Rebuild the stream automatically when the device is lost. */
+  autoRestart?: boolean
+  /** Deliver processed audio as `'audio'` events (planar `Float32Array[]`), through a ring of this many frames (default: off, or 1 s when an `'audio'` listener exists at start). */
+  tapFrames?: number
+  /** `'none'` backend only: stop after this many frames. */
+  maxFrames?: number
+}
+
+/**
+ * Input -> native processor chain -> output, inside the audio callback.
+ *
+ * Events: `'audio'` (planar processed audio, when tapped), `'xrun'`
+ * ({@link BufferUnderrunError} / {@link BufferOverrunError}), `'error'`
+ * ({@link StreamError}; without a listener errors are only counted),
+ * `'restarted'`, `'finished'` (the `none` backend reached `maxFrames`, or the
+ * device went away). Keeps the process alive while running.
+ *
+ * ```ts
+ * await using rt = new RealtimeProcessor({ processors: [new HighPass(80), new Gain(-3)], config: { channelsIn: 1, channelsOut: 2, bufferSize: 256 } })
+ * await rt.start()
+ * rt.setParameter('0.cutoff', 120)
+ * ```
+ */
+export class RealtimeProcessor extends EventEmitter {
+  readonly processors: Processor[]
+  readonly options: RealtimeProcessorOptions
+  private engine: native.NativeRealtime | null = null
+  private keepAlive: NodeJS.Timeout | null = null
+  private finalStats: RealtimeStats | null = null
+
+  constructor(options: RealtimeProcessorOptions = {}) {
+    super()
+    this.options = options
+    this.processors = options.processors ?? []
+    for (const [i, p] of this.processors.entries()) {
+      if (!(p instanceof NativeProcessor)) {
+        throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} (${p.kind}) is not native; only native processors run in the audio callback`)
+      }
+    }
+  }
+
+  /** True between `start()` and `stop()` (or the engine finishing by itself). */
+  get isRunning(): boolean {
+    return this.engine !== null && !this.engine.finished
+  }
+
+  /** The configuration in use, with `direction` and `latencyMs`. @throws InvalidStateError when not started */
+  get config(): ResolvedStreamConfig {
+    if (!this.engine) return resolveStreamConfig(this.options.config)
+    return callNative(() => this.engine!.config())
+  }
+
+  /**
+   * Opens the devices and starts processing (resolves once audio runs).
+   *
+   * @throws InvalidParameterError, BackendNotAvailableError, DeviceNotFoundError, StreamError
+   */
+  async start(): Promise<void> {
+    if (this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: already started')
+    const tapFrames = this.options.tapFrames ?? (this.listenerCount('audio') > 0 ? (this.options.config?.sampleRate ?? 48000) : undefined)
+    this.finalStats = null
+    this.engine = callNative(() =>
+      native.NativeRealtime.start(
+        this.options.config ?? {},
+        this.processors.map((p) => (p as NativeProcessor).desc),
+        this.options.backend,
+        { tapFrames, autoRestart: this.options.autoRestart, maxFrames: this.options.maxFrames },
+        (m) => this.onMessage(m),
+      ),
+    )
+    // The pump's ThreadsafeFunction is weak (it never keeps Node alive by
+    // itself); a running engine does, until stop().
+    this.keepAlive = setInterval(() => {}, 1 << 30)
+  }
+
+  private onMessage(m: native.RealtimeMessage): void {
+    switch (m.kind) {
+      case 'audio':
+        this.emit('audio', m.channels)
+        break
+      case 'finished':
+        this.emit('finished', this.stats)
+        this.release()
+        break
+      default: {
+        const err = m.code ? makeError(m.code as ErrorCode, m.message ?? m.kind) : null
+        if (m.kind === 'xrun') this.emit('xrun', err)
+        else if (m.kind === 'error' || m.kind === 'deviceLost' || m.kind === 'restartFailed') {
+          if (this.listenerCount('error') > 0) this.emit('error', err as ResonodeError)
+        } else this.emit(m.kind, m)
+      }
+    }
+  }
+
+  private release(): void {
+    if (this.keepAlive) clearInterval(this.keepAlive)
+    this.keepAlive = null
+  }
+
+  /**
+   * Changes `"<index>.<name>"` (e.g. `"0.cutoff"`) at the next buffer
+   * boundary through a lock-free queue; filters keep their state, gains ramp.
+   *
+   * @throws InvalidParameterError naming the path, InvalidStateError when not running
+   */
+  setParameter(path: string, value: number): void {
+    if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor is not running')
+    callNative(() => this.engine!.setParameter(path, value))
+  }
+
+  /** The last value set for `"<index>.<name>"`. */
+  getParameter(path: string): number {
+    if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor is not running')
+    return callNative(() => this.engine!.getParameter(path))
+  }
+
+  /** Callbacks, frames, xruns, callback load (mean/peak), latency. */
+  get stats(): RealtimeStats {
+    if (this.finalStats) return { ...this.finalStats }
+    if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')
+    return callNative(() => this.engine!.stats())
+  }
+
+  /** Stops the streams; resolves with the final stats. Idempotent. */
+  async stop(): Promise<RealtimeStats> {
+    this.release()
+    if (!this.engine) {
+      if (this.finalStats) return this.finalStats
+      throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')
+    }
+    const engine = this.engine
+    this.finalStats = callNative(() => engine.stop())
+    this.engine = null
+    return this.finalStats
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.engine) await this.stop()
+  }
+}
