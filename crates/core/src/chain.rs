@@ -99,24 +99,10 @@ impl Chain {
     }
 
     /// Splits a parameter path into (processor index, parameter name) and
-    /// checks that both exist.
-    pub fn resolve_parameter<'p>(&self, path: &'p str) -> Result<(usize, &'p str)> {
-        let (index, name) = path
-            .split_once('.')
-            .ok_or_else(|| Error::param(path, "expected `<index>.<name>`, e.g. `0.cutoff`"))?;
-        let index: usize = index
-            .parse()
-            .map_err(|_| Error::param(path, "processor index is not a number"))?;
-        let p = self.processors.get(index).ok_or_else(|| {
-            Error::param(path, format!("no processor {index}; the chain has {}", self.len()))
-        })?;
-        if !p.parameter_names().contains(&name) {
-            return Err(Error::param(
-                path,
-                format!("{} has no parameter `{name}` (valid: {})", p.kind(), p.parameter_names().join(", ")),
-            ));
-        }
-        Ok((index, name))
+    /// checks that both exist. The name returned is the processor's own
+    /// `'static` name, so it can travel to the audio thread without allocating.
+    pub fn resolve_parameter(&self, path: &str) -> Result<(usize, &'static str)> {
+        resolve_path(path, self.len(), |i| (self.processors[i].kind(), self.processors[i].parameter_names()))
     }
 
     /// Reads a parameter by path.
@@ -131,4 +117,28 @@ impl Chain {
     pub fn analysis_points(&self) -> Vec<usize> {
         (0..self.len()).filter(|&i| self.processors[i].needs_analysis()).collect()
     }
+}
+
+/// Resolves `"<index>.<name>"` against `count` processors whose kind and
+/// parameter names `describe(i)` gives; the one parser of parameter paths.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the path when the syntax, the index or
+/// the name is wrong.
+pub fn resolve_path(
+    path: &str,
+    count: usize,
+    describe: impl Fn(usize) -> (&'static str, &'static [&'static str]),
+) -> Result<(usize, &'static str)> {
+    let (index, name) = path
+        .split_once('.')
+        .ok_or_else(|| Error::param(path, "expected `<index>.<name>`, e.g. `0.cutoff`"))?;
+    let index: usize = index.parse().map_err(|_| Error::param(path, "processor index is not a number"))?;
+    if index >= count {
+        return Err(Error::param(path, format!("no processor {index}; the chain has {count}")));
+    }
+    let (kind, names) = describe(index);
+    names.iter().copied().find(|n| *n == name).map(|n| (index, n)).ok_or_else(|| {
+        Error::param(path, format!("{kind} has no parameter `{name}` (valid: {})", names.join(", ")))
+    })
 }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, StreamTrait};
 use resonode_core::chain_spec::ProcessorSpec;
 use resonode_core::ring::{self, Consumer, Producer};
+use resonode_core::chain::resolve_path;
 use resonode_core::{Chain, Error, Result, StreamSpec};
 
 use crate::callbacks::{
@@ -140,8 +141,8 @@ struct ParamControl {
     /// Prepared copy of the chain built from the same specs; validates
     /// values (ranges, Nyquist) before they are queued and mirrors them.
     shadow: Option<Chain>,
-    /// Parameter names per processor, for the `'static` name.
-    names: Vec<&'static [&'static str]>,
+    /// Kind and parameter names per processor, for the `'static` name.
+    names: Vec<(&'static str, &'static [&'static str])>,
     queue: Producer<ParamChange>,
 }
 
@@ -248,7 +249,7 @@ impl RealtimeEngine {
                 "a playback queue needs an output-only stream",
             ));
         }
-        let names: Vec<&'static [&'static str]> = chain_names(&mut chain);
+        let names = chain_names(&mut chain);
         let channels = config.processing_channels();
         let sr = config.sample_rate;
         let buffer = config.buffer_size as usize;
@@ -468,7 +469,7 @@ impl RealtimeEngine {
     /// because the audio thread stopped taking changes.
     pub fn set_parameter(&self, path: &str, value: f64) -> Result<()> {
         let mut ctl = self.params.lock().unwrap_or_else(|e| e.into_inner());
-        let (index, name) = parse_path(path, &ctl.names)?;
+        let (index, name) = resolve_path(path, ctl.names.len(), |i| ctl.names[i])?;
         if ctl.queue.free() == 0 {
             return Err(Error::InvalidState {
                 reason: "the parameter queue is full: the audio thread is not taking changes"
@@ -669,37 +670,14 @@ impl Drop for RealtimeEngine {
     }
 }
 
-/// The parameter names of each processor (`Chain` lends its processors
-/// only mutably).
-fn chain_names(chain: &mut Chain) -> Vec<&'static [&'static str]> {
+/// The kind and parameter names of each processor (`Chain` lends its
+/// processors only mutably).
+fn chain_names(chain: &mut Chain) -> Vec<(&'static str, &'static [&'static str])> {
     chain
         .processors_mut()
         .iter()
-        .map(|p| p.parameter_names())
+        .map(|p| (p.kind(), p.parameter_names()))
         .collect()
-}
-
-/// Splits `"<index>.<name>"` and finds the `'static` name.
-fn parse_path(path: &str, names: &[&'static [&'static str]]) -> Result<(usize, &'static str)> {
-    let (index, name) = path
-        .split_once('.')
-        .ok_or_else(|| Error::param(path, "expected `<index>.<name>`, e.g. `0.cutoff`"))?;
-    let index: usize = index
-        .parse()
-        .map_err(|_| Error::param(path, "processor index is not a number"))?;
-    let valid = names.get(index).ok_or_else(|| {
-        Error::param(
-            path,
-            format!("no processor {index}; the chain has {}", names.len()),
-        )
-    })?;
-    let name = valid.iter().copied().find(|n| *n == name).ok_or_else(|| {
-        Error::param(
-            path,
-            format!("unknown parameter `{name}` (valid: {})", valid.join(", ")),
-        )
-    })?;
-    Ok((index, name))
 }
 
 #[allow(clippy::too_many_arguments)]

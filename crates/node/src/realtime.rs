@@ -86,20 +86,21 @@ pub struct ResolvedStreamConfig {
 /// @throws ERR_INVALID_PARAMETER naming the field
 #[napi]
 pub fn resolve_stream_config(config: StreamConfigDesc) -> napi::Result<ResolvedStreamConfig> {
-    guard_core(|| {
-        let c = stream_config(&config)?;
-        Ok(ResolvedStreamConfig {
-            sample_rate: c.sample_rate,
-            buffer_size: c.buffer_size,
-            channels_in: c.channels_in.into(),
-            channels_out: c.channels_out.into(),
-            latency: c.latency.as_str().into(),
-            direction: c.direction().as_str().into(),
-            latency_ms: c.latency_ms(),
-            input_device: c.input_device,
-            output_device: c.output_device,
-        })
-    })
+    guard_core(|| stream_config(&config).map(resolved))
+}
+
+fn resolved(c: StreamConfig) -> ResolvedStreamConfig {
+    ResolvedStreamConfig {
+        sample_rate: c.sample_rate,
+        buffer_size: c.buffer_size,
+        channels_in: c.channels_in.into(),
+        channels_out: c.channels_out.into(),
+        latency: c.latency.as_str().into(),
+        direction: c.direction().as_str().into(),
+        latency_ms: c.latency_ms(),
+        input_device: c.input_device,
+        output_device: c.output_device,
+    }
 }
 
 /// One audio device.
@@ -462,18 +463,7 @@ impl NativeRealtime {
     /// The configuration in use, with derived values.
     #[napi]
     pub fn config(&self) -> napi::Result<ResolvedStreamConfig> {
-        let c = self.with_engine(|e| Ok(e.config().clone()))?;
-        Ok(ResolvedStreamConfig {
-            sample_rate: c.sample_rate,
-            buffer_size: c.buffer_size,
-            channels_in: c.channels_in.into(),
-            channels_out: c.channels_out.into(),
-            latency: c.latency.as_str().into(),
-            direction: c.direction().as_str().into(),
-            latency_ms: c.latency_ms(),
-            input_device: c.input_device,
-            output_device: c.output_device,
-        })
+        self.with_engine(|e| Ok(resolved(e.config().clone())))
     }
 
     /// Whether the engine has stopped by itself (frame limit, lost device).
