@@ -255,6 +255,9 @@ export interface AudioLevels {
   frames: number
 }
 
+/** Pearson correlation in [-1, 1]. */
+export declare function correlation(estimate: Float32Array, reference: Float32Array): number
+
 /** What `testDevice` found. */
 export interface DeviceTestResult {
   deviceId: string
@@ -276,6 +279,54 @@ export interface DeviceTestResult {
   latencyMs?: number
 }
 
+/** Enhances planar audio (channels x frames) at `sampleRate` Hz. */
+export declare function enhance(channels: Array<Float32Array>, sampleRate: number, options?: EnhanceOptionsDesc | undefined | null): Promise<Float32Array[]>
+
+/**
+ * Enhances speech in `input` (any rate; resampled to 16 kHz and back) into
+ * `output`, same length and time-aligned, on a worker thread.
+ *
+ * @throws ERR_RUNTIME_NOT_FOUND, ERR_MODEL, ERR_MODEL_MISMATCH, ERR_NOT_FOUND, ERR_DECODE, ...
+ */
+export declare function enhanceFile(input: string, output: string, options?: EnhanceOptionsDesc | undefined | null): Promise<EnhanceResult>
+
+/** Options of GTCRN speech enhancement. */
+export interface EnhanceOptionsDesc {
+  /** A GTCRN streaming `.onnx` model (default: the built-in one). */
+  modelPath?: string
+  /** `periodic` (default; reproduces the reference `enh.wav`) or `symmetric`. */
+  window?: string
+  /** A different synthesis window (`symmetric` reproduces `enh_stream.wav`). */
+  synthesisWindow?: string
+  /** Output encoding for files: `int16`, `int24`, `float32` (default: like the input). */
+  encoding?: string
+  inference?: InferenceOptions
+}
+
+/** What an enhancement run did. */
+export interface EnhanceResult {
+  framesProcessed: number
+  sampleRate: number
+  channels: number
+  processingTimeS: number
+  realtimeFactor: number
+}
+
+/** How models run. */
+export interface InferenceOptions {
+  /**
+   * ONNX Runtime library file or directory (default: `ORT_DYLIB_PATH`,
+   * then the library inside the npm package `onnxruntime-node`).
+   */
+  runtimePath?: string
+  /** `cpu` (default), `cuda` or `coreml`. */
+  executionProvider?: string
+  /** Fall back to the CPU (with a warning) when the provider is unavailable. */
+  fallback?: boolean
+  /** Intra-op threads (default: ONNX Runtime's choice; 1 = calling thread only). */
+  threads?: number
+}
+
 /**
  * Lists devices on a worker thread. `filter`: `all`, `input`, `output`, `duplex`.
  *
@@ -285,6 +336,14 @@ export declare function listDevices(backend?: string | undefined | null, filter?
 
 /** Measures peak and RMS over the whole file on a worker thread. */
 export declare function measureLevels(path: string): Promise<AudioLevels>
+
+/** Every separation metric of `estimate` against `reference` (dB, except correlation). */
+export interface Metrics {
+  siSdr: number
+  sdr: number
+  snr: number
+  correlation: number
+}
 
 /** A native pipeline job: source -> processors -> sink, all in Rust. */
 export interface NativePipelineSpec {
@@ -427,6 +486,63 @@ export declare function resolveStreamConfig(config: StreamConfigDesc): ResolvedS
  */
 export declare function runNativePipeline(spec: NativePipelineSpec, control: PipelineControl): Promise<PipelineStats>
 
+/** BSS Eval SDR in dB (Vincent et al. 2006; 512-tap distortion filter, as museval / torchmetrics). */
+export declare function sdr(estimate: Float32Array, reference: Float32Array): number
+
+/**
+ * Separates `input` into stem files on a worker thread (bounded memory:
+ * the file is streamed through the chunker), reporting progress through
+ * `control`.
+ *
+ * @throws ERR_RUNTIME_NOT_FOUND, ERR_MODEL, ERR_MODEL_MISMATCH, ERR_NOT_FOUND, ERR_DECODE, ERR_INVALID_PARAMETER
+ */
+export declare function separateFile(spec: SeparateSpec, control: PipelineControl): Promise<SeparateResult>
+
+/** What a separation did. */
+export interface SeparateResult {
+  /** Paths written, in the order of `stemNames`. */
+  stems: Array<string>
+  stemNames: Array<string>
+  framesProcessed: number
+  sampleRate: number
+  processingTimeS: number
+  realtimeFactor: number
+  /** Seconds from the start until the first stem audio was final. */
+  timeToFirstAudioS?: number
+  chunks: number
+}
+
+/** A separation job: `input` -> one file per stem in `outDir`. */
+export interface SeparateSpec {
+  input: string
+  sourceOptions?: SourceOptionsDesc
+  /**
+   * An HTDemucs ONNX export (see docs/htdemucs.md); `name.0.onnx`,
+   * `name.1.onnx`, ... are loaded as a bag.
+   */
+  model: string
+  outDir: string
+  /** Stems to write (default: all the model's sources). */
+  stems?: Array<string>
+  /**
+   * Segment length in seconds (default: the model's own; HTDemucs exports
+   * have a fixed segment, so only that value works for them).
+   */
+  segmentS?: number
+  /** Overlap ratio between segments (default 0.25). */
+  overlap?: number
+  /** `triangular` (default, as demucs apply_model) or `cosine`. */
+  crossfade?: string
+  inference?: InferenceOptions
+}
+
+/**
+ * Computes SI-SDR, SDR, SNR (dB) and correlation of `estimate` against `reference`.
+ *
+ * @throws ERR_SHAPE for different lengths, ERR_EMPTY_AUDIO for empty signals
+ */
+export declare function separationMetrics(estimate: Float32Array, reference: Float32Array): Metrics
+
 /** Where a native pipeline writes: a file, or a live output device. */
 export interface SinkDesc {
   /** `file` or `speaker`. */
@@ -453,6 +569,12 @@ export interface SinkOptionsDesc {
    */
   encoding?: string
 }
+
+/** Scale-invariant SDR in dB (Le Roux et al. 2019). */
+export declare function siSdr(estimate: Float32Array, reference: Float32Array): number
+
+/** SNR in dB of `estimate` as a noisy copy of `reference`: 10 log10(|r|^2 / |e - r|^2). */
+export declare function snr(estimate: Float32Array, reference: Float32Array): number
 
 /** Where a native pipeline reads: a file, or a live input device. */
 export interface SourceDesc {

@@ -3,7 +3,10 @@
 //   a. the CLI against sox on a 10-minute WAV,
 //   b. an 8th-order Butterworth lowpass: resonode (Rust and JS API) against
 //      scipy.signal.sosfilt and pure JS (fili, and a hand-written loop),
-//   c. the cost of a ProcessorChain.process() call across the JS boundary.
+//   c. the cost of a ProcessorChain.process() call across the JS boundary,
+//   d. real time on PulseAudio: callback load of an 8-processor chain,
+//      round-trip latency through the null-sink loopback, and a gain-only
+//      duplex job beside audify and naudiodon with the JS thread busy.
 // Prints the tables and rewrites bench/RESULTS.md. Benchmarks report; the
 // tests (npm test) assert.
 //
@@ -12,7 +15,10 @@
 //   node bench/run.mjs --reps 3    # fewer repetitions (default 5)
 //
 // Needs the built addon (npm run build), sox, python3 with scipy and numpy,
-// and cargo (for the Rust-side timing in bench/rust/).
+// and cargo (for the Rust-side timing in bench/rust/). Section d needs
+// PulseAudio (pulseaudio pulseaudio-utils, started by
+// scripts/start-pulseaudio.sh) and looks for audify and naudiodon in
+// $RESONODE_RT_LIBS/node_modules (default /tmp/rtbench); see RESULTS.md.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -25,6 +31,7 @@ import { ensureWav, makePlanar, writePlanarF32, SAMPLE_RATE } from './signals.mj
 import { benchCli, reportCli, CHAIN, SOX_EFFECTS } from './cli.mjs'
 import { benchFilter, reportFilter } from './filter.mjs'
 import { benchBoundary, reportBoundary } from './boundary.mjs'
+import { benchRealtime, reportRealtime } from './realtime.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = join(ROOT, 'bench/out')
@@ -32,7 +39,7 @@ const RUST_TARGET = join(OUT, 'rust-target')
 const RUST_BENCH = join(RUST_TARGET, 'release/resonode-bench')
 const WAV_SECONDS = 600
 const LP_SECONDS = 60
-const SECTIONS = ['cli', 'filter', 'boundary']
+const SECTIONS = ['cli', 'filter', 'boundary', 'realtime']
 
 const { values: opts } = parseArgs({
   options: {
@@ -120,7 +127,7 @@ async function main() {
   await waitForCompilers()
   const require = createRequire(import.meta.url)
   const api = require(join(ROOT, 'dist/index.js'))
-  const ctx = { root: ROOT, out: OUT, input, lpInput, reps, rustBench: RUST_BENCH, api, log }
+  const ctx = { root: ROOT, out: OUT, input, lpInput, reps, rustBench: RUST_BENCH, api, log, waitForCompilers }
   const results = { machine: machine(), date: new Date().toISOString(), reps }
 
   if (only.includes('cli')) {
@@ -136,6 +143,11 @@ async function main() {
     await waitForCompilers()
     log('c. JS boundary')
     results.boundary = await benchBoundary(ctx)
+  }
+  if (only.includes('realtime')) {
+    await waitForCompilers()
+    log('d. real time (PulseAudio)')
+    results.realtime = await benchRealtime(ctx)
   }
   results.totalS = (Date.now() - t00) / 1000
   writeFileSync(join(OUT, only.length === SECTIONS.length ? 'results.json' : 'results.partial.json'), JSON.stringify(results, null, 2))
@@ -155,6 +167,7 @@ function render(r) {
   const cli = r.cli && reportCli(r.cli)
   const filter = r.filter && reportFilter(r.filter)
   const boundary = r.boundary && reportBoundary(r.boundary)
+  const realtime = r.realtime && reportRealtime(r.realtime)
   // A ratio within 10 % of its threshold is flagged: run-to-run noise on a
   // shared 2-core machine is of that order.
   const target = (v, min) => (v >= min ? 'met' : '**missed**') + (Math.abs(v / min - 1) < 0.1 ? ' (borderline: within 10 %, may flip between runs)' : '')
@@ -170,6 +183,13 @@ function render(r) {
     targets.push(['8th-order lowpass, JS API, >= 10x pure JS (extra: a hand-written Float64Array loop)', ratio(filter.vsPlain, 10), target(filter.vsPlain, 10)])
     const agree = [r.filter.rust.maxAbsDiff, ...['jsBlocks', 'jsWhole', 'jsWholeDefault', 'jsAsync'].map((k) => r.filter.js[k].maxAbsDiff)]
     targets.push(['resonode agrees with scipy float64 (max abs diff < 1e-3)', Math.max(...agree).toExponential(1), yes(Math.max(...agree) < 1e-3)])
+  }
+  if (realtime) {
+    const s = realtime.summary
+    if (Number.isFinite(s.load.pulse256Xruns)) targets.push(['Real time: 8-processor chain, 256 frames, PulseAudio duplex, JS busy: zero xruns', String(s.load.pulse256Xruns), yes(s.load.pulse256Xruns === 0)])
+    if (Number.isFinite(s.load.maxPeak)) targets.push(['Real time: 8-processor chain callback load peak < 1 (whole buffer period) at 64/128/256 frames', `${(s.load.maxPeak * 100).toFixed(2)} %`, yes(s.load.maxPeak < 1)])
+    const d = s.duplex?.resonodeBusy
+    if (d && d.output && Number.isFinite(d.output.glitches)) targets.push(['Real time: gain-only duplex job, JS busy: zero glitches at the output (resonode)', `${d.output.glitches} glitches, ${d.stats.xruns} xruns`, yes(d.output.glitches === 0 && d.stats.xruns === 0)])
   }
   const parts = [
     `# Benchmarks
@@ -203,6 +223,7 @@ ${targets.map((t) => `| ${t.join(' | ')} |`).join('\n')}
   if (cli) parts.push(`## a. CLI: \`resonode process\` vs sox\n\n${cli.md}`)
   if (filter) parts.push(`## b. 8th-order Butterworth lowpass in memory\n\n${filter.md}`)
   if (boundary) parts.push(`## c. Cost of a \`ProcessorChain.process()\` call across the JS boundary\n\n${boundary.md}`)
+  if (realtime) parts.push(`## d. Real time on PulseAudio\n\n${realtime.md}`)
   parts.push(`## How to reproduce
 
 \`\`\`sh
@@ -211,6 +232,17 @@ apt-get install sox              # SoX ${m.sox}
 pip install numpy scipy          # for the scipy baseline
 npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60))} min (the first run also builds bench/rust and writes a 110 MB WAV); rewrites bench/RESULTS.md
 node bench/run.mjs --only filter,boundary --reps 3   # a quick partial run
+node bench/run.mjs --only realtime                   # section d alone (about 4 min)
+\`\`\`
+
+Section d also needs:
+
+\`\`\`sh
+apt-get install pulseaudio pulseaudio-utils alsa-utils libasound2-plugins   # started by scripts/start-pulseaudio.sh
+apt-get install libasound2-dev libpulse-dev cmake                           # to compile audify's RtAudio with its PulseAudio API
+mkdir -p /tmp/rtbench && cd /tmp/rtbench && npm init -y && npm install --no-save audify naudiodon
+# elsewhere: RESONODE_RT_LIBS=/that/dir npm run bench ; the resonode-device examples are built
+# into bench/out/device-target (or $RESONODE_DEVICE_TARGET_DIR)
 \`\`\`
 
 - Inputs are generated deterministically (tones + xorshift32 noise, fixed

@@ -13,6 +13,7 @@ import { FileSource } from './sources'
 import { FileSink, type Encoding } from './sinks'
 import { info } from './info'
 import { listDevices, testDevice, RealtimeProcessor, type Backend } from './realtime'
+import { SpeechEnhancer, Separator } from './ml'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -188,6 +189,36 @@ async function cmdTestDevice(id: string | undefined, o: { json?: boolean; durati
   }
 }
 
+async function cmdEnhance(input: string, output: string, o: { model?: string; json?: boolean; threads?: number; window?: 'periodic' | 'symmetric' }) {
+  const r = await new SpeechEnhancer({ modelPath: o.model, threads: o.threads, window: o.window }).enhanceFile(input, output)
+  const result = { ...r, output: resolve(output) }
+  if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
+  else console.log(`${output}: ${r.framesProcessed} frames (${(r.framesProcessed / r.sampleRate).toFixed(2)} s) enhanced in ${r.processingTimeS.toFixed(3)} s, ${r.realtimeFactor.toFixed(1)}x real time`)
+}
+
+async function cmdSeparate(input: string, o: { model: string; out?: string; segment?: number; overlap?: number; stems?: string; json?: boolean; threads?: number }) {
+  const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
+  bar?.start(100, 0)
+  const ac = new AbortController()
+  const stop = () => ac.abort()
+  process.once('SIGINT', stop)
+  try {
+    const r = await new Separator({ model: o.model, segmentS: o.segment, overlap: o.overlap, threads: o.threads }).separateFile(input, {
+      outDir: o.out ?? 'separated',
+      stems: o.stems?.split(',').map((s) => s.trim()).filter(Boolean),
+      onProgress: (f) => Number.isFinite(f) && bar?.update(Math.round(f * 100)),
+      signal: ac.signal,
+    })
+    bar?.stop()
+    const result = { stems: r.stems.map((p) => resolve(p)), processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null }
+    if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
+    else console.log(`${r.stemNames.join(', ')} -> ${o.out ?? 'separated'}/ in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, first audio after ${r.timeToFirstAudioS?.toFixed(2)} s)`)
+  } finally {
+    bar?.stop()
+    process.off('SIGINT', stop)
+  }
+}
+
 function fail(err: unknown): never {
   if (err instanceof ResonodeError) process.stderr.write(`resonode: ${err.code}: ${err.message}\n`)
   else if (err instanceof Error) process.stderr.write(`resonode: ERR_INTERNAL: ${err.message}\n`)
@@ -256,6 +287,30 @@ export async function main(argv: string[]): Promise<void> {
     .option('--backend <name>', 'default or none', 'default')
     .option('--json', 'print one JSON object')
     .action(cmdTestDevice)
+
+  program
+    .command('enhance')
+    .description('Remove noise from speech in <input> with GTCRN (built in; any sample rate) into <output>.')
+    .argument('<input>')
+    .argument('<output>')
+    .option('--model <path>', 'a GTCRN streaming .onnx model (default: the built-in one)')
+    .option('--threads <n>', 'inference threads', positiveInt('--threads'))
+    .option('--window <kind>', 'periodic (default) or symmetric')
+    .option('--json', 'print one JSON object with the run statistics')
+    .action(cmdEnhance)
+
+  program
+    .command('separate')
+    .description('Split music in <input> into stems (drums, bass, other, vocals) with an HTDemucs ONNX model.')
+    .argument('<input>')
+    .requiredOption('--model <path>', 'HTDemucs ONNX export (see docs/htdemucs.md)')
+    .option('--out <dir>', 'output directory (default ./separated)')
+    .option('--segment <s>', "segment length in seconds (must equal the model's)", Number)
+    .option('--overlap <ratio>', 'overlap between segments (default 0.25)', Number)
+    .option('--stems <list>', 'comma-separated stems to write (default: all)')
+    .option('--threads <n>', 'inference threads', positiveInt('--threads'))
+    .option('--json', 'print one JSON object: { stems, processingTimeS, realtimeFactor, timeToFirstAudioS }')
+    .action(cmdSeparate)
 
   try {
     await program.parseAsync(argv)

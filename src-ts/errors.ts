@@ -22,6 +22,10 @@ export type ErrorCode =
   | 'ERR_STREAM'
   | 'ERR_BUFFER_UNDERRUN'
   | 'ERR_BUFFER_OVERRUN'
+  | 'ERR_RUNTIME_NOT_FOUND'
+  | 'ERR_EXECUTION_PROVIDER_NOT_AVAILABLE'
+  | 'ERR_MODEL'
+  | 'ERR_MODEL_MISMATCH'
   | 'ERR_INTERNAL'
 
 /** Base class of every error resonode throws. */
@@ -66,6 +70,14 @@ export class StreamError extends ResonodeError {}
 export class BufferUnderrunError extends ResonodeError {}
 /** Captured audio was lost because a buffer was full (`ERR_BUFFER_OVERRUN`). */
 export class BufferOverrunError extends ResonodeError {}
+/** The ONNX Runtime library was not found or is unusable; the message lists every path tried (`ERR_RUNTIME_NOT_FOUND`). */
+export class RuntimeNotFoundError extends ResonodeError {}
+/** The requested execution provider (cuda, coreml) is unavailable (`ERR_EXECUTION_PROVIDER_NOT_AVAILABLE`). */
+export class ExecutionProviderNotAvailableError extends ResonodeError {}
+/** A model file is empty, damaged or failed to run (`ERR_MODEL`). */
+export class ModelError extends ResonodeError {}
+/** A model's inputs/outputs are not what the caller needs; names expected vs actual shapes (`ERR_MODEL_MISMATCH`). */
+export class ModelMismatchError extends ResonodeError {}
 /** A bug in resonode, such as a caught Rust panic (`ERR_INTERNAL`). */
 export class InternalError extends ResonodeError {}
 
@@ -86,6 +98,10 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?
   ERR_STREAM: StreamError,
   ERR_BUFFER_UNDERRUN: BufferUnderrunError,
   ERR_BUFFER_OVERRUN: BufferOverrunError,
+  ERR_RUNTIME_NOT_FOUND: RuntimeNotFoundError,
+  ERR_EXECUTION_PROVIDER_NOT_AVAILABLE: ExecutionProviderNotAvailableError,
+  ERR_MODEL: ModelError,
+  ERR_MODEL_MISMATCH: ModelMismatchError,
   ERR_INTERNAL: InternalError,
 }
 

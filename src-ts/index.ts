@@ -47,3 +47,4 @@ export {
   type RealtimeStats,
   type RealtimeProcessorOptions,
 } from './realtime'
+export { SpeechEnhancer, Separator, type SeparatorOptions, type SeparateResult, siSdr, sdr, snr, correlation, SeparationMetrics, type SpeechEnhancerOptions, type InferenceOptions, type EnhanceResult, type Metrics } from './ml'

@@ -170,6 +170,7 @@ impl<'a> AudioBlock<'a> {
     ///
     /// # Real-time safety
     /// Never allocates.
+    #[allow(clippy::eq_op)] // `x - x` is the point: 0 when finite, NaN otherwise.
     pub fn find_non_finite(&self) -> Option<(usize, usize, f32)> {
         for c in 0..self.channels {
             let ch = self.channel(c);

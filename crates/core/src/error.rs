@@ -66,6 +66,26 @@ pub enum Error {
     /// A bug in resonode, such as a caught panic (`ERR_INTERNAL`).
     #[error("internal error: {message}")]
     Internal { message: String },
+    /// The ONNX Runtime shared library could not be found or is not usable
+    /// (missing, not a library, or older than the API resonode needs)
+    /// (`ERR_RUNTIME_NOT_FOUND`). `tried` lists every path that was tried,
+    /// each with why it was rejected.
+    #[error("ONNX Runtime not found: {reason}; tried: {}", tried.join("; "))]
+    RuntimeNotFound { reason: String, tried: Vec<String> },
+    /// A requested execution provider (`cuda`, `coreml`, ...) is not
+    /// available in the loaded ONNX Runtime or failed to initialise, and no
+    /// CPU fallback was allowed (`ERR_EXECUTION_PROVIDER_NOT_AVAILABLE`).
+    #[error("execution provider `{provider}` not available: {reason}")]
+    ExecutionProviderNotAvailable { provider: String, reason: String },
+    /// A model file could not be loaded (not ONNX, damaged, unsupported
+    /// operators) or inference with it failed (`ERR_MODEL`).
+    #[error("model {path}: {reason}")]
+    Model { path: String, reason: String },
+    /// A model loaded but its inputs or outputs are not what the caller
+    /// expects; the message names the expected and the actual names, element
+    /// types and shapes (`ERR_MODEL_MISMATCH`).
+    #[error("model {path} does not fit: {reason}")]
+    ModelMismatch { path: String, reason: String },
 }
 
 impl Error {
@@ -89,6 +109,10 @@ impl Error {
             Error::BufferUnderrun { .. } => "ERR_BUFFER_UNDERRUN",
             Error::BufferOverrun { .. } => "ERR_BUFFER_OVERRUN",
             Error::Internal { .. } => "ERR_INTERNAL",
+            Error::RuntimeNotFound { .. } => "ERR_RUNTIME_NOT_FOUND",
+            Error::ExecutionProviderNotAvailable { .. } => "ERR_EXECUTION_PROVIDER_NOT_AVAILABLE",
+            Error::Model { .. } => "ERR_MODEL",
+            Error::ModelMismatch { .. } => "ERR_MODEL_MISMATCH",
         }
     }
 

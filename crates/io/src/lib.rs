@@ -10,6 +10,8 @@
 //! - [`WavSink`] (hound) and [`FlacSink`] (flacenc) write files as a
 //!   [`resonode_core::Sink`]; [`OutputFormat`] and [`open_sink`] pick one by
 //!   extension.
+//! - [`PlanarResampler`] and [`resample_planar`] convert planar audio in
+//!   memory with the same resamplers and time alignment.
 //! - [`measure_levels`] gives a file's peak and RMS level ([`Levels`]).
 //!
 //! Audio is planar `f32` (channels x frames) at a fixed sample rate in Hz;
@@ -88,11 +90,20 @@
 mod decode;
 mod levels;
 mod resample;
+mod resampler;
 mod sink;
 mod source;
 
 pub use levels::{amplitude_to_dbfs, measure_levels, Levels};
+pub use resampler::{resample_planar, PlanarResampler};
 pub use sink::{float_to_int, open_sink, FlacSink, OutputFormat, WavEncoding, WavSink};
 pub use source::{
     probe, ChannelSelection, FileInfo, FileSource, SampleFormat, SourceOptions, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
 };
+
+/// Frames after converting `frames` from `in_rate` to `out_rate` Hz:
+/// `round(frames * out_rate / in_rate)`, halves rounding up. What
+/// [`FileSource`], [`PlanarResampler`] and [`resample_planar`] produce.
+pub fn resampled_len(frames: u64, in_rate: u32, out_rate: u32) -> u64 {
+    resample::resampled_len(frames, in_rate, out_rate)
+}

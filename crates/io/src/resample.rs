@@ -21,7 +21,7 @@ use crate::decode::{ChannelMap, Decoder};
 const MAX_RESAMPLED_MAGNITUDE: f32 = 1e30;
 
 /// Input frames per resampler call (about; rounded to whole FFT blocks).
-const CHUNK: usize = 1024;
+pub(crate) const CHUNK: usize = 1024;
 /// Above this many frames per minimal FFT block (`rate / gcd(in, out)`) the
 /// FFT resampler would need very long transforms; the sinc resampler is used
 /// instead.
@@ -43,7 +43,7 @@ pub(crate) fn resampled_len(frames: u64, in_rate: u32, out_rate: u32) -> u64 {
 
 /// Builds the resampler and returns it with its delay in output frames:
 /// rubato's synchronous FFT resampler (exact ratio, BlackmanHarris2
-/// anti-aliasing window, FFT blocks of about 1024 input frames) for common
+/// anti-aliasing window, FFT blocks of about `chunk` input frames) for common
 /// rate pairs, or its asynchronous sinc resampler (256 taps, cubic
 /// interpolation of a 256x oversampled BlackmanHarris2 sinc) when the rates
 /// share only a small common divisor.
@@ -62,11 +62,12 @@ pub(crate) fn make_resampler(
     in_rate: u32,
     out_rate: u32,
     channels: usize,
+    chunk: usize,
 ) -> std::result::Result<(Box<dyn Resampler<f32>>, usize), String> {
     let g = gcd(u64::from(in_rate), u64::from(out_rate));
     let (bin, bout) = ((u64::from(in_rate) / g) as usize, (u64::from(out_rate) / g) as usize);
     if bin <= MAX_FFT_BLOCK && bout <= MAX_FFT_BLOCK {
-        let mut blocks = CHUNK.div_ceil(bin);
+        let mut blocks = chunk.div_ceil(bin);
         if (bin % 2 == 1 || bout % 2 == 1) && blocks % 2 == 1 {
             blocks += 1;
         }
@@ -92,7 +93,7 @@ pub(crate) fn make_resampler(
             window: WindowFunction::BlackmanHarris2,
         };
         let ratio = f64::from(out_rate) / f64::from(in_rate);
-        let rs = Async::<f32>::new_sinc(ratio, 1.0, &params, CHUNK, channels, FixedAsync::Input)
+        let rs = Async::<f32>::new_sinc(ratio, 1.0, &params, chunk, channels, FixedAsync::Input)
             .map_err(|e| e.to_string())?;
         let delay = (sinc_len as f64 / 2.0 * ratio - 1.0).round().max(0.0) as usize;
         Ok((Box::new(rs), delay))
@@ -120,7 +121,7 @@ pub(crate) struct ResampleStage {
 
 impl ResampleStage {
     pub(crate) fn new(path: &str, in_rate: u32, out_rate: u32, channels: usize) -> Result<Self> {
-        let (rs, to_skip) = make_resampler(in_rate, out_rate, channels).map_err(|e| {
+        let (rs, to_skip) = make_resampler(in_rate, out_rate, channels, CHUNK).map_err(|e| {
             Error::param("sampleRate", format!("{path}: cannot resample {in_rate} Hz to {out_rate} Hz: {e}"))
         })?;
         let in_max = rs.input_frames_max();

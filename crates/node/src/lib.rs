@@ -11,5 +11,7 @@ mod convert;
 mod error;
 mod file;
 mod pipeline;
+mod ml;
 mod realtime;
+mod separate;
 mod ring;

@@ -134,26 +134,27 @@ pub fn stats_to_js(s: &Stats) -> PipelineStats {
     }
 }
 
+/// Progress and stop state shared by a job and its `PipelineControl`.
 #[derive(Default)]
-struct Shared {
-    control: Control,
+pub struct SharedControl {
+    pub control: Control,
     /// Overall fraction in [0, 1] as f64 bits; NaN when the length is unknown.
-    fraction_bits: AtomicU64,
-    frames: AtomicU64,
+    pub fraction_bits: AtomicU64,
+    pub frames: AtomicU64,
 }
 
 /// Stops a running native pipeline and reports its progress. JS polls it;
 /// the worker thread never calls into JS.
 #[napi]
 pub struct PipelineControl {
-    shared: Arc<Shared>,
+    shared: Arc<SharedControl>,
 }
 
 #[napi]
 impl PipelineControl {
     #[napi(constructor)]
     pub fn new() -> Self {
-        let shared = Shared::default();
+        let shared = SharedControl::default();
         shared.fraction_bits.store(0f64.to_bits(), Ordering::Relaxed);
         PipelineControl { shared: Arc::new(shared) }
     }
@@ -162,6 +163,10 @@ impl PipelineControl {
     #[napi]
     pub fn stop(&self) {
         self.shared.control.stop();
+    }
+    /// The shared state, for jobs other than pipelines (separation).
+    pub(crate) fn shared(&self) -> Arc<SharedControl> {
+        self.shared.clone()
     }
     /// Queues `"<index>.<name>" = value`, applied before the next chunk.
     #[napi]
@@ -188,7 +193,7 @@ impl Default for PipelineControl {
 
 pub struct RunTask {
     spec: Option<NativePipelineSpec>,
-    shared: Arc<Shared>,
+    shared: Arc<SharedControl>,
 }
 
 impl Task for RunTask {
