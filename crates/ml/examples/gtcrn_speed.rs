@@ -21,8 +21,11 @@ use resonode_ml::gtcrn::{EnhancerOptions, GtcrnSession, SpeechEnhancer, FRAME_VA
 use resonode_ml::runtime::SessionOptions;
 
 fn read(path: &std::path::Path) -> Vec<f32> {
-    let mut src = FileSource::open(path, &SourceOptions { sample_rate: Some(16000), channels: resonode_io::ChannelSelection::Mono })
-        .expect("input file");
+    let mut src = FileSource::open(
+        path,
+        &SourceOptions { sample_rate: Some(16000), channels: resonode_io::ChannelSelection::Mono },
+    )
+    .expect("input file");
     let mut out = Vec::new();
     let mut buf = AudioBuffer::new(1, 8192);
     while src.read(&mut buf).unwrap() > 0 {

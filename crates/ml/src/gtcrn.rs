@@ -280,7 +280,8 @@ impl GtcrnSession {
         for (pos, info) in model.inputs().iter().enumerate() {
             order[pos] = INPUT_NAMES.iter().position(|n| *n == info.name).unwrap_or(0);
         }
-        let mut s = GtcrnSession { model, mix: zeros(&FRAME_SHAPE)?, enh: zeros(&FRAME_SHAPE)?, order, states: Vec::new() };
+        let mut s =
+            GtcrnSession { model, mix: zeros(&FRAME_SHAPE)?, enh: zeros(&FRAME_SHAPE)?, order, states: Vec::new() };
         s.set_streams(1)?;
         Ok(s)
     }
@@ -308,7 +309,8 @@ impl GtcrnSession {
             self.states.pop();
         }
         while self.states.len() < n {
-            let set = || -> Result<[Tensor<f32>; 3]> { Ok([zeros(&CONV_CACHE)?, zeros(&TRA_CACHE)?, zeros(&INTER_CACHE)?]) };
+            let set =
+                || -> Result<[Tensor<f32>; 3]> { Ok([zeros(&CONV_CACHE)?, zeros(&TRA_CACHE)?, zeros(&INTER_CACHE)?]) };
             let sets = [set()?, set()?];
             let opts_for = |out: usize| -> Result<RunOptions<HasSelectedOutputs>> {
                 let mut sel = OutputSelector::default().preallocate(OUTPUT_NAMES[0], shallow(&self.enh)?);
@@ -449,7 +451,8 @@ struct Channel {
     /// Start of the next frame in `pad` (consumed samples are dropped in
     /// batches, so a long push costs linear time).
     pad_pos: usize,
-    /// The most recent raw samples (at most 1024), for the end padding.
+    /// The most recent raw samples (at least the last 512, or all of them;
+    /// at most 1024), for the end padding.
     recent: Vec<f32>,
     raw_len: u64,
     next_frame: u64,
@@ -489,10 +492,15 @@ impl Channel {
 
     fn push(&mut self, x: &[f32], ch: usize, dsp: &mut Dsp, session: &mut GtcrnSession) -> Result<()> {
         self.raw_len += x.len() as u64;
-        self.recent.extend_from_slice(x);
-        if self.recent.len() > 2 * N_FFT {
-            let drop = self.recent.len() - N_FFT;
-            self.recent.drain(..drop);
+        if x.len() >= N_FFT {
+            self.recent.clear();
+            self.recent.extend_from_slice(&x[x.len() - N_FFT..]);
+        } else {
+            self.recent.extend_from_slice(x);
+            if self.recent.len() > 2 * N_FFT {
+                let drop = self.recent.len() - N_FFT;
+                self.recent.drain(..drop);
+            }
         }
         if self.started {
             self.pad.extend_from_slice(x);
@@ -831,7 +839,12 @@ impl StreamingEnhancer {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for 0 channels or an unsupported rate.
-    pub fn with_session(mut session: GtcrnSession, windows: Windows, sample_rate: u32, channels: usize) -> Result<Self> {
+    pub fn with_session(
+        mut session: GtcrnSession,
+        windows: Windows,
+        sample_rate: u32,
+        channels: usize,
+    ) -> Result<Self> {
         let core = Core::new(sample_rate, channels, windows)?;
         session.set_streams(channels)?;
         Ok(StreamingEnhancer { session, core })
@@ -1034,7 +1047,10 @@ impl SpeechEnhancer {
         let started = Instant::now();
         if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
             if a == b {
-                return Err(Error::param("output", format!("{} is the input file; refusing to overwrite it", output.display())));
+                return Err(Error::param(
+                    "output",
+                    format!("{} is the input file; refusing to overwrite it", output.display()),
+                ));
             }
         }
         let mut source = FileSource::open(input, &SourceOptions::default())?;

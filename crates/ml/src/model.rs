@@ -112,7 +112,12 @@ fn info_of(name: &str, ty: &ValueType) -> TensorInfo {
 }
 
 fn non_tensor(name: &str, kind: &str) -> TensorInfo {
-    TensorInfo { name: name.to_string(), element_type: kind.to_string(), shape: Vec::new(), dimension_names: Vec::new() }
+    TensorInfo {
+        name: name.to_string(),
+        element_type: kind.to_string(),
+        shape: Vec::new(),
+        dimension_names: Vec::new(),
+    }
 }
 
 /// An ONNX model ready to run: an ONNX Runtime session plus a description
@@ -247,14 +252,24 @@ fn check(actual: &[TensorInfo], expected: &[TensorSpec<'_>], what: &str) -> Vec<
         match actual.iter().find(|a| a.name == e.name) {
             None => {
                 let names: Vec<String> = actual.iter().map(|a| format!("`{}`", a.name)).collect();
-                problems.push(format!("expected {what} {e}, but the model has no {what} `{}` (it has {})", e.name, names.join(", ")));
+                problems.push(format!(
+                    "expected {what} {e}, but the model has no {what} `{}` (it has {})",
+                    e.name,
+                    names.join(", ")
+                ));
             }
             Some(a) => {
                 let shape_ok = a.shape.len() == e.shape.len()
                     && a.shape.iter().zip(e.shape).all(|(&ad, &ed)| ed < 0 || ad < 0 || ad == ed);
                 if a.element_type != e.element_type || !shape_ok {
-                    problems.push(format!("{what} `{}`: expected {} {}, got {} {}", e.name, e.element_type,
-                        format_shape(e.shape, &[]), a.element_type, format_shape(&a.shape, &a.dimension_names)));
+                    problems.push(format!(
+                        "{what} `{}`: expected {} {}, got {} {}",
+                        e.name,
+                        e.element_type,
+                        format_shape(e.shape, &[]),
+                        a.element_type,
+                        format_shape(&a.shape, &a.dimension_names)
+                    ));
                 }
             }
         }

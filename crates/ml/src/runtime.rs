@@ -450,7 +450,11 @@ fn commit(b: &mut SessionBuilder, src: ModelSource<'_>) -> std::result::Result<S
     .map_err(|e| e.to_string().trim().to_string())
 }
 
-fn try_build(src: ModelSource<'_>, opts: &SessionOptions, ep: ExecutionProvider) -> std::result::Result<Session, BuildError> {
+fn try_build(
+    src: ModelSource<'_>,
+    opts: &SessionOptions,
+    ep: ExecutionProvider,
+) -> std::result::Result<Session, BuildError> {
     let mut b = builder(opts).map_err(BuildError::Model)?;
     if let Some((dispatch, avail)) = ep.dispatch() {
         match avail {
@@ -463,7 +467,9 @@ fn try_build(src: ModelSource<'_>, opts: &SessionOptions, ep: ExecutionProvider)
             }
             Err(e) => return Err(BuildError::Provider(e)),
         }
-        b = b.with_execution_providers([dispatch]).map_err(|e| BuildError::Provider(e.to_string().trim().to_string()))?;
+        b = b
+            .with_execution_providers([dispatch])
+            .map_err(|e| BuildError::Provider(e.to_string().trim().to_string()))?;
         return commit(&mut b, src).map_err(|e| {
             let e = e.trim().to_string();
             // Tell "the provider failed" from "the model is bad" by trying the CPU.
@@ -497,7 +503,9 @@ pub fn build_session(src: ModelSource<'_>, opts: &SessionOptions) -> Result<(Ses
         match std::fs::metadata(p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound { path: name }),
             Err(e) => return Err(Error::Io { path: name, reason: e.to_string() }),
-            Ok(m) if m.is_dir() => return Err(Error::Io { path: name, reason: "is a directory, not a model file".into() }),
+            Ok(m) if m.is_dir() => {
+                return Err(Error::Io { path: name, reason: "is a directory, not a model file".into() })
+            }
             Ok(m) if m.len() == 0 => {
                 return Err(Error::Model { path: name, reason: "the file is empty (0 bytes)".into() })
             }

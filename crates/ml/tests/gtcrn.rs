@@ -120,7 +120,8 @@ fn real_drum_loop_at_0_db_snr_gains_at_least_4_db_si_sdr() {
     // The Amen break (Sonic Pi's loop_amen.flac, CC0), looped, mono, 16 kHz.
     let (drums, rate) = read(&fixture("loop_amen.flac"), Some(16000));
     assert_eq!(rate, 16000);
-    let mono: Vec<f32> = (0..drums[0].len()).map(|i| drums.iter().map(|c| c[i]).sum::<f32>() / drums.len() as f32).collect();
+    let mono: Vec<f32> =
+        (0..drums[0].len()).map(|i| drums.iter().map(|c| c[i]).sum::<f32>() / drums.len() as f32).collect();
     let mut e = enhancer(WindowKind::Periodic, None);
     for (name, s) in clean_clips() {
         let loop_: Vec<f32> = mono.iter().cycle().take(s.len()).copied().collect();
@@ -138,7 +139,10 @@ fn other_sample_rates_are_resampled_to_16_khz_and_back_time_aligned() {
     for rate in [48000u32, 44100, 22050, 8000] {
         let s = resample_planar(&[&s16], 16000, rate).unwrap().remove(0);
         let (before, after, lag) = improvement(&mut e, &s, &white_noise(s.len(), 9), rate);
-        println!("{rate} Hz + white noise 0 dB: SI-SDR {before:.2} -> {after:.2} dB (+{:.2}), lag {lag}", after - before);
+        println!(
+            "{rate} Hz + white noise 0 dB: SI-SDR {before:.2} -> {after:.2} dB (+{:.2}), lag {lag}",
+            after - before
+        );
         assert!(after - before >= 7.0, "{rate} Hz: +{:.2} dB", after - before);
         assert_eq!(lag, 0, "{rate} Hz");
     }
@@ -160,7 +164,8 @@ fn file_mode_output_has_the_input_length_and_no_delay() {
     let mut e = enhancer(WindowKind::Periodic, None);
     for (rate, channels) in [(16000u32, 1usize), (44100, 2)] {
         let s = resample_planar(&[&s16], 16000, rate).unwrap().remove(0);
-        let noisy: Vec<Vec<f32>> = (0..channels).map(|c| mix_at_snr(&s, &white_noise(s.len(), 11 + c as u64), 0.0)).collect();
+        let noisy: Vec<Vec<f32>> =
+            (0..channels).map(|c| mix_at_snr(&s, &white_noise(s.len(), 11 + c as u64), 0.0)).collect();
         let input = dir.join(format!("in_{rate}.wav"));
         let output = dir.join(format!("out_{rate}.wav"));
         write_f32_wav(&input, &noisy, rate);

@@ -51,7 +51,8 @@ fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
 
 #[test]
 fn frames_and_16_khz_streaming_hops_do_not_allocate_after_warm_up() {
-    let opts = EnhancerOptions { session: SessionOptions { intra_threads: 1, ..Default::default() }, ..Default::default() };
+    let opts =
+        EnhancerOptions { session: SessionOptions { intra_threads: 1, ..Default::default() }, ..Default::default() };
     let mut s = GtcrnSession::load(&opts).unwrap();
     let mix: Vec<f32> = (0..FRAME_VALUES).map(|i| (i as f32 * 0.01).sin()).collect();
     let mut out = vec![0.0; FRAME_VALUES];

@@ -145,7 +145,10 @@ fn thread_count_is_configurable_and_results_do_not_depend_on_it() {
     let frame: Vec<f32> = (0..FRAME_VALUES).map(|i| ((i * 37 % 101) as f32 - 50.0) / 10.0).collect();
     let mut results = Vec::new();
     for threads in [1usize, 2] {
-        let opts = EnhancerOptions { session: SessionOptions { intra_threads: threads, ..Default::default() }, ..Default::default() };
+        let opts = EnhancerOptions {
+            session: SessionOptions { intra_threads: threads, ..Default::default() },
+            ..Default::default()
+        };
         let mut s = GtcrnSession::load(&opts).unwrap();
         let mut out = vec![0.0; FRAME_VALUES];
         for _ in 0..5 {

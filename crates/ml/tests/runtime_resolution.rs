@@ -61,9 +61,12 @@ fn runtime_resolution_errors_then_one_runtime_per_process() {
     if let Some(v) = &saved {
         std::env::set_var("ORT_DYLIB_PATH", v);
     } else {
-        assert!(library_candidates(None).iter().any(|c| c.ends_with(Path::new("onnxruntime-node/bin/napi-v6").join(
-            Path::new(&std::env::consts::OS.replace("macos", "darwin").replace("windows", "win32"))
-        ).join(if cfg!(target_arch = "aarch64") { "arm64" } else { "x64" }).join(lib))));
+        assert!(library_candidates(None).iter().any(|c| c.ends_with(
+            Path::new("onnxruntime-node/bin/napi-v6")
+                .join(Path::new(&std::env::consts::OS.replace("macos", "darwin").replace("windows", "win32")))
+                .join(if cfg!(target_arch = "aarch64") { "arm64" } else { "x64" })
+                .join(lib)
+        )));
     }
     let info = init_runtime(None).expect("npm install onnxruntime-node (or set ORT_DYLIB_PATH)");
     println!("loaded ONNX Runtime {} from {}", info.version, info.library_path.display());
