@@ -6,7 +6,10 @@
 //   c. the cost of a ProcessorChain.process() call across the JS boundary,
 //   d. real time on PulseAudio: callback load of an 8-processor chain,
 //      round-trip latency through the null-sink loopback, and a gain-only
-//      duplex job beside audify and naudiodon with the JS thread busy.
+//      duplex job beside audify and naudiodon with the JS thread busy,
+//   e. neural inference (bench/ml.mjs): GTCRN speech enhancement against the
+//      same model driven frame by frame from JS (onnxruntime-node) and from
+//      Python onnxruntime, and full-size HTDemucs against PyTorch.
 // Prints the tables and rewrites bench/RESULTS.md. Benchmarks report; the
 // tests (npm test) assert.
 //
@@ -19,6 +22,9 @@
 // PulseAudio (pulseaudio pulseaudio-utils, started by
 // scripts/start-pulseaudio.sh) and looks for audify and naudiodon in
 // $RESONODE_RT_LIBS/node_modules (default /tmp/rtbench); see RESULTS.md.
+// Section e needs onnxruntime-node (a dependency), a python with numpy,
+// onnxruntime, torch, demucs and soundfile, and a full-size HTDemucs export
+// (see the top of bench/ml.mjs).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -32,6 +38,7 @@ import { benchCli, reportCli, CHAIN, SOX_EFFECTS } from './cli.mjs'
 import { benchFilter, reportFilter } from './filter.mjs'
 import { benchBoundary, reportBoundary } from './boundary.mjs'
 import { benchRealtime, reportRealtime } from './realtime.mjs'
+import { benchMl, reportMl } from './ml.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = join(ROOT, 'bench/out')
@@ -39,7 +46,7 @@ const RUST_TARGET = join(OUT, 'rust-target')
 const RUST_BENCH = join(RUST_TARGET, 'release/resonode-bench')
 const WAV_SECONDS = 600
 const LP_SECONDS = 60
-const SECTIONS = ['cli', 'filter', 'boundary', 'realtime']
+const SECTIONS = ['cli', 'filter', 'boundary', 'realtime', 'ml']
 
 const { values: opts } = parseArgs({
   options: {
@@ -113,8 +120,11 @@ async function main() {
     if (spawnSync(cmd, args).status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: install sox, python3, numpy and scipy`)
   }
 
-  log('building bench/rust (release)')
-  run('cargo', ['build', '--release', '--quiet', '--manifest-path', join(ROOT, 'bench/rust/Cargo.toml'), '--target-dir', RUST_TARGET], { stdio: ['ignore', 'inherit', 'inherit'] })
+  // bench/rust serves sections a-d; section e alone does not need it.
+  if (only.some((s) => s !== 'ml')) {
+    log('building bench/rust (release)')
+    run('cargo', ['build', '--release', '--quiet', '--manifest-path', join(ROOT, 'bench/rust/Cargo.toml'), '--target-dir', RUST_TARGET], { stdio: ['ignore', 'inherit', 'inherit'] })
+  }
 
   const input = join(OUT, `in_${WAV_SECONDS / 60}min_v1.wav`)
   if (only.includes('cli')) {
@@ -149,6 +159,11 @@ async function main() {
     log('d. real time (PulseAudio)')
     results.realtime = await benchRealtime(ctx)
   }
+  if (only.includes('ml')) {
+    await waitForCompilers()
+    log('e. neural inference')
+    results.ml = await benchMl(ctx)
+  }
   results.totalS = (Date.now() - t00) / 1000
   writeFileSync(join(OUT, only.length === SECTIONS.length ? 'results.json' : 'results.partial.json'), JSON.stringify(results, null, 2))
 
@@ -168,6 +183,7 @@ function render(r) {
   const filter = r.filter && reportFilter(r.filter)
   const boundary = r.boundary && reportBoundary(r.boundary)
   const realtime = r.realtime && reportRealtime(r.realtime)
+  const ml = r.ml && reportMl(r.ml)
   // A ratio within 10 % of its threshold is flagged: run-to-run noise on a
   // shared 2-core machine is of that order.
   const target = (v, min) => (v >= min ? 'met' : '**missed**') + (Math.abs(v / min - 1) < 0.1 ? ' (borderline: within 10 %, may flip between runs)' : '')
@@ -191,6 +207,7 @@ function render(r) {
     const d = s.duplex?.resonodeBusy
     if (d && d.output && Number.isFinite(d.output.glitches)) targets.push(['Real time: gain-only duplex job, JS busy: zero glitches at the output (resonode)', `${d.output.glitches} glitches, ${d.stats.xruns} xruns`, yes(d.output.glitches === 0 && d.stats.xruns === 0)])
   }
+  if (ml) targets.push(...ml.targets)
   const parts = [
     `# Benchmarks
 
@@ -224,6 +241,7 @@ ${targets.map((t) => `| ${t.join(' | ')} |`).join('\n')}
   if (filter) parts.push(`## b. 8th-order Butterworth lowpass in memory\n\n${filter.md}`)
   if (boundary) parts.push(`## c. Cost of a \`ProcessorChain.process()\` call across the JS boundary\n\n${boundary.md}`)
   if (realtime) parts.push(`## d. Real time on PulseAudio\n\n${realtime.md}`)
+  if (ml) parts.push(`## e. Neural inference\n\n${ml.md}`)
   parts.push(`## How to reproduce
 
 \`\`\`sh
@@ -233,6 +251,7 @@ pip install numpy scipy          # for the scipy baseline
 npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60))} min (the first run also builds bench/rust and writes a 110 MB WAV); rewrites bench/RESULTS.md
 node bench/run.mjs --only filter,boundary --reps 3   # a quick partial run
 node bench/run.mjs --only realtime                   # section d alone (about 4 min)
+node bench/run.mjs --only ml                         # section e alone (GTCRN and HTDemucs; see bench/ml.mjs)
 \`\`\`
 
 Section d also needs:

@@ -67,7 +67,26 @@ fn audio_server() -> Option<MutexGuard<'static, ()>> {
     if let Err(e) = ready {
         panic!("no audio server: {e}\n(set RESONODE_NO_AUDIO_SERVER=1 to skip the live tests)");
     }
-    Some(TURN.lock().unwrap_or_else(|e| e.into_inner()))
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    quiesce();
+    Some(turn)
+}
+
+/// Gives each live test a quiet server: streams of an earlier test (a stream
+/// the server killed is dropped on a background thread and may linger) would
+/// otherwise mix into the loopback this test records. Waits up to 2 s for
+/// them to go, then kills what is left.
+fn quiesce() {
+    let playing = || pactl(&["list", "short", "sink-inputs"]).lines().count();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while playing() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if playing() > 0 {
+        for sink in ["resonull", "resonull_aux"] {
+            kill_streams_on(sink);
+        }
+    }
 }
 
 fn drain(rx: &mut Consumer) -> Vec<f32> {
