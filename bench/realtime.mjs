@@ -15,7 +15,7 @@
 //      library's own counters, and the timing of the JS callbacks.
 // Every measurement runs in its own process (bench/realtime-job.mjs).
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fmt, median, table } from './common.mjs'
@@ -77,21 +77,22 @@ function foreignClients() {
   return n('sink-inputs') + n('source-outputs')
 }
 
-// Compilers and linkers: on a 2-core machine any of them running turns
-// real-time measurements into noise.
-const HEAVY = new Set(['rustc', 'cargo', 'cc1', 'cc1plus', 'ld', 'ld.lld', 'ld.gold', 'ninja', 'make', 'clang'])
+// Compilers, linkers and cargo-built test binaries: on a 2-core machine any
+// of them running turns real-time measurements into noise.
+const HEAVY = new Set(['rustc', 'cc1', 'cc1plus', 'ld', 'ld.lld', 'ld.gold', 'clang'])
 function heavyRunning() {
   for (const d of readdirSync('/proc')) {
     if (d.charCodeAt(0) > 57) continue
     try {
       const c = readFileSync(`/proc/${d}/comm`, 'utf8').trim()
       if (HEAVY.has(c)) return c
+      if (/\/target\/.*\/deps\//.test(readlinkSync(`/proc/${d}/exe`))) return `${c} (a cargo test binary)`
     } catch {}
   }
   return null
 }
 
-/** Waits until no compiler runs and no other client uses the PulseAudio server (10 min at most). */
+/** Waits until no compiler runs and no other client uses the PulseAudio server (30 min at most). */
 async function waitQuiet(ctx, pulse = true) {
   let quiet = 0
   for (let waited = 0; quiet < 2; waited += 2) {
@@ -99,8 +100,8 @@ async function waitQuiet(ctx, pulse = true) {
     const clients = pulse ? foreignClients() : 0
     quiet = heavy || clients ? 0 : quiet + 1
     if (quiet >= 2) break
-    if (waited >= 600) throw new Error(`${heavy ?? 'other PulseAudio clients'} kept running for 10 minutes; not measuring beside them`)
-    if (waited % 60 === 0 && (heavy || clients)) ctx.log(`  waiting: ${heavy ? `${heavy} is running` : 'other PulseAudio clients are playing or recording'}`)
+    if (waited >= 1800) throw new Error(`${heavy ?? 'other PulseAudio clients'} kept running for 30 minutes; not measuring beside them`)
+    if (waited % 120 === 0 && (heavy || clients)) ctx.log(`  waiting: ${heavy ? `${heavy} is running` : 'other PulseAudio clients are playing or recording'}`)
     await sleep(2000)
   }
 }
@@ -697,7 +698,15 @@ ${cross}`)
   // 2. loopback
   const lb = r.loopback
   if (lb) {
-    const rows = (lb.rows || []).map((x) => [x.buffer, `${x.actualOut} / ${x.actualIn}`, ms(x.roundTripMs, 1), ms(x.outDelayMs, 1), ms(x.inDelayMs, 1), x.correlation.toFixed(3), x.xruns])
+    const rows = (lb.rows || []).map((x) => [
+      x.buffer,
+      `${x.actualOut} / ${x.actualIn}`,
+      ms(x.roundTripMs, 1) + (x.correlation < 0.9 ? ' (burst not cleanly recorded: unreliable)' : ''),
+      ms(x.outDelayMs, 1),
+      ms(x.inDelayMs, 1),
+      x.correlation.toFixed(3),
+      x.xruns,
+    ])
     summary.loopback = lb.rows
     const td = lb.testDevice
     parts.push(`### d2. Round-trip latency through the PulseAudio null-sink loopback
@@ -758,37 +767,58 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
     const get = (lib, busy) => r.duplex.find((x) => x.lib === lib && x.busy === busy && x.bufferSize === DUPLEX_BUFFER && !x.error)
     summary.duplex = { resonodeBusy: get('resonode', true), resonodeIdle: get('resonode', false) }
     const libNotes = Object.entries(r.libs)
-      .map(([name, l]) => `- ${name}: ${l.installed ? `${l.version}, from \`${l.dir}\`` : 'not installed'}${l.error ? `; ${l.error}` : ''}${l.note ? `; ${l.note}` : ''}`)
+      .map(([name, l]) => `- ${name}: ${l.installed ? `${l.version}, from \`${l.dir}\`` : 'not installed'}${l.error ? `; ${l.error}` : ''}`)
       .join('\n')
+    // Idle -> busy, per variant, from the external measurement.
+    const key = (x) => `${x.lib}/${x.bufferSize}/${x.latency ?? ''}`
+    const pairs = []
+    for (const idle of r.duplex.filter((x) => !x.busy)) {
+      const busy = r.duplex.find((x) => x.busy && key(x) === key(idle))
+      if (!busy || idle.error || busy.error) continue
+      const g = (x) => (x.output?.silent ? 'no output' : x.output?.error ? 'n/a' : `${x.output.glitches} glitches / ${x.output.dropoutMs} ms dropout`)
+      pairs.push(`- ${rows[r.duplex.indexOf(idle)][0]}: idle ${g(idle)} -> busy ${g(busy)}` + (idle.source && busy.source && !idle.source.error && !busy.source.error ? ` (input control: ${idle.source.glitches} -> ${busy.source.glitches})` : ''))
+    }
+    const disturbed = r.duplex.filter((x) => x.disturbedBy)
     parts.push(`### d3. The same gain-only duplex job: resonode vs JS-in-the-audio-path libraries
 
-Job: \`${INPUT}\` -> gain ${GAIN_DB} dB -> \`${OUTPUT}\`, stereo float32, 48 kHz, ${DUPLEX_BUFFER}-frame buffers;
-${DUPLEX_WARMUP_S} s to settle, then ${DUPLEX_SECONDS} s measured with the JS thread idle, then the same busy. resonode runs
-\`new RealtimeProcessor({ processors: [new Gain(${GAIN_DB})], config: { bufferSize: ${DUPLEX_BUFFER}, channelsIn: 2, channelsOut: 2, ... } })\`:
-the gain runs in the Rust callback. audify and naudiodon hand every input buffer to a JS callback,
-which scales it and writes it back for output; both start with ${PRIME_BUFFERS} buffers of silence queued, as
-resonode's duplex queue does (latency \`'balanced'\`).
+Job: \`${INPUT}\` -> gain ${GAIN_DB} dB -> \`${OUTPUT}\`, stereo float32, 48 kHz. ${DUPLEX_WARMUP_S} s to settle, then
+${DUPLEX_SECONDS} s measured, every variant first with the JS thread idle, then busy. resonode runs
+\`new RealtimeProcessor({ processors: [new Gain(${GAIN_DB})], config: { bufferSize, channelsIn: 2, channelsOut: 2, latency, inputDevice, outputDevice } })\`:
+the gain runs in the Rust callback and JS is not involved per buffer. audify and naudiodon hand every
+input buffer to a JS callback, which scales it and writes it back for output; both start with ${PRIME_BUFFERS}
+buffers of silence queued, as resonode's duplex queue does at latency \`'balanced'\`. The control is
+PulseAudio's own clients piped together (\`parec | pacat\`, \`--latency-msec=${PIPE_LATENCY_MS}\`, no gain) beside the
+same JS process: what the server and this machine give a duplex stream without any library.
 
-Measured outside every library: \`pacat\` plays a 997 Hz sine (plus short tone bursts on the other
+Measured outside every library: \`pacat\` plays a 997 Hz sine (and short tone bursts on the other
 channel) into \`resonull\`; \`parec\` records \`${OUTPUT}.monitor\` (the job's output) and \`${INPUT}\`
-(its input, as a control). A glitch is a sample where the sine's recurrence breaks by more than a tenth
-of its amplitude (a gap, skip or click; within 5 ms counted once); dropout = 1 ms blocks below a quarter
-of the tone's level; latency = from a burst in the input to the same burst in the output (wall-clock
-stamps of both recordings; +-2 ms). "JS callback timing": intervals between the JS processing callbacks
-(standard deviation / p99 / max ms; one buffer is ${ms((DUPLEX_BUFFER / SR) * 1000)} ms) and their lateness against an
-ideal one-per-buffer schedule (p99 ms).
+(its input: the control column). A glitch is a sample where the sine's recurrence
+x[n+1] - 2cos(w)x[n] + x[n-1] breaks by more than a tenth of the tone's amplitude (a gap, a skip or a
+click; glitches within 5 ms count once); dropout = 1 ms blocks below a quarter of the tone's level;
+latency = from a burst in the input recording to the same burst in the output recording (wall-clock
+stamps of both; about +-2 ms). "JS callback timing": intervals between the JS processing callbacks
+(standard deviation / p99 / max, ms; one 256-frame buffer is ${ms((DUPLEX_BUFFER / SR) * 1000)} ms) and their lateness against an
+ideal one-per-buffer schedule (p99). resonode's own counters are for the measured interval only.
 
-${table(['library', 'JS thread', 'glitches at the output', 'dropout ms total / longest', 'latency through the job ms, median (min..max)', "library's own counters", 'JS callback timing: sd / p99 / max ms', 'event-loop delay p99 ms', 'glitches in the input (control)', 'window s'], rows)}
+${table(['job', 'JS thread', 'glitches at the output', 'dropout ms total / longest', 'latency through the job ms, median (min..max)', "the library's own counters", 'JS callback timing: sd / p99 / max ms', 'event-loop delay p99 ms', 'glitches in the input (control)', 'window s'], rows)}
 
+Idle -> busy (external measurement):
+${pairs.join('\n')}
+${disturbed.length ? `\n${disturbed.length} row(s) were measured three times and a compiler or test binary of another job still ran during the last attempt (marked in the last column): treat them as noise.\n` : ''}
 How each library runs here:
 ${libNotes}
-- audify (RtAudio ${'6'}) on its PulseAudio API: its output stream is opened without buffer attributes, so
-  PulseAudio's default (about 2 s of buffering) applies; audify offers no option to change it. Its
-  callback allocates the input copy (\`new int8_t[]\`), takes two mutexes and plays silence when JS
-  has not queued the next buffer ("starved callbacks").
-- naudiodon on PortAudio's ALSA API through the \`pulse\` PCM (its bundled PortAudio has no PulseAudio
-  API), with \`PULSE_SINK=${OUTPUT} PULSE_SOURCE=${INPUT}\`; one buffer per JS read (\`highwaterMark\`).
-  Its audio callback blocks on a condition variable until JS has written the next buffer.
+- audify (RtAudio 6.0.1, compiled from source with its PulseAudio API): it opens the output stream
+  without buffer attributes (PulseAudio's defaults apply; audify has no option for them) and runs
+  duplex as two simple-API streams in one thread. Its callback allocates the input copy
+  (\`new int8_t[]\`), takes two mutexes, posts the buffer to JS and plays silence when JS has not
+  queued the next one ("starved callbacks"). RtAudio names PulseAudio devices by description and keeps
+  one per name, so both null sinks ("Null Output") would collapse into \`resonull\`: for the run,
+  \`${OUTPUT}\` gets the description "${OUTPUT}" (pacmd, restored afterwards).
+- naudiodon (bundled PortAudio V19.6.0 with only its ALSA API) through the ALSA \`pulse\` PCM, with
+  \`PULSE_SINK=${OUTPUT} PULSE_SOURCE=${INPUT}\`, one buffer per JS read (\`highwaterMark\`; its
+  default of 16384 bytes deadlocks a duplex stream: the read waits for 8 input buffers, the input
+  queue holds 2). Its audio callback blocks on a condition variable until JS has written the next
+  buffer, so a busy JS thread stalls the device.
 `)
   }
   return { md: parts.join('\n'), summary }
