@@ -8,7 +8,9 @@ import { join } from 'node:path'
 import { lib, root, asset, tempDir, cli, readAll, maxAbsDiff } from './helpers.mjs'
 
 const { SpeechEnhancer, Separator, siSdr, snr, correlation, SeparationMetrics } = lib
-const gtcrnDir = join(root, '..', 'shared', 'models', 'gtcrn')
+// The repo's copies of shared/models/gtcrn: mix.wav is assets/noisy_speech.wav.
+const gtcrnMix = asset('noisy_speech.wav')
+const gtcrnRef = join(root, 'crates/ml/tests/fixtures/gtcrn/enh.wav')
 const tinyHtdemucs = join(root, 'crates/ml/tests/fixtures/htdemucs/htdemucs_tiny.onnx')
 const run = (args, env = {}) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } })
 
@@ -35,11 +37,11 @@ test('metrics on closed-form cases', (t) => {
 
 test('enhance: the built-in GTCRN reproduces the reference enh.wav', async (t) => {
   const out = join(tempDir(), 'enh.wav')
-  const r = run(['enhance', join(gtcrnDir, 'mix.wav'), out, '--json'])
+  const r = run(['enhance', gtcrnMix, out, '--json'])
   t.is(r.status, 0, r.stderr)
   const j = JSON.parse(r.stdout)
   t.is(j.sampleRate, 16000)
-  const [ours, ref, mix] = await Promise.all([readAll(out), readAll(join(gtcrnDir, 'enh.wav')), readAll(join(gtcrnDir, 'mix.wav'))])
+  const [ours, ref, mix] = await Promise.all([readAll(out), readAll(gtcrnRef), readAll(gtcrnMix)])
   t.is(ours.channels[0].length, mix.channels[0].length, 'same length as the input')
   const n = Math.min(ours.channels[0].length, ref.channels[0].length)
   const a = ours.channels[0].subarray(0, n)

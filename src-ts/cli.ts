@@ -127,13 +127,13 @@ function meter(db: number): string {
   return '#'.repeat(filled) + '-'.repeat(width - filled)
 }
 
-async function cmdLive(o: { input?: string; output?: string; chain?: string; sampleRate?: number; bufferSize?: number; duration?: number; json?: boolean; backend?: Backend; channels?: number }) {
+async function cmdLive(o: { input?: string; output?: string; chain?: string; sampleRate?: number; bufferSize?: number; duration?: number; json?: boolean; backend?: Backend; channels?: number; latency?: 'low' | 'balanced' | 'high' }) {
   const processors = o.chain ? parseChain(o.chain) : []
   const tty = !o.json && process.stderr.isTTY
   const rt = new RealtimeProcessor({
     processors,
     backend: o.backend,
-    config: { inputDevice: o.input, outputDevice: o.output, sampleRate: o.sampleRate, bufferSize: o.bufferSize, channelsIn: o.channels ?? 1, channelsOut: 2 },
+    config: { inputDevice: o.input, outputDevice: o.output, sampleRate: o.sampleRate, bufferSize: o.bufferSize, channelsIn: o.channels ?? 1, channelsOut: 2, latency: o.latency },
     tapFrames: tty ? 48000 : undefined,
   })
   let peak = 0
@@ -172,6 +172,10 @@ async function cmdLive(o: { input?: string; output?: string; chain?: string; sam
     callbackLoadMean: s.callbackLoadMean,
     callbackLoadPeak: s.callbackLoadPeak,
     latencyMs: s.latencyMsMeasured ?? s.latencyMs,
+    // What of `xruns` the device reported, and callbacks over their budget:
+    // the part attributable to the device path and to resonode's processing.
+    deviceXruns: s.deviceXruns,
+    lateCallbacks: s.lateCallbacks,
   }
   if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
   else console.log(`${result.callbacks} callbacks, ${result.framesProcessed} frames, ${result.xruns} xruns, load mean ${(result.callbackLoadMean * 100).toFixed(2)}% peak ${(result.callbackLoadPeak * 100).toFixed(2)}%, latency ${result.latencyMs.toFixed(1)} ms`)
@@ -275,6 +279,7 @@ export async function main(argv: string[]): Promise<void> {
       if (!(n > 0)) throw new InvalidArgumentError('--duration must be > 0 seconds')
       return n
     })
+    .option('--latency <hint>', 'low, balanced (default) or high: input buffers held back in duplex (1/2/4)')
     .option('--backend <name>', 'default or none', 'default')
     .option('--json', 'print one JSON object with the stats on exit')
     .action(cmdLive)

@@ -25,6 +25,10 @@ pub(crate) struct Shared {
     pub device_overruns: AtomicU64,
     pub engine_underruns: AtomicU64,
     pub engine_overruns: AtomicU64,
+    /// Raised when the engine starts shutting down: the streams stop one
+    /// after the other, so resonode's own queues run dry or full for a
+    /// moment; that is teardown, not a glitch, and is not counted.
+    pub stopping: AtomicBool,
     /// Silent frames played between queued frames because the playback
     /// queue ran dry (silence after the last queued frame is not counted).
     pub playback_starved: AtomicU64,
@@ -74,6 +78,7 @@ impl Shared {
             device_overruns: AtomicU64::new(0),
             engine_underruns: AtomicU64::new(0),
             engine_overruns: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
             playback_starved: AtomicU64::new(0),
             playback_start_frame: AtomicU64::new(UNSET),
             playback_consumed: AtomicU64::new(0),
@@ -122,6 +127,9 @@ impl Shared {
         kind: XrunKind,
         source: XrunSource,
     ) {
+        if source == XrunSource::Engine && self.stopping.load(Ordering::Relaxed) {
+            return;
+        }
         let counter = match (source, kind) {
             (XrunSource::Device, XrunKind::Underrun) => &self.device_underruns,
             (XrunSource::Device, XrunKind::Overrun) => &self.device_overruns,

@@ -650,6 +650,7 @@ impl RealtimeEngine {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
+        self.shared.stopping.store(true, Ordering::Relaxed);
         self.stop_flag.store(true, Ordering::Relaxed);
         let _ = self.commands.send(Command::Stop);
         match self.done.recv_timeout(Duration::from_secs(5)) {
