@@ -453,6 +453,18 @@ export interface RealtimeStats {
   sampleRate: number
   tapDropped: number
   restarts: number
+  /**
+   * Audio threads running under a real-time scheduling policy
+   * (`SCHED_FIFO` on Linux; 0 when the OS refused it).
+   */
+  realtimeThreads: number
+  /**
+   * Duplex: times the input ran ahead of the output for a whole second
+   * (device clocks disagree) and the excess was dropped; not xruns.
+   */
+  driftCorrections: number
+  /** Frames those corrections dropped. */
+  driftFramesDropped: number
 }
 
 /** A validated configuration with its derived values. */

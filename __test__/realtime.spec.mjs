@@ -67,6 +67,10 @@ const concat = (parts) => {
   return out
 }
 
+// Whether this process may use real-time scheduling (root, CAP_SYS_NICE or
+// an RLIMIT_RTPRIO): then the audio threads must have got it.
+const RT_ALLOWED = spawnSync('chrt', ['-f', '1', 'true']).status === 0
+
 function play(signal, options = {}) {
   const chunks = []
   for (let i = 0; i < signal.length; i += 4800) chunks.push([signal.slice(i, i + 4800)])
@@ -164,15 +168,19 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
   await new Promise((r) => setTimeout(r, 300))
   const s = await rt.stop()
   const out = concat(tapped)
-  // The loudest second of the tap is where the tone went through.
-  let best = 0
-  let bestAt = 0
-  for (let i = 0; i + RATE <= out.length; i += RATE / 10) {
-    let e = 0
-    for (let j = i; j < i + RATE; j += 16) e += out[j] * out[j]
-    if (e > best) [best, bestAt] = [e, i]
+  // The tone went through where the tap is loud: measure the middle 0.8 s
+  // of that stretch (away from the fade-in of the filters and the edges).
+  let first = -1
+  let last = -1
+  for (let i = 0; i < out.length; i++) {
+    if (Math.abs(out[i]) > 0.05) {
+      if (first < 0) first = i
+      last = i
+    }
   }
-  const win = out.subarray(bestAt, bestAt + RATE)
+  t.true(last - first > RATE * 1.5, `the tone lasted ${(last - first) / RATE} s in the tap`)
+  const mid = Math.floor((first + last) / 2)
+  const win = out.subarray(mid - 0.4 * RATE, mid + 0.4 * RATE)
   const low = goertzel(win, 300)
   const high = goertzel(win, 5000)
   const lowDb = 20 * Math.log10(low / 0.25)
@@ -221,15 +229,18 @@ test.serial('60 s at 256 frames with an 8-processor chain while JS is busy: no x
     await new Promise((r) => setImmediate(r))
   }
   const s = await rt.stop()
-  t.log(`callbacks ${s.callbacks}, xruns ${s.xruns} (device ${s.deviceXruns}), late ${s.lateCallbacks}, load mean ${s.callbackLoadMean.toFixed(4)} peak ${s.callbackLoadPeak.toFixed(4)}, garbage ${garbage}`)
-  t.true(s.callbacks > (60 * RATE) / 256 * 0.9)
+  t.log(`callbacks ${s.callbacks}, xruns ${s.xruns} (device ${s.deviceXruns}), late ${s.lateCallbacks}, load mean ${s.callbackLoadMean.toFixed(4)} peak ${s.callbackLoadPeak.toFixed(4)}, real-time threads ${s.realtimeThreads}, drift corrections ${s.driftCorrections} (${s.driftFramesDropped} frames), garbage ${garbage}`)
+  // The null sink's clock is the VM's: it may run a little slow.
+  t.true(s.framesProcessed > 60 * RATE * 0.75)
   // Attributable to resonode: a callback that overran its buffer period, or
-  // an xrun the device reports. Duplex-queue underruns (input arriving late
-  // from the server on an overloaded machine) are counted in s.xruns and
-  // must stay rare even then.
+  // an xrun the device reports. The audio threads run at real-time priority
+  // (root here), so the busy JS thread and its GC cannot delay them.
+  if (RT_ALLOWED) t.is(s.realtimeThreads, 2)
   t.is(s.lateCallbacks, 0)
   t.is(s.deviceXruns, 0)
-  t.true(s.xruns <= s.callbacks * 0.002, `${s.xruns} queue xruns`)
+  // The duplex queue (a jitter buffer between two server streams) ran dry:
+  // capture arrived late from the server. Rare even on a loaded machine.
+  t.true(s.xruns <= s.callbacks * 0.001, `${s.xruns} queue xruns`)
   t.log(`xrun events delivered to JS: ${xruns.length}`)
 })
 
@@ -237,13 +248,12 @@ test.serial('CLI: live --duration --json on the null sink: no xruns attributable
   const r = spawnSync(process.execPath, [cli, 'live', '--duration', '5', '--json', '--input', 'resonull.monitor', '--output', 'resonull_aux', '--chain', 'highpass(80) gain(-3db)', '--buffer-size', '256'], { encoding: 'utf8' })
   t.is(r.status, 0, r.stderr)
   const j = JSON.parse(r.stdout)
-  t.deepEqual(Object.keys(j).sort(), ['callbackLoadMean', 'callbackLoadPeak', 'callbacks', 'deviceXruns', 'framesProcessed', 'lateCallbacks', 'latencyMs', 'xruns'])
+  t.deepEqual(Object.keys(j).sort(), ['callbackLoadMean', 'callbackLoadPeak', 'callbacks', 'deviceXruns', 'driftCorrections', 'framesProcessed', 'lateCallbacks', 'latencyMs', 'realtimeThreads', 'xruns'])
   t.log(`live: ${JSON.stringify(j)}`)
   t.is(j.lateCallbacks, 0)
   t.is(j.deviceXruns, 0)
-  // Known gap (issue 3): PulseAudio's monitor delivers capture in bursts and
-  // the duplex queue still underruns 0-2 times in 5 s at 256 frames.
-  t.true(j.xruns <= 3, `${j.xruns} duplex-queue underruns`)
+  if (RT_ALLOWED) t.is(j.realtimeThreads, 2)
+  t.true(j.xruns <= 1, `${j.xruns} duplex-queue underruns`)
   t.true(j.callbacks > (4 * RATE) / 256)
   const d = spawnSync(process.execPath, [cli, 'test-device', 'resonull', '--json'], { encoding: 'utf8' })
   t.is(d.status, 0, d.stderr)

@@ -106,13 +106,22 @@ async function waitQuiet(ctx, pulse = true) {
   }
 }
 
+/** Jiffies of all CPUs: [busy, total], from /proc/stat. */
+function cpuTimes() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  return [total - f[3] - (f[4] || 0), total]
+}
+
 /**
  * Runs one measurement on a quiet machine; when a compiler starts while it
- * runs, measures again (3 attempts; the last is kept and flagged).
+ * runs, measures again (3 attempts; the last is kept and flagged). Records
+ * how busy the whole machine was meanwhile (all cores; 0.5 = one of two).
  */
 async function measured(ctx, label, fn, pulse = true) {
   for (let attempt = 1; ; attempt++) {
     await waitQuiet(ctx, pulse)
+    const c0 = cpuTimes()
     let seen = null
     const t = setInterval(() => {
       seen ??= heavyRunning()
@@ -124,8 +133,10 @@ async function measured(ctx, label, fn, pulse = true) {
       clearInterval(t)
     }
     seen ??= heavyRunning()
-    if (!seen) return { ...r, attempts: attempt }
-    if (attempt >= 3) return { ...r, attempts: attempt, disturbedBy: seen }
+    const c1 = cpuTimes()
+    const machineCpu = (c1[0] - c0[0]) / Math.max(1, c1[1] - c0[1])
+    if (!seen) return { ...r, attempts: attempt, machineCpu }
+    if (attempt >= 3) return { ...r, attempts: attempt, disturbedBy: seen, machineCpu }
     ctx.log(`  (${seen} ran during ${label}: measuring again)`)
   }
 }
@@ -346,11 +357,15 @@ function glitches(rec, a, b) {
   let count = 0
   let last = -Infinity
   let maxResidual = 0
+  const at = [] // the first glitches, s from the window start (for looking into them)
   for (let i = i0; i < i1; i++) {
     const r = Math.abs(x[i + 1] - c2 * x[i] + x[i - 1])
     if (r > maxResidual) maxResidual = r
     if (r > thr) {
-      if (i - last > 240) count++
+      if (i - last > 240) {
+        count++
+        if (at.length < 50) at.push(+((i - i0) / SR).toFixed(4))
+      }
       last = i
     }
   }
@@ -372,6 +387,7 @@ function glitches(rec, a, b) {
     dropoutMs: dropBlocks,
     longestDropoutMs: longest,
     residualToAmp: maxResidual / amp,
+    at,
   }
 }
 
@@ -586,11 +602,13 @@ async function duplexRun(ctx, common, libs, v, busy) {
     // Markers that entered the job during the measured interval.
     const inWin = lat.filter((l) => l.at - l.latencyMs >= ready && l.at - l.latencyMs <= done).map((l) => l.latencyMs)
     const L = inWin.length ? median(inWin) : lat.length ? median(lat.map((l) => l.latencyMs)) : 0
-    r.latency = inWin.length
+    r.throughLatency = inWin.length
       ? { markers: inWin.length, medianMs: median(inWin), minMs: Math.min(...inWin), maxMs: Math.max(...inWin), lastMs: inWin[inWin.length - 1] }
       : { markers: 0 }
-    // The job's output for the measured interval: [READY, DONE] shifted by its latency.
-    r.output = glitches(out, ready + L, done + L - 50)
+    // The job's output for the measured interval: from READY shifted by its
+    // latency to DONE (the job stops its stream right after DONE, cutting
+    // what is still queued).
+    r.output = glitches(out, ready + L, done - 50)
     r.source = glitches(src, ready, done)
   } else r.output = { error: 'the job did not report READY/DONE' }
   return r
@@ -648,7 +666,7 @@ columns show what that did. Every measurement is a separate \`node\` process
   // 1. callback load
   const load = r.load.filter((x) => !x.error)
   const lrows = r.load.map((x) => {
-    if (x.error) return [x.backend, x.buffer, `error: ${x.error.split('\n')[0]}`, '', '', '', '', '', '', '', '']
+    if (x.error) return [x.backend, x.buffer, `error: ${x.error.split('\n')[0]}`, '', '', '', '', '', '', '', '', '']
     const s = x.stats
     return [
       x.backend === 'none' ? "`none` (clocked)" : 'PulseAudio duplex',
@@ -662,6 +680,7 @@ columns show what that did. Every measurement is a separate \`node\` process
       `${s.xruns} (${s.xrunsUnderrun}/${s.xrunsOverrun}, device ${s.deviceXruns})`,
       x.backend === 'none' ? '' : ms(s.latencyMsMeasured, 1),
       `${ms(x.js.eventLoopDelayP99Ms, 0)} / ${x.js.gcCount}`,
+      pct(x.machineCpu),
     ]
   })
   const peak256 = load.find((x) => x.backend === 'default' && x.buffer === 256)
@@ -692,7 +711,7 @@ callback / the audio duration it produced (1.0 = the whole buffer period); the n
 \`stats.callbackLoadMean\` / \`callbackLoadPeak\` over the run. PulseAudio chooses how many frames it asks
 for per callback (the "frames/callback" column); the requested buffer sets the engine's chunking and queue.
 
-${table(['backend', 'buffer (frames)', 'period ms', 'load mean', 'load peak', 'peak us', 'callbacks (frames/callback)', 'late callbacks', 'xruns (under/over, device)', 'latency ms (device-reported)', 'JS event-loop delay p99 ms / GCs'], lrows)}
+${table(['backend', 'buffer (frames)', 'period ms', 'load mean', 'load peak', 'peak us', 'callbacks (frames/callback)', 'late callbacks', 'xruns (under/over, device)', 'latency ms (device-reported)', 'JS event-loop delay p99 ms / GCs', 'machine CPU busy'], lrows)}
 ${cross}`)
 
   // 2. loopback
@@ -718,7 +737,7 @@ cross-correlation). \`cargo run --release -p resonode-device --example loopback 
 
 ${rows.length ? table(['buffer (frames)', 'actual buffer out / in', 'round trip ms', 'device-reported output delay ms', 'input delay ms', 'correlation', 'xruns'], rows) : `not measured: ${lb.error}`}
 
-Through the JS API, \`testDevice('resonull', { durationS: 2 })\` (default configuration, 512 frames):
+Through the JS API, \`testDevice(undefined, { durationS: 2 })\` (the default output \`resonull\` and input \`${INPUT}\`, 512-frame buffers):
 ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'found' : 'not found'} (correlation ${ms(td.loopbackCorrelation, 3)}), output ${ms(td.outputLevelDbfs, 1)} dBFS, input ${ms(td.inputLevelDbfs, 1)} dBFS.` : `failed: ${lb.testDeviceError}`}
 `)
   }
@@ -732,7 +751,7 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
           : x.lib === 'pipe'
             ? `control: \`parec | pacat\`, ${PIPE_LATENCY_MS} ms (no JS, no gain)`
             : `${x.lib} ${r.libs[x.lib]?.version ?? ''}, ${x.bufferSize} frames`
-      if (x.error) return [name, x.busy ? 'busy' : 'idle', `error: ${String(x.error).split('\n')[0]}`, '', '', '', '', '', '', '']
+      if (x.error) return [name, x.busy ? 'busy' : 'idle', `error: ${String(x.error).split('\n')[0]}`, '', '', '', '', '', '', '', '']
       const o = x.output || {}
       const own =
         x.lib === 'resonode'
@@ -756,10 +775,11 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
         x.busy ? 'busy' : 'idle',
         o.error ? o.error : o.silent ? 'no output' : `${o.glitches} (${ms(o.glitchesPerMin, 1)}/min)`,
         o.error ? '' : o.silent ? `${ms(o.dropoutMs, 0)}` : `${o.dropoutMs} / ${o.longestDropoutMs}`,
-        x.latency?.markers ? `${ms(x.latency.medianMs, 0)} (${ms(x.latency.minMs, 0)}..${ms(x.latency.maxMs, 0)})` : 'n/a',
+        x.throughLatency?.markers ? `${ms(x.throughLatency.medianMs, 0)} (${ms(x.throughLatency.minMs, 0)}..${ms(x.throughLatency.maxMs, 0)})` : 'n/a',
         own,
         jitter,
         ms(x.js?.eventLoopDelayP99Ms, 0),
+        pct(x.machineCpu),
         x.source ? (x.source.error ? x.source.error : `${x.source.glitches}`) : '',
         (o.windowS ? ms(o.windowS, 1) : '') + (x.disturbedBy ? ` (${x.disturbedBy} ran meanwhile)` : ''),
       ]
@@ -799,8 +819,10 @@ latency = from a burst in the input recording to the same burst in the output re
 stamps of both; about +-2 ms). "JS callback timing": intervals between the JS processing callbacks
 (standard deviation / p99 / max, ms; one 256-frame buffer is ${ms((DUPLEX_BUFFER / SR) * 1000)} ms) and their lateness against an
 ideal one-per-buffer schedule (p99). resonode's own counters are for the measured interval only.
+"Machine CPU busy": all cores over the whole run (recorders, player and server included; 50 % = one
+of the two cores), to show nothing else was running.
 
-${table(['job', 'JS thread', 'glitches at the output', 'dropout ms total / longest', 'latency through the job ms, median (min..max)', "the library's own counters", 'JS callback timing: sd / p99 / max ms', 'event-loop delay p99 ms', 'glitches in the input (control)', 'window s'], rows)}
+${table(['job', 'JS thread', 'glitches at the output', 'dropout ms total / longest', 'latency through the job ms, median (min..max)', "the library's own counters", 'JS callback timing: sd / p99 / max ms', 'event-loop delay p99 ms', 'machine CPU busy', 'glitches in the input (control)', 'window s'], rows)}
 
 Idle -> busy (external measurement):
 ${pairs.join('\n')}

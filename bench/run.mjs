@@ -254,7 +254,7 @@ apt-get install sox              # SoX ${m.sox}
 pip install numpy scipy          # for the scipy baseline
 npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60))} min (the first run also builds bench/rust and writes a 110 MB WAV); rewrites bench/RESULTS.md
 node bench/run.mjs --only filter,boundary --reps 3   # a quick partial run
-node bench/run.mjs --only realtime                   # section d alone (about 4 min)
+node bench/run.mjs --only realtime                   # section d alone (about 5 min)
 node bench/run.mjs --only ml                         # section e alone (GTCRN and HTDemucs; see bench/ml.mjs)
 \`\`\`
 

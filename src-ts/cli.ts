@@ -176,6 +176,11 @@ async function cmdLive(o: { input?: string; output?: string; chain?: string; sam
     // the part attributable to the device path and to resonode's processing.
     deviceXruns: s.deviceXruns,
     lateCallbacks: s.lateCallbacks,
+    // Audio threads the OS runs at real-time priority (0: refused, e.g. no
+    // CAP_SYS_NICE): without it a loaded machine delays the callbacks.
+    realtimeThreads: s.realtimeThreads,
+    // Input frames dropped because the two devices' clocks disagree (not xruns).
+    driftCorrections: s.driftCorrections,
   }
   if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
   else console.log(`${result.callbacks} callbacks, ${result.framesProcessed} frames, ${result.xruns} xruns, load mean ${(result.callbackLoadMean * 100).toFixed(2)}% peak ${(result.callbackLoadPeak * 100).toFixed(2)}%, latency ${result.latencyMs.toFixed(1)} ms`)

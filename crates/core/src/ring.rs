@@ -243,6 +243,21 @@ impl<T: Copy> Consumer<T> {
         n / ch
     }
 
+    /// Discards up to `frames` frames without reading them and returns how
+    /// many were discarded (to drop a backlog without a scratch buffer).
+    ///
+    /// # Real-time safety
+    /// Wait-free; never allocates.
+    pub fn skip(&mut self, frames: usize) -> usize {
+        let ch = self.shared.channels;
+        self.cached_write = self.shared.write_pos.0.load(Ordering::Acquire);
+        let avail = self.cached_write.wrapping_sub(self.read) / ch;
+        let n = frames.min(avail);
+        self.read = self.read.wrapping_add(n * ch);
+        self.shared.read_pos.0.store(self.read, Ordering::Release);
+        n
+    }
+
     /// Reads one item from a ring of 1 channel, if there is one.
     ///
     /// # Real-time safety
@@ -277,6 +292,20 @@ mod tests {
         assert_eq!(c.read(&mut out), 4);
         assert_eq!(out, [3., 3., 4., 4., 5., 5., 6., 6.]);
         assert_eq!(c.available(), 0);
+    }
+
+    #[test]
+    fn skip_discards_whole_frames_up_to_what_is_there() {
+        let (mut p, mut c) = channel(4, 2);
+        p.write(&[1., 1., 2., 2., 3., 3.]);
+        assert_eq!(c.skip(2), 2);
+        assert_eq!(p.free(), 3);
+        assert_eq!(c.skip(5), 1);
+        p.write(&[4., 4., 5., 5., 6., 6.]);
+        assert_eq!(c.skip(1), 1);
+        let mut out = [0.0; 4];
+        assert_eq!(c.read(&mut out), 2);
+        assert_eq!(out, [5., 5., 6., 6.]);
     }
 
     #[test]

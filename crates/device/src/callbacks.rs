@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use resonode_core::ring::{Consumer, Producer};
 
+use crate::duplex::{DuplexQueue, Fill};
 use crate::events::{EventSink, RawEvent, StreamSide, XrunKind, XrunSource};
 use crate::render::Renderer;
 
@@ -45,10 +46,24 @@ pub(crate) struct Shared {
     pub input_delay_ns: AtomicU64,
     /// Frames waiting in the duplex queue at the last output callback.
     pub duplex_backlog: AtomicU64,
+    /// The duplex queue's current prime (it grows after underruns), frames.
+    pub duplex_prime: AtomicU64,
+    /// Times the duplex queue dropped a lasting excess (see
+    /// [`crate::duplex`]).
+    pub drift_corrections: AtomicU64,
+    /// Frames those corrections dropped.
+    pub drift_frames_dropped: AtomicU64,
     /// Set by an error callback when the stream is gone.
     pub lost: AtomicBool,
     /// The clocked backend reached its frame limit.
     pub finished: AtomicBool,
+    /// Audio threads that run under a real-time policy (see
+    /// [`crate::priority`]).
+    pub realtime_threads: std::sync::atomic::AtomicU32,
+    /// Audio threads whose request for one was refused.
+    pub realtime_refused: std::sync::atomic::AtomicU32,
+    /// `SCHED_FIFO` priority the audio threads ask for (`None`: they don't).
+    pub realtime_priority: Option<i32>,
 }
 
 /// When a callback ran and which frames of its stream it handled: the raw
@@ -87,9 +102,42 @@ impl Shared {
             output_delay_ns: AtomicU64::new(UNSET),
             input_delay_ns: AtomicU64::new(UNSET),
             duplex_backlog: AtomicU64::new(UNSET),
+            duplex_prime: AtomicU64::new(UNSET),
+            drift_corrections: AtomicU64::new(0),
+            drift_frames_dropped: AtomicU64::new(0),
             lost: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            realtime_threads: std::sync::atomic::AtomicU32::new(0),
+            realtime_refused: std::sync::atomic::AtomicU32::new(0),
+            realtime_priority: None,
         }
+    }
+
+    /// The same, with audio threads asking for real-time scheduling at
+    /// `priority`.
+    pub(crate) fn with_priority(mut self, priority: Option<i32>) -> Self {
+        self.realtime_priority = priority;
+        self
+    }
+
+    /// Asks for real-time scheduling of the calling audio thread (once per
+    /// thread: `asked` lives in the stream's callback) and counts the answer.
+    ///
+    /// # Real-time safety
+    /// At most one non-blocking system call per thread, no allocation.
+    #[inline]
+    pub(crate) fn promote_once(&self, asked: &mut bool) {
+        if *asked {
+            return;
+        }
+        *asked = true;
+        let Some(p) = self.realtime_priority else { return };
+        let counter = if crate::priority::promote_current_thread(p) {
+            &self.realtime_threads
+        } else {
+            &self.realtime_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Queues a [`ClockMark`] for a callback at `now` that handled
@@ -147,18 +195,9 @@ pub(crate) enum Feed {
     Silence,
     /// Frames an app writes ([`crate::SpeakerSink`]); silence when empty.
     Playback(Consumer),
-    /// The duplex queue filled by the input callback. Works as a jitter
-    /// buffer: output stays silent until `prime_frames` beyond the request
-    /// are queued, and after an underrun it primes again.
-    Duplex {
-        queue: Consumer,
-        /// Frames kept queued (beyond the current request) once primed.
-        prime_frames: usize,
-        /// Backlog above which the excess is dropped (overrun).
-        max_backlog_frames: usize,
-        /// Whether the queue has reached its prime level.
-        primed: bool,
-    },
+    /// The duplex queue filled by the input callback (a jitter buffer; see
+    /// [`crate::duplex`]).
+    Duplex(DuplexQueue),
 }
 
 /// What the output callback owns.
@@ -240,37 +279,25 @@ impl OutputState {
             .output_frames
             .fetch_add(frames as u64, Ordering::Relaxed);
         self.shared.mark(&mut self.marks, now, k0, frames);
-        if let Feed::Duplex {
-            queue,
-            prime_frames,
-            max_backlog_frames,
-            ..
-        } = &mut self.feed
-        {
-            let backlog = queue.available();
+        if let Feed::Duplex(queue) = &mut self.feed {
+            let backlog = queue.backlog();
             self.shared
                 .duplex_backlog
                 .store(backlog as u64, Ordering::Relaxed);
-            if backlog > *max_backlog_frames + frames {
-                // Input runs ahead (clock drift, or output stalled): drop
-                // the excess so latency stays bounded.
-                let mut excess = backlog - *prime_frames - frames;
-                let fch = self.feed_channels;
-                while excess > 0 {
-                    let n = excess.min(self.in_buf.len() / fch);
-                    let got = queue.read(&mut self.in_buf[..n * fch]);
-                    if got == 0 {
-                        break;
-                    }
-                    excess -= got;
-                }
-                self.shared.xrun(
-                    &mut self.events,
-                    StreamSide::Input,
-                    XrunKind::Overrun,
-                    XrunSource::Engine,
-                );
+            let dropped = queue.begin(frames);
+            if dropped > 0 {
+                // The input device delivered more than the output device
+                // played for a whole window: their clocks disagree (or the
+                // server stalled the output). Not an xrun of either stream;
+                // the excess goes so latency stays bounded.
+                self.shared.drift_corrections.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .drift_frames_dropped
+                    .fetch_add(dropped as u64, Ordering::Relaxed);
             }
+            self.shared
+                .duplex_prime
+                .store(queue.prime() as u64, Ordering::Relaxed);
         }
         k0
     }
@@ -309,26 +336,8 @@ impl OutputState {
                     self.pending_starved += (n - got) as u64;
                 }
             }
-            Feed::Duplex {
-                queue,
-                prime_frames,
-                primed,
-                ..
-            } => {
-                if !*primed {
-                    // Silence until the queue holds this request plus the
-                    // prime (capture often starts later than playback).
-                    if queue.available() >= n + *prime_frames {
-                        *primed = true;
-                    } else {
-                        buf.fill(0.0);
-                        return;
-                    }
-                }
-                let got = queue.read(buf);
-                if got < n {
-                    buf[got * fch..].fill(0.0);
-                    *primed = false;
+            Feed::Duplex(queue) => {
+                if queue.fill(buf, fch) == Fill::Short {
                     self.shared.xrun(
                         &mut self.events,
                         StreamSide::Output,

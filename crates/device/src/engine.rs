@@ -30,6 +30,7 @@ use crate::callbacks::{
 };
 use crate::config::{Direction, StreamConfig};
 use crate::devices::{self, Backend, Way};
+use crate::duplex::DuplexQueue;
 use crate::events::{EngineEvent, EventHub, RawEvent, StreamSide, XrunKind, XrunSource};
 use crate::render::{check_realtime_chain, ParamChange, RenderStats, Renderer};
 
@@ -66,6 +67,10 @@ pub struct EngineOptions {
     pub clock_marks: Option<usize>,
     /// Longest wait for the device to open (default 10 s).
     pub open_timeout: Duration,
+    /// `SCHED_FIFO` priority requested for the audio threads on Linux
+    /// (default [`crate::priority::AUDIO_THREAD_PRIORITY`]); `None` leaves
+    /// them at the normal policy. See [`crate::priority`].
+    pub realtime_priority: Option<i32>,
 }
 
 impl Default for EngineOptions {
@@ -80,6 +85,7 @@ impl Default for EngineOptions {
             max_frames: None,
             clock_marks: None,
             open_timeout: Duration::from_secs(10),
+            realtime_priority: Some(crate::priority::AUDIO_THREAD_PRIORITY),
         }
     }
 }
@@ -130,6 +136,17 @@ pub struct EngineStats {
     /// Silent frames played between queued frames because the playback
     /// queue ran dry (gaps; silence after the last frame does not count).
     pub playback_starved: u64,
+    /// Audio threads running under a real-time scheduling policy (0 when the
+    /// OS refused it or it was not asked for; see [`crate::priority`]).
+    pub realtime_threads: u32,
+    /// Duplex only: times captured frames the output never caught up with
+    /// were dropped because the input and output devices run at different
+    /// rates (separate clocks, or a server stalling one stream), and the
+    /// frames dropped. Not xruns: no callback missed its deadline; see
+    /// [`crate::duplex`].
+    pub drift_corrections: u64,
+    /// Frames those corrections dropped.
+    pub drift_frames_dropped: u64,
 }
 
 enum Command {
@@ -254,7 +271,7 @@ impl RealtimeEngine {
         let sr = config.sample_rate;
         let buffer = config.buffer_size as usize;
         let hub = Arc::new(EventHub::default());
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(Shared::new().with_priority(options.realtime_priority));
         let render_stats = Arc::new(RenderStats::default());
         let (param_tx, param_rx) = ring::channel_of::<ParamChange>(PARAM_QUEUE_CAPACITY, 1);
 
@@ -338,16 +355,9 @@ impl RealtimeEngine {
             }
             Direction::Duplex => {
                 let cin = config.channels_in as usize;
-                let prime = config.latency.prime_buffers() * buffer;
-                let max_backlog = config.latency.max_backlog_buffers() * buffer;
-                // Room for the backlog limit plus a large device buffer.
-                let (tx, rx) = ring::channel(max_backlog + 2 * chunk, cin);
-                let feed = Feed::Duplex {
-                    queue: rx,
-                    prime_frames: prime,
-                    max_backlog_frames: max_backlog,
-                    primed: false,
-                };
+                let capacity = DuplexQueue::capacity(buffer, config.latency, sr, chunk);
+                let (tx, rx) = ring::channel(capacity, cin);
+                let feed = Feed::Duplex(DuplexQueue::new(rx, buffer, config.latency, sr));
                 AudioSide {
                     output: Some(output_state(
                         renderer,
@@ -515,11 +525,15 @@ impl RealtimeEngine {
         let device_over = load(&s.device_overruns);
         let sr = self.config.sample_rate as f64;
         let buf_ms = self.actual_buffer_size as f64 / sr * 1000.0;
-        let prime = self.config.latency.prime_buffers() as f64;
+        // The duplex prime as it is now (it grows after underruns).
+        let prime_ms = match load(&s.duplex_prime) {
+            UNSET => self.config.latency.prime_buffers() as f64 * buf_ms,
+            frames => frames as f64 / sr * 1000.0,
+        };
         let latency_ms = match self.config.direction() {
             Direction::Input => buf_ms,
             Direction::Output => 2.0 * buf_ms,
-            Direction::Duplex => (1.0 + prime + 2.0) * buf_ms,
+            Direction::Duplex => 3.0 * buf_ms + prime_ms,
         };
         let ns = |a: &std::sync::atomic::AtomicU64| {
             let v = a.load(Ordering::Relaxed);
@@ -559,6 +573,9 @@ impl RealtimeEngine {
             playback_start_frame: (psf != UNSET).then_some(psf),
             playback_consumed: load(&s.playback_consumed),
             playback_starved: load(&s.playback_starved),
+            realtime_threads: s.realtime_threads.load(Ordering::Relaxed),
+            drift_corrections: load(&s.drift_corrections),
+            drift_frames_dropped: load(&s.drift_frames_dropped),
         }
     }
 
@@ -738,6 +755,8 @@ fn run_clocked(
         .clone()
         .filter(|s| cin > 0 && s.len() >= cin);
     let mut in_pos = 0usize;
+    // This thread is the clocked backend's audio thread.
+    shared.promote_once(&mut false);
     let _ = ready.send(Ok(config.buffer_size));
     let start = Instant::now();
     let mut frames_done: u64 = 0;
@@ -941,11 +960,9 @@ fn reopen(
     mut side: AudioSide,
     hub: &EventHub,
 ) -> OpenResult {
-    if let (Some(out), Some(inp)) = (side.output.as_mut(), side.duplex_input.as_ref()) {
-        if let Feed::Duplex { queue, primed, .. } = &mut out.feed {
-            let mut sink = vec![0.0f32; 4096 * inp.channels_in];
-            while queue.read(&mut sink) > 0 {}
-            *primed = false;
+    if let Some(out) = side.output.as_mut() {
+        if let Feed::Duplex(queue) = &mut out.feed {
+            queue.restart();
         }
     }
     open_streams(config, backend, side, hub)
@@ -1171,9 +1188,11 @@ fn build_output(
         .expect("a fresh slot holds its state");
     let err_cb = error_callback(StreamSide::Output, shared, hub.sink());
     // The data callback: see `OutputState` (real-time safe).
+    let mut asked_priority = false;
     let data_cb = move |data: &mut cpal::Data, info: &cpal::OutputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {
+            st.shared.promote_once(&mut asked_priority);
             let ts = info.timestamp();
             if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
                 st.shared
@@ -1208,9 +1227,11 @@ fn build_input<S: InputProcess + Send + 'static>(
         .expect("a fresh slot holds its state");
     let err_cb = error_callback(StreamSide::Input, shared, hub.sink());
     // The data callback: see `InputState` / `DuplexInputState` (real-time safe).
+    let mut asked_priority = false;
     let data_cb = move |data: &cpal::Data, info: &cpal::InputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {
+            st.shared().promote_once(&mut asked_priority);
             let ts = info.timestamp();
             if let Some(d) = ts.callback.checked_duration_since(ts.capture) {
                 st.shared()

@@ -60,9 +60,11 @@ pub mod analysis;
 mod callbacks;
 pub mod config;
 pub mod devices;
+mod duplex;
 pub mod engine;
 pub mod events;
 pub mod pipeline;
+pub mod priority;
 pub mod render;
 pub mod test_device;
 

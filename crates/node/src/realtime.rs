@@ -261,6 +261,14 @@ pub struct RealtimeStats {
     pub sample_rate: u32,
     pub tap_dropped: f64,
     pub restarts: u32,
+    /// Audio threads running under a real-time scheduling policy
+    /// (`SCHED_FIFO` on Linux; 0 when the OS refused it).
+    pub realtime_threads: u32,
+    /// Duplex: times the input ran ahead of the output for a whole second
+    /// (device clocks disagree) and the excess was dropped; not xruns.
+    pub drift_corrections: f64,
+    /// Frames those corrections dropped.
+    pub drift_frames_dropped: f64,
 }
 
 pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
@@ -280,6 +288,9 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
         sample_rate: s.sample_rate,
         tap_dropped: s.tap_dropped as f64,
         restarts: s.restarts,
+        realtime_threads: s.realtime_threads,
+        drift_corrections: s.drift_corrections as f64,
+        drift_frames_dropped: s.drift_frames_dropped as f64,
     }
 }
 

@@ -1,0 +1,84 @@
+//! Real-time scheduling for the threads that run audio callbacks.
+//!
+//! Audio servers run their mixing threads with a real-time policy
+//! (PulseAudio's sink threads: `SCHED_RR` priority 5; JACK and PipeWire
+//! higher). A client callback thread left at the normal policy competes with
+//! every other runnable thread, so on a loaded 2-core machine it can be kept
+//! off the CPU for several buffer periods: the callback is late and the
+//! duplex queue runs dry. Like JACK clients and cubeb, resonode asks the OS
+//! for `SCHED_FIFO` on each audio thread, one step below the server's
+//! threads so the server still preempts it.
+//!
+//! The request is made once per thread, on the first callback (cpal's hosts
+//! create the threads, so the callback is the first place resonode runs on
+//! them). It is one non-blocking system call that does not allocate; when it
+//! is refused (no `CAP_SYS_NICE`, `RLIMIT_RTPRIO` 0, a container without the
+//! capability) the thread simply stays at the normal policy and
+//! [`crate::EngineStats::realtime_threads`] says so.
+
+/// Real-time priority requested for audio threads (`SCHED_FIFO`, 1-99):
+/// below PulseAudio's sink threads (5), above every normal thread.
+pub const AUDIO_THREAD_PRIORITY: i32 = 4;
+
+/// Asks for `SCHED_FIFO` at `priority` for the calling thread (with
+/// `SCHED_RESET_ON_FORK`, so processes it starts do not inherit it).
+/// Returns whether the OS granted it.
+///
+/// # Real-time safety
+/// One non-blocking system call; no allocation, no lock. Meant for the
+/// first callback on an audio thread.
+#[cfg(target_os = "linux")]
+pub fn promote_current_thread(priority: i32) -> bool {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: sched_setscheduler with pid 0 acts on the calling thread; the
+    // parameter struct is fully initialised and outlives the call.
+    let rc = unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+    };
+    rc == 0
+}
+
+/// Real-time scheduling is only requested on Linux; elsewhere the hosts
+/// (CoreAudio, WASAPI through cpal) already run their callbacks at
+/// real-time priority.
+#[cfg(not(target_os = "linux"))]
+pub fn promote_current_thread(_priority: i32) -> bool {
+    false
+}
+
+/// Whether the calling thread runs under a real-time policy.
+#[cfg(target_os = "linux")]
+pub fn current_thread_is_realtime() -> bool {
+    // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    policy >= 0 && matches!(policy & !libc::SCHED_RESET_ON_FORK, libc::SCHED_FIFO | libc::SCHED_RR)
+}
+
+/// See the Linux version.
+#[cfg(not(target_os = "linux"))]
+pub fn current_thread_is_realtime() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promotion_is_granted_or_refused_without_side_effects() {
+        std::thread::spawn(|| {
+            let granted = promote_current_thread(AUDIO_THREAD_PRIORITY);
+            assert_eq!(granted, current_thread_is_realtime());
+            // A thread started from a promoted one runs at the normal policy.
+            std::thread::spawn(|| assert!(!current_thread_is_realtime()))
+                .join()
+                .unwrap();
+            // The promotion itself does not allocate (the guard aborts).
+            assert_no_alloc::assert_no_alloc(|| promote_current_thread(AUDIO_THREAD_PRIORITY));
+        })
+        .join()
+        .unwrap();
+    }
+}
