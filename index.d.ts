@@ -143,6 +143,49 @@ export declare class NativeRealtime {
   stop(): RealtimeStats
 }
 
+/** A separation running on its own thread, pulled region by region. */
+export declare class NativeSeparationStream {
+  /**
+   * Starts the worker thread: it loads the model, then separates the
+   * file, the planar `channels`, or (with `input.pushChannels`) the
+   * blocks given to `push()`. Model errors arrive through `next()`.
+   *
+   * @throws ERR_INVALID_PARAMETER (options, missing sample rate, global normalisation of pushed blocks), ERR_NOT_FOUND / ERR_DECODE (input file), ERR_SHAPE / ERR_NON_FINITE_SAMPLE / ERR_EMPTY_AUDIO (planar input)
+   */
+  static open(input: SeparationInputDesc, channels: Array<Float32Array> | undefined | null, options: SeparationOptionsDesc): NativeSeparationStream
+  /**
+   * Resolves with the next event (`started`, `region`, `end`), or null
+   * after `end`; rejects with the run's error.
+   */
+  next(): Promise<SeparationEvent | null>
+  /**
+   * Queues a block (planar, `pushChannels` x frames) and resolves once
+   * the worker's queue has room for another, so an awaiting producer
+   * stays at most two blocks ahead. Shape and NaN errors end the run
+   * and arrive through `next()`.
+   *
+   * @throws ERR_INVALID_STATE when the input was ended, the run is over, or the stream reads its own input
+   */
+  push(block: Array<Float32Array>): Promise<void>
+  /** Ends the pushed input; the rest is separated and `end` follows. */
+  end(): void
+  /**
+   * Stops the run within one model call; `next()` then yields `end`
+   * with `stopped`. Does not wait (see `close()`).
+   */
+  stop(): void
+  /** Statistics so far. */
+  stats(): StreamingStats | null
+  /** Whether the worker thread has finished and freed the model. */
+  get exited(): boolean
+  /**
+   * Stops the run and resolves, with the final statistics, once the
+   * worker thread has exited and the model is freed. Idempotent (null
+   * after the first).
+   */
+  close(): Promise<StreamingStats | null>
+}
+
 /**
  * Writes planar blocks to a WAV or FLAC file, or plays them on an output
  * device. A file on disk stays valid after every write, so a failure later
@@ -354,6 +397,27 @@ export interface NativePipelineSpec {
   chunkSize?: number
 }
 
+/** demucs' `Separator` input normalisation. */
+export interface NormalizationDesc {
+  /**
+   * `global` (default: statistics of the whole input, as demucs),
+   * `fixed` (`mean`, `std` given) or `off`.
+   */
+  mode: string
+  mean?: number
+  std?: number
+}
+
+/**
+ * demucs' `Separator` statistics of a signal (channels x frames): the mean
+ * and the unbiased standard deviation (+ 1e-8) of the channel mean. What
+ * `normalization: { mean, std }` takes for a stream.
+ */
+export interface NormalizationStats {
+  mean: number
+  std: number
+}
+
 /**
  * Parses a chain string such as `"highpass(80) gain(-3db)"` into
  * processor descriptions, checking that every element builds.
@@ -502,6 +566,37 @@ export declare function runNativePipeline(spec: NativePipelineSpec, control: Pip
 export declare function sdr(estimate: Float32Array, reference: Float32Array): number
 
 /**
+ * Separates a whole signal at once (demucs' `Separator.separate_tensor`):
+ * the input is resampled to the model's rate as a whole, its statistics
+ * normalise it, and the stems come back at the input's rate and length.
+ *
+ * @throws ERR_INVALID_PARAMETER, ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_EMPTY_AUDIO, ERR_NOT_FOUND, ERR_DECODE, ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
+ */
+export declare function separate(input: SeparationInputDesc, channels: Array<Float32Array> | undefined | null, options: SeparationOptionsDesc): Promise<SeparatedAudio>
+
+/** Separated audio in memory (or, with `outDir`, the files written). */
+export interface SeparatedAudio {
+  /** stems x channels x frames (empty when written to files). */
+  stems: Array<Array<Float32Array>>
+  /** Stem names, in the order of `stems` / `paths`. */
+  stemNames: Array<string>
+  /** Sample rate of the stems in Hz (the input's). */
+  sampleRate: number
+  /** Frames per stem (= input frames). */
+  frames: number
+  /** Wall time of the separation (model load excluded). */
+  processingTimeS: number
+  /** Audio seconds per processing second. */
+  realtimeFactor: number
+  /** Seconds until the first region was final (bounded-memory runs). */
+  timeToFirstAudioS?: number
+  /** Model calls (bounded-memory runs). */
+  chunks?: number
+  /** Files written (when an output directory was given). */
+  paths?: Array<string>
+}
+
+/**
  * Separates `input` into stem files on a worker thread (bounded memory:
  * the file is streamed through the chunker), reporting progress through
  * `control`.
@@ -510,7 +605,17 @@ export declare function sdr(estimate: Float32Array, reference: Float32Array): nu
  */
 export declare function separateFile(spec: SeparateSpec, control: PipelineControl): Promise<SeparateResult>
 
-/** What a separation did. */
+/**
+ * Separates a file or planar input of any length at bounded working
+ * memory (`apply_model`'s chunking, two passes for global normalisation),
+ * returning the stems or, with `files`, writing one file per stem. Progress
+ * and stop through `control`.
+ *
+ * @throws as `separate`, plus ERR_IO / ERR_ENCODE for the files
+ */
+export declare function separateLong(input: SeparationInputDesc, channels: Array<Float32Array> | undefined | null, options: SeparationOptionsDesc, files: StemFilesDesc | undefined | null, control: PipelineControl): Promise<SeparatedAudio>
+
+/** What a separation into files did. */
 export interface SeparateResult {
   /** Paths written, in the order of `stemNames`. */
   stems: Array<string>
@@ -549,11 +654,81 @@ export interface SeparateSpec {
 }
 
 /**
+ * One event of a streaming separation, in order: `started` (once the model
+ * is loaded), `region` (each final region), `end`.
+ */
+export interface SeparationEvent {
+  /** `started`, `region` or `end`. */
+  kind: string
+  /** `started`: stem names, in the order of `stems`. */
+  stemNames?: Array<string>
+  /** `started`: channels per stem. */
+  channels?: number
+  /** `started`: sample rate of the regions in Hz (the input's). */
+  sampleRate?: number
+  /** `started`: input frames, when known. */
+  totalFrames?: number
+  /** `region`: stems x channels x frames. */
+  stems?: Array<Array<Float32Array>>
+  /** `region`: first frame of the region in the output (= input) timeline. */
+  startFrame?: number
+  /** `region`: index of the region (= of the chunk it starts at), from 0. */
+  chunkIdx?: number
+  /** `region`: whether it ends the output. */
+  isLast?: boolean
+  /** `region`: seconds from the start until the region was final. */
+  timeS?: number
+  /** `end`: what the run did. */
+  stats?: StreamingStats
+}
+
+/**
+ * Where a separation reads. Exactly one of `path` or planar channels
+ * (passed beside this object) or `pushChannels` (streaming only).
+ */
+export interface SeparationInputDesc {
+  /** A file: WAV, FLAC, MP3 or Ogg Vorbis. */
+  path?: string
+  /** How the file is decoded (resampling, channel selection). */
+  sourceOptions?: SourceOptionsDesc
+  /** Sample rate of planar channels or pushed blocks in Hz. */
+  sampleRate?: number
+  /** Streaming only: blocks of this many channels will be pushed. */
+  pushChannels?: number
+}
+
+/**
  * Computes SI-SDR, SDR, SNR (dB) and correlation of `estimate` against `reference`.
  *
  * @throws ERR_SHAPE for different lengths, ERR_EMPTY_AUDIO for empty signals
  */
 export declare function separationMetrics(estimate: Float32Array, reference: Float32Array): Metrics
+
+/**
+ * Computes [`NormalizationStats`] of planar audio.
+ *
+ * @throws ERR_EMPTY_AUDIO for no channels or frames, ERR_SHAPE for ragged channels
+ */
+export declare function separationNormalizationStats(channels: Array<Float32Array>): NormalizationStats
+
+/** How a separation runs. */
+export interface SeparationOptionsDesc {
+  /** An HTDemucs ONNX export; `name.0.onnx`, `name.1.onnx`, ... load as a bag. */
+  model: string
+  /** Overlap ratio between segments in [0, 1) (default 0.25). */
+  overlap?: number
+  /**
+   * Overlap in seconds (converted to a ratio of the model's segment);
+   * exclusive with `overlap`.
+   */
+  overlapS?: number
+  /** `triangular` (default, as demucs apply_model) or `cosine`. */
+  crossfade?: string
+  /** Segment length in seconds; only the model's own is accepted. */
+  segmentS?: number
+  normalization?: NormalizationDesc
+  inference?: InferenceOptions
+}
 
 /** Where a native pipeline writes: a file, or a live output device. */
 export interface SinkDesc {
@@ -614,6 +789,18 @@ export interface SourceOptionsDesc {
   channels?: Array<number>
 }
 
+/** Where `separateLong` writes stems instead of returning them. */
+export interface StemFilesDesc {
+  /** Directory (created if missing); files are `<outDir>/<stem>.<format>`. */
+  outDir: string
+  /** Stems to write (default: all the model's sources). */
+  stems?: Array<string>
+  /** `wav` (default) or `flac`. */
+  format?: string
+  /** Sample encoding, as a FileSink's (default: like the input file, else float32 WAV / int24 FLAC). */
+  encoding?: string
+}
+
 /** Stream configuration as JS passes it; absent fields take the defaults. */
 export interface StreamConfigDesc {
   /** Sample rate in Hz (default 48000). */
@@ -630,6 +817,26 @@ export interface StreamConfigDesc {
   inputDevice?: string
   /** Output device id (default: the default output). */
   outputDevice?: string
+}
+
+/** What a streaming separation did. */
+export interface StreamingStats {
+  /** Input frames read or pushed (complete unless stopped). */
+  framesIn: number
+  /** Frames delivered per stem. */
+  framesOut: number
+  /** Model calls (complete unless stopped). */
+  chunks: number
+  /** Regions delivered. */
+  regions: number
+  /** Seconds spent loading the model. */
+  modelLoadS: number
+  /** Seconds from the start (model load included) until the first region was final. */
+  timeToFirstAudioS?: number
+  /** Seconds from the start to the end (or to now, while running). */
+  processingTimeS: number
+  /** True when `stop()` ended the run early. */
+  stopped: boolean
 }
 
 /**

@@ -47,4 +47,23 @@ export {
   type RealtimeStats,
   type RealtimeProcessorOptions,
 } from './realtime'
-export { SpeechEnhancer, Separator, type SeparatorOptions, type SeparateResult, siSdr, sdr, snr, correlation, SeparationMetrics, type SpeechEnhancerOptions, type InferenceOptions, type EnhanceResult, type Metrics } from './ml'
+export { SpeechEnhancer, siSdr, sdr, snr, correlation, SeparationMetrics, type SpeechEnhancerOptions, type InferenceOptions, type EnhanceResult, type Metrics } from './ml'
+export {
+  Separator,
+  SeparationStream,
+  SeparationProcessor,
+  type SeparatorOptions,
+  type SeparateResult,
+  type SeparationInput,
+  type SeparationCallOptions,
+  type SeparatedStems,
+  type LongOptions,
+  type LongFileOptions,
+  type LongSeparation,
+  type StemFiles,
+  type StreamingOptions,
+  type SeparatedChunk,
+  type StreamingStats,
+  type SeparationProcessorOptions,
+  type Normalization,
+} from './separation'

@@ -5,7 +5,9 @@
  * sink is a plain {@link FileSink}, the whole job runs in Rust on a worker
  * thread (decode, chain, encode) and JS only polls progress. Otherwise JS
  * drives the loop chunk by chunk, with native processors still running in
- * Rust (on a worker thread for large chunks).
+ * Rust (on a worker thread for large chunks). A {@link SeparationProcessor}
+ * (the only processor then) runs on its own worker thread and turns the
+ * stream into stems for a `MultiFileSink` or a `FileSink` with `stemIndex`.
  */
 import { EventEmitter } from 'node:events'
 import { existsSync, realpathSync } from 'node:fs'
@@ -15,6 +17,7 @@ import { awaitNative, callNative, makeError } from './errors'
 import { JsProcessor, NativeProcessor, Processor, type StreamInfo } from './processors'
 import { CallbackSource, FileSource, MicrophoneSource, type ChunkReader, type Source } from './sources'
 import { FileSink, MultiFileSink, SpeakerSink, type ChunkWriter, type Sink } from './sinks'
+import { SeparationProcessor, type SeparationStream } from './separation'
 
 const canonical = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p))
 
@@ -24,6 +27,8 @@ export interface PipelineStats {
   framesProcessed: number
   processingTimeS: number
   realtimeFactor: number
+  /** Separation pipelines: seconds from the start (model load included) until the first stems were final. */
+  timeToFirstAudioS?: number | null
 }
 
 /** A `'progress'` event: `fraction` in [0, 1] (NaN when the length is unknown) and frames done. */
@@ -68,6 +73,7 @@ export class StreamingPipeline extends EventEmitter {
   private segments: Segment[] = []
   private pendingParams: [string, number][] = []
   private lastStats: PipelineStats = emptyStats()
+  private separation: SeparationStream | null = null
 
   constructor(options: PipelineOptions) {
     super()
@@ -80,7 +86,11 @@ export class StreamingPipeline extends EventEmitter {
       throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`chunkSize\`: must be a whole number of frames >= 1, got ${options.chunkSize}`)
     }
     for (const [i, p] of this.processors.entries()) {
-      if (!(p instanceof NativeProcessor) && !(p instanceof JsProcessor)) {
+      if (p instanceof SeparationProcessor) {
+        if (this.processors.length !== 1) {
+          throw makeError('ERR_INVALID_CHAIN', 'invalid chain: a SeparationProcessor must be the pipeline\'s only processor')
+        }
+      } else if (!(p instanceof NativeProcessor) && !(p instanceof JsProcessor)) {
         throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} is neither a native processor nor a JsProcessor`)
       }
     }
@@ -102,7 +112,8 @@ export class StreamingPipeline extends EventEmitter {
     this.checkNotOverwritingInput()
     this.stopRequested = false
     this.lastStats = emptyStats()
-    const job = this.isNativeJob() ? this.runNative() : this.runJs()
+    const sep = this.processors[0]
+    const job = sep instanceof SeparationProcessor ? this.runSeparation(sep) : this.isNativeJob() ? this.runNative() : this.runJs()
     this.running = job.finally(() => {
       this.running = null
       this.control = null
@@ -127,6 +138,7 @@ export class StreamingPipeline extends EventEmitter {
   stop(): void {
     this.stopRequested = true
     this.control?.stop()
+    this.separation?.stop()
   }
 
   /** Clears stats and processor state so the pipeline can run again. @throws InvalidStateError while running */
@@ -217,6 +229,47 @@ export class StreamingPipeline extends EventEmitter {
     } finally {
       clearInterval(timer)
     }
+  }
+
+  /**
+   * Source -> separation worker -> stem-interleaved chunks -> sink. The
+   * sink opens at the first region, when the stems' shape is known.
+   */
+  private async runSeparation(sep: SeparationProcessor): Promise<PipelineStats> {
+    const started = performance.now()
+    const stream = sep.open(this.source as FileSource | CallbackSource | MicrophoneSource, this.chunkSize)
+    this.separation = stream
+    if (this.stopRequested) stream.stop()
+    let writer: ChunkWriter | null = null
+    const stats = this.lastStats
+    try {
+      let selected: number[] = []
+      for await (const chunk of stream) {
+        if (!writer) {
+          selected = sep.select(stream.stemNames)
+          const info: StreamInfo = { sampleRate: stream.sampleRate, channels: selected.length * stream.channels }
+          writer = this.sink.open(info, this.source instanceof FileSource ? this.source.path : undefined)
+        }
+        await writer.write(selected.flatMap((i) => chunk.stems[i]))
+        stats.framesProcessed += chunk.frames
+        stats.chunksProcessed += 1
+        stats.timeToFirstAudioS = stream.timeToFirstAudioS
+        stats.processingTimeS = (performance.now() - started) / 1000
+        stats.realtimeFactor = stats.framesProcessed / stream.sampleRate / stats.processingTimeS
+        this.emit('progress', {
+          fraction: stream.totalFrames ? Math.min(1, stats.framesProcessed / stream.totalFrames) : NaN,
+          frames: stats.framesProcessed,
+        } satisfies ProgressEvent)
+      }
+    } finally {
+      this.separation = null
+      await stream.close()
+      await writer?.close()
+      stats.processingTimeS = (performance.now() - started) / 1000
+      stats.realtimeFactor = stats.processingTimeS > 0 && stream.sampleRate ? stats.framesProcessed / stream.sampleRate / stats.processingTimeS : 0
+    }
+    this.emit('end', this.stats)
+    return this.stats
   }
 
   private buildSegments(info: StreamInfo): Segment[] {

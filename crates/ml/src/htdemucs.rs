@@ -559,6 +559,13 @@ impl HtDemucs {
         if input.iter().any(|c| c.as_ref().len() != frames) {
             return Err(Error::shape("input channels differ in length"));
         }
+        // Before resampling, which would smear the bad value and its position.
+        for (c, ch) in input.iter().enumerate() {
+            let ch = ch.as_ref();
+            if let Some(i) = ch.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFiniteSample { frame: i as u64, channel: c, value: ch[i] });
+            }
+        }
         let x = convert_channels(input, self.info.channels);
         // Like demucs: resample first, then the statistics of what the model sees.
         let x = resample_planar(&x, sample_rate, self.info.sample_rate)?;

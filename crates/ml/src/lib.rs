@@ -26,6 +26,9 @@
 //! - [`htdemucs`]: [`HtDemucs`], music separation into drums, bass, other,
 //!   vocals with an exported HTDemucs (`scripts/export_htdemucs.py`,
 //!   `docs/htdemucs.md`), matching PyTorch.
+//! - [`separation_worker`]: [`SeparationWorker`], an HTDemucs separation on
+//!   a thread that owns the model, handing out final regions one at a time
+//!   with back-pressure and early stop (what streaming APIs build on).
 //!
 //! ## Real-time guarantees
 //! None of this runs on the audio thread. Model inference allocates inside
@@ -58,6 +61,7 @@ pub mod htdemucs;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod separation_worker;
 pub mod stft;
 
 pub use gtcrn::{EnhanceStats, EnhancerOptions, GtcrnSession, SpeechEnhancer, StreamingEnhancer, WindowKind, Windows};
@@ -65,3 +69,4 @@ pub use htdemucs::{HtDemucs, SeparateOptions};
 pub use metrics::SeparationMetrics;
 pub use model::{Model, TensorInfo, TensorSpec};
 pub use runtime::{init_runtime, runtime_info, ExecutionProvider, RuntimeInfo, SessionOptions};
+pub use separation_worker::{SeparationWorker, WorkerEvent, WorkerInput, WorkerOptions, WorkerStats};

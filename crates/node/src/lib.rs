@@ -14,4 +14,5 @@ mod pipeline;
 mod ml;
 mod realtime;
 mod separate;
+mod separation_stream;
 mod ring;
