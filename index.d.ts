@@ -51,7 +51,8 @@ export declare class NativeChain {
    * @param sampleRate stream sample rate in Hz
    * @param channels channel count
    * @param maxBlockFrames largest block processed at once (larger input is split)
-   * @throws ERR_INVALID_CHAIN, ERR_INVALID_PARAMETER
+   * @throws ERR_INVALID_CHAIN (also for `enhance`, which runs only in live
+   * chains), ERR_INVALID_PARAMETER
    */
   constructor(processors: Array<ProcessorDesc>, sampleRate: number, channels: number, maxBlockFrames?: number | undefined | null)
   /**
@@ -121,7 +122,12 @@ export declare class NativeRealtime {
    * timeout, 10 s); `onMessage` receives events and tapped audio from a
    * non-real-time pump thread.
    *
-   * @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM
+   * Processors come from `resonode-dsp`'s registry, and `enhance` from
+   * `resonode-ml` (a `LiveEnhancer`: its model loads and its worker
+   * thread starts here, before the audio runs).
+   *
+   * @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
+   * for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
    */
   static start(config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void): NativeRealtime
   /**
@@ -420,7 +426,8 @@ export interface NormalizationStats {
 
 /**
  * Parses a chain string such as `"highpass(80) gain(-3db)"` into
- * processor descriptions, checking that every element builds.
+ * processor descriptions, checking that every element builds. `enhance()`
+ * is accepted (it runs in live chains; file pipelines refuse it).
  *
  * @throws ERR_INVALID_CHAIN for syntax errors or unknown processors,
  * ERR_INVALID_PARAMETER for invalid values.
@@ -463,7 +470,7 @@ export interface ProcessorKindInfo {
   summary: string
 }
 
-/** Every processor kind the chain grammar knows. */
+/** Every processor kind the chain grammar knows (`enhance`, live only, last). */
 export declare function processorKinds(): Array<ProcessorKindInfo>
 
 /** A message from a live engine to JS: an event, or a block of tapped audio. */
@@ -493,6 +500,16 @@ export interface RealtimeOptionsDesc {
   autoRestart?: boolean
   /** `none` backend only: stop after this many frames. */
   maxFrames?: number
+  /**
+   * `none` backend only: input to play (in a loop) instead of silence,
+   * interleaved with `channelsIn` channels.
+   */
+  noneInput?: Float32Array
+  /**
+   * ONNX Runtime library file or directory for `enhance` elements
+   * (default: `ORT_DYLIB_PATH`, then the `node_modules` search).
+   */
+  runtimePath?: string
 }
 
 /** Counters of a live engine. Loads are fractions of the buffer period. */
@@ -505,8 +522,13 @@ export interface RealtimeStats {
   xrunsOverrun: number
   /** The part of the xruns the device reported. */
   deviceXruns: number
-  /** Callbacks that took longer than their buffer period. */
+  /** Callbacks whose processing (CPU time) took longer than their buffer period. */
   lateCallbacks: number
+  /**
+   * Callbacks over their period in wall time but not in CPU time (the OS
+   * or hypervisor kept the audio thread off the CPU).
+   */
+  preemptedCallbacks: number
   callbackLoadMean: number
   callbackLoadPeak: number
   /** Latency from buffer sizes, ms. */
@@ -529,6 +551,29 @@ export interface RealtimeStats {
   driftCorrections: number
   /** Frames those corrections dropped. */
   driftFramesDropped: number
+  /**
+   * The fixed delay the chain's processors add (`enhance`: the
+   * enhancer's latency bound + a margin), in frames; 0 without such a
+   * processor. Included in `latencyMs` and `latencyMsMeasured`.
+   */
+  processingLatencyFrames: number
+  /** The same in ms. */
+  processingLatencyMs: number
+  /**
+   * Callbacks in which a processor's worker thread (`enhance`) was late:
+   * its missing frames were output as silence (the latency stays fixed).
+   * Also counted in `xruns` / `xrunsUnderrun`, and emitted as `xrun`.
+   */
+  workerUnderruns: number
+  /** Frames those underruns replaced by silence. */
+  workerUnderrunFrames: number
+  /** Input frames a stalled worker's full queue could not take. */
+  workerDroppedFrames: number
+  /**
+   * Highest worker load: processing time / audio time (above 1 a worker
+   * cannot keep up).
+   */
+  workerLoad: number
 }
 
 /** A validated configuration with its derived values. */

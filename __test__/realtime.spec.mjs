@@ -164,12 +164,13 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
   await rt.start()
   const tone = new Float32Array(RATE * 2)
   for (let i = 0; i < tone.length; i++) tone[i] = 0.25 * Math.sin((2 * Math.PI * 300 * i) / RATE) + 0.25 * Math.sin((2 * Math.PI * 5000 * i) / RATE)
-  await play(tone)
+  // Played by an all-native pipeline (file -> speaker): no JS in its path.
+  const tonePath = writeWav(join(tempDir(), 'tone.wav'), [tone], RATE, { float: true })
+  await new StreamingPipeline({ source: new FileSource(tonePath), sink: new SpeakerSink({ device: 'resonull', bufferSize: 256 }) }).run()
   await new Promise((r) => setTimeout(r, 300))
   const s = await rt.stop()
   const out = concat(tapped)
-  // The tone went through where the tap is loud: measure the middle 0.8 s
-  // of that stretch (away from the fade-in of the filters and the edges).
+  // The tone went through where the tap is loud.
   let first = -1
   let last = -1
   for (let i = 0; i < out.length; i++) {
@@ -179,13 +180,21 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
     }
   }
   t.true(last - first > RATE * 1.5, `the tone lasted ${(last - first) / RATE} s in the tap`)
+  // Levels in 0.1 s windows (whole periods of both tones) across the middle
+  // 1.2 s, median: one window spliced by a dropped tap block (the JS side
+  // reads the tap late on a loaded machine) cannot move the result.
   const mid = Math.floor((first + last) / 2)
-  const win = out.subarray(mid - 0.4 * RATE, mid + 0.4 * RATE)
-  const low = goertzel(win, 300)
-  const high = goertzel(win, 5000)
-  const lowDb = 20 * Math.log10(low / 0.25)
-  const highDb = 20 * Math.log10(high / 0.25)
-  t.log(`300 Hz: ${lowDb.toFixed(2)} dB, 5 kHz: ${highDb.toFixed(2)} dB, xruns ${s.xruns}, load ${s.callbackLoadMean.toFixed(4)}`)
+  const lows = []
+  const highs = []
+  for (let w = -6; w < 6; w++) {
+    const win = out.subarray(mid + w * 0.1 * RATE, mid + (w + 1) * 0.1 * RATE)
+    lows.push(goertzel(win, 300))
+    highs.push(goertzel(win, 5000))
+  }
+  const median = (a) => a.sort((x, y) => x - y)[a.length >> 1]
+  const lowDb = 20 * Math.log10(median(lows) / 0.25)
+  const highDb = 20 * Math.log10(median(highs) / 0.25)
+  t.log(`300 Hz: ${lowDb.toFixed(2)} dB, 5 kHz: ${highDb.toFixed(2)} dB, xruns ${s.xruns}, tap dropped ${s.tapDropped}, load ${s.callbackLoadMean.toFixed(4)}`)
   t.true(Math.abs(lowDb + 6) < 1.5, `300 Hz changed by ${lowDb} dB, expected about -6 dB`)
   t.true(highDb < -60, `5 kHz at ${highDb} dB`)
 })
@@ -229,11 +238,12 @@ test.serial('60 s at 256 frames with an 8-processor chain while JS is busy: no x
     await new Promise((r) => setImmediate(r))
   }
   const s = await rt.stop()
-  t.log(`callbacks ${s.callbacks}, xruns ${s.xruns} (device ${s.deviceXruns}), late ${s.lateCallbacks}, load mean ${s.callbackLoadMean.toFixed(4)} peak ${s.callbackLoadPeak.toFixed(4)}, real-time threads ${s.realtimeThreads}, drift corrections ${s.driftCorrections} (${s.driftFramesDropped} frames), garbage ${garbage}`)
+  t.log(`callbacks ${s.callbacks}, xruns ${s.xruns} (device ${s.deviceXruns}), late ${s.lateCallbacks} (preempted ${s.preemptedCallbacks}), load mean ${s.callbackLoadMean.toFixed(4)} peak ${s.callbackLoadPeak.toFixed(4)}, real-time threads ${s.realtimeThreads}, drift corrections ${s.driftCorrections} (${s.driftFramesDropped} frames), garbage ${garbage}`)
   // The null sink's clock is the VM's: it may run a little slow.
   t.true(s.framesProcessed > 60 * RATE * 0.75)
-  // Attributable to resonode: a callback that overran its buffer period, or
-  // an xrun the device reports. The audio threads run at real-time priority
+  // Attributable to resonode: a callback whose processing (its thread's CPU
+  // time) overran the buffer period, or an xrun the device reports. A
+  // callback the VM's hypervisor stalls is counted apart (preempted). The audio threads run at real-time priority
   // (root here), so the busy JS thread and its GC cannot delay them.
   if (RT_ALLOWED) t.is(s.realtimeThreads, 2)
   t.is(s.lateCallbacks, 0)
@@ -248,7 +258,7 @@ test.serial('CLI: live --duration --json on the null sink: no xruns attributable
   const r = spawnSync(process.execPath, [cli, 'live', '--duration', '5', '--json', '--input', 'resonull.monitor', '--output', 'resonull_aux', '--chain', 'highpass(80) gain(-3db)', '--buffer-size', '256'], { encoding: 'utf8' })
   t.is(r.status, 0, r.stderr)
   const j = JSON.parse(r.stdout)
-  t.deepEqual(Object.keys(j).sort(), ['callbackLoadMean', 'callbackLoadPeak', 'callbacks', 'deviceXruns', 'driftCorrections', 'framesProcessed', 'lateCallbacks', 'latencyMs', 'realtimeThreads', 'xruns'])
+  t.deepEqual(Object.keys(j).sort(), ['callbackLoadMean', 'callbackLoadPeak', 'callbacks', 'deviceXruns', 'driftCorrections', 'framesProcessed', 'lateCallbacks', 'latencyMs', 'preemptedCallbacks', 'processingLatencyMs', 'realtimeThreads', 'workerUnderruns', 'xruns'])
   t.log(`live: ${JSON.stringify(j)}`)
   t.is(j.lateCallbacks, 0)
   t.is(j.deviceXruns, 0)

@@ -144,7 +144,8 @@ async function cmdLive(o: { input?: string; output?: string; chain?: string; sam
   rt.on('xrun', () => xruns++)
   await rt.start()
   const cfg = rt.config
-  if (!o.json) console.error(`live: ${cfg.direction} ${cfg.sampleRate} Hz, ${cfg.bufferSize} frames (${cfg.latencyMs.toFixed(1)} ms), chain: ${o.chain ?? '(none)'}; Ctrl-C stops`)
+  const added = rt.stats.processingLatencyMs
+  if (!o.json) console.error(`live: ${cfg.direction} ${cfg.sampleRate} Hz, ${cfg.bufferSize} frames (${cfg.latencyMs.toFixed(1)} ms)${added > 0 ? `, processing latency ${added.toFixed(1)} ms` : ''}, chain: ${o.chain ?? '(none)'}; Ctrl-C stops`)
   await new Promise<void>((resolveWait) => {
     const meterTimer = tty
       ? setInterval(() => {
@@ -176,14 +177,19 @@ async function cmdLive(o: { input?: string; output?: string; chain?: string; sam
     // the part attributable to the device path and to resonode's processing.
     deviceXruns: s.deviceXruns,
     lateCallbacks: s.lateCallbacks,
+    preemptedCallbacks: s.preemptedCallbacks,
     // Audio threads the OS runs at real-time priority (0: refused, e.g. no
     // CAP_SYS_NICE): without it a loaded machine delays the callbacks.
     realtimeThreads: s.realtimeThreads,
     // Input frames dropped because the two devices' clocks disagree (not xruns).
     driftCorrections: s.driftCorrections,
+    // The fixed delay of `enhance()` (included in latencyMs), and how often
+    // its worker thread was late (silence out, counted in xruns too).
+    processingLatencyMs: s.processingLatencyMs,
+    workerUnderruns: s.workerUnderruns,
   }
   if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
-  else console.log(`${result.callbacks} callbacks, ${result.framesProcessed} frames, ${result.xruns} xruns, load mean ${(result.callbackLoadMean * 100).toFixed(2)}% peak ${(result.callbackLoadPeak * 100).toFixed(2)}%, latency ${result.latencyMs.toFixed(1)} ms`)
+  else console.log(`${result.callbacks} callbacks, ${result.framesProcessed} frames, ${result.xruns} xruns, load mean ${(result.callbackLoadMean * 100).toFixed(2)}% peak ${(result.callbackLoadPeak * 100).toFixed(2)}%, latency ${result.latencyMs.toFixed(1)} ms${s.processingLatencyMs > 0 ? ` (of which enhance ${s.processingLatencyMs.toFixed(1)} ms, ${s.workerUnderruns} worker underruns)` : ''}`)
 }
 
 async function cmdTestDevice(id: string | undefined, o: { json?: boolean; duration?: number; backend?: Backend }) {
@@ -275,7 +281,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('Microphone -> chain -> speaker, inside the audio callback, with a level meter.')
     .option('--input <id>', 'input device id (see `resonode devices`)')
     .option('--output <id>', 'output device id')
-    .option('--chain <chain>', 'processor chain (native processors, not normalize)')
+    .option('--chain <chain>', 'processor chain (native processors and enhance(), not normalize), e.g. "enhance() gain(3db)"')
     .option('--sample-rate <hz>', 'sample rate in Hz (default 48000)', positiveInt('--sample-rate'))
     .option('--buffer-size <frames>', 'frames per callback (default 512)', positiveInt('--buffer-size'))
     .option('--channels <n>', 'input channels (default 1)', positiveInt('--channels'))
@@ -287,6 +293,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--latency <hint>', 'low, balanced (default) or high: input buffers held back in duplex (1/2/4)')
     .option('--backend <name>', 'default or none', 'default')
     .option('--json', 'print one JSON object with the stats on exit')
+    .addHelpText('after', chainHelp)
     .action(cmdLive)
 
   program

@@ -165,6 +165,61 @@ export class Limiter extends NativeProcessor {
   }
 }
 
+/** Options of {@link Enhance}. */
+export interface EnhanceOptions {
+  /** Wet/dry balance 0..1 (default 1: only the enhanced signal; 0: only the input, delayed like the enhanced signal). Changeable live as `"<index>.mix"`. */
+  mix?: number
+  /** A GTCRN streaming `.onnx` model (default: the built-in one, MIT, 16 kHz). */
+  modelPath?: string
+  /** Intra-op inference threads, 1-64 (default 1: GTCRN is too small to gain from more). */
+  threads?: number
+  /** `cpu` (default), `cuda` or `coreml`. */
+  executionProvider?: 'cpu' | 'cuda' | 'coreml'
+  /** STFT window: `periodic` (default) or `symmetric`. */
+  window?: 'periodic' | 'symmetric'
+  /** A different synthesis window. */
+  synthesisWindow?: 'periodic' | 'symmetric'
+  /** Extra latency in ms on top of the enhancer's bound, for the worker's scheduling (default: 4 buffers). Raise it if `stats.workerUnderruns` grows. */
+  marginMs?: number
+}
+
+/**
+ * Live speech enhancement (denoising) with the built-in GTCRN model (Rong
+ * et al., ICASSP 2024), as an element of a {@link RealtimeProcessor} chain
+ * (`enhance()` in chain strings). Any sample rate (resampled to 16 kHz and
+ * back), each channel enhanced independently.
+ *
+ * The network never runs in the audio callback: the callback only writes
+ * each block into a lock-free ring to a worker thread and reads the same
+ * number of enhanced frames back from a second ring. That adds a fixed
+ * latency P = the enhancer's latency bound + `marginMs` (101 ms at 48 kHz
+ * with 256-frame buffers): output frame k is the enhanced input frame k - P,
+ * sample for sample what {@link SpeechEnhancer} gives offline, delayed.
+ * `stats.processingLatencyMs` reports P (it is included in `latencyMs`); when
+ * the worker is late its missing frames are silence, counted in
+ * `stats.workerUnderruns` and emitted as `'xrun'` (the latency stays P).
+ *
+ * Live chains only: file pipelines refuse it (`ERR_INVALID_CHAIN`); use
+ * `SpeechEnhancer` / `resonode enhance` for files (time-aligned, no delay).
+ * The model loads when the realtime processor starts.
+ *
+ * @throws InvalidParameterError for `mix` outside 0..1, a bad window, provider, thread count or margin.
+ * At `start()`: `ERR_NOT_FOUND` (model file missing), `ERR_MODEL`, `ERR_MODEL_MISMATCH`, `ERR_RUNTIME_NOT_FOUND`.
+ */
+export class Enhance extends NativeProcessor {
+  constructor(options: EnhanceOptions = {}) {
+    super('enhance', {
+      mix: options.mix,
+      model: options.modelPath,
+      threads: options.threads,
+      provider: options.executionProvider,
+      window: options.window,
+      synthesis: options.synthesisWindow,
+      margin: options.marginMs,
+    })
+  }
+}
+
 /** Per-block context given to JS processors. */
 export interface JsProcessContext extends StreamInfo {
   /** Index of the block's first frame in the stream. */

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events'
 import native = require('./native')
 import { awaitNative, callNative, makeError, type ErrorCode, type ResonodeError } from './errors'
 import { NativeProcessor, type Processor } from './processors'
+import { defaultRuntimePath } from './inference'
 
 /** `'default'` is the platform's audio host (ALSA, reaching PulseAudio/PipeWire on Linux); `'none'` is a clocked backend with no hardware, for apps and tests. */
 export type Backend = 'default' | 'alsa' | 'none'
@@ -99,10 +100,18 @@ export interface RealtimeProcessorOptions {
   tapFrames?: number
   /** `'none'` backend only: stop after this many frames. */
   maxFrames?: number
+  /** `'none'` backend only: input played in a loop instead of silence, interleaved with `config.channelsIn` channels (a test signal for apps and tests). */
+  noneInput?: Float32Array
+  /** ONNX Runtime library file or directory for {@link Enhance} elements (default: `ORT_DYLIB_PATH`, then the one inside `onnxruntime-node`). */
+  runtimePath?: string
 }
 
 /**
  * Input -> native processor chain -> output, inside the audio callback.
+ *
+ * {@link Enhance} (GTCRN speech enhancement) runs its network on a worker
+ * thread fed through lock-free rings, adding a fixed latency reported as
+ * `stats.processingLatencyMs`; its model loads in `start()`.
  *
  * Events: `'audio'` (planar processed audio, when tapped), `'xrun'`
  * ({@link BufferUnderrunError} / {@link BufferOverrunError}), `'error'`
@@ -159,7 +168,13 @@ export class RealtimeProcessor extends EventEmitter {
         this.options.config ?? {},
         this.processors.map((p) => (p as NativeProcessor).desc),
         this.options.backend,
-        { tapFrames, autoRestart: this.options.autoRestart, maxFrames: this.options.maxFrames },
+        {
+          tapFrames,
+          autoRestart: this.options.autoRestart,
+          maxFrames: this.options.maxFrames,
+          noneInput: this.options.noneInput,
+          runtimePath: this.options.runtimePath ?? defaultRuntimePath(),
+        },
         (m) => this.onMessage(m),
       ),
     )
@@ -209,7 +224,7 @@ export class RealtimeProcessor extends EventEmitter {
     return callNative(() => this.engine!.getParameter(path))
   }
 
-  /** Callbacks, frames, xruns, callback load (mean/peak), latency. */
+  /** Callbacks, frames, xruns, callback load (mean/peak), latency (with `processingLatencyMs`, the fixed delay of `enhance`), worker underruns. */
   get stats(): RealtimeStats {
     if (this.finalStats) return { ...this.finalStats }
     if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')

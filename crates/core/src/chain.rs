@@ -42,6 +42,17 @@ impl Chain {
         &mut self.processors
     }
 
+    /// The processors, read-only.
+    pub fn processors(&self) -> &[Box<dyn Processor>] {
+        &self.processors
+    }
+
+    /// The [`WorkerStats`](crate::WorkerStats) of every processor that has
+    /// them, with its index (call after [`prepare`](Chain::prepare)).
+    pub fn worker_stats(&self) -> Vec<(usize, std::sync::Arc<crate::WorkerStats>)> {
+        self.processors.iter().enumerate().filter_map(|(i, p)| p.worker_stats().map(|s| (i, s))).collect()
+    }
+
     /// Prepares every processor for `spec`. May allocate.
     ///
     /// # Errors

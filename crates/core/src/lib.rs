@@ -10,6 +10,10 @@
 //! - [`Processor::process`], [`Chain::process`] and [`Chain::set_parameter`]
 //!   never allocate, lock, block or do I/O once [`Chain::prepare`] has run.
 //!   Everything that may allocate happens in `prepare`.
+//! - A processor too heavy for the callback (neural enhancement) runs its
+//!   work on a worker thread behind two rings and shares its added latency
+//!   and underruns as relaxed atomics ([`WorkerStats`], via
+//!   [`Processor::worker_stats`]).
 //! - [`ring::Producer::write`] and [`ring::Consumer::read`] (and `push`/`pop`
 //!   on rings of any `Copy` item made by [`ring::channel_of`]) are wait-free
 //!   and never allocate; they are safe to call from an audio callback.
@@ -35,7 +39,7 @@ pub use chain::Chain;
 pub use error::{Error, ParamError, Result};
 pub use pipeline::{Control, PipelineOptions, Progress, Sink, Source, Stats};
 pub use planar_source::PlanarSource;
-pub use processor::{Processor, StreamSpec};
+pub use processor::{Processor, StreamSpec, WorkerStats};
 
 // Makes `assert_no_alloc` abort the test binary on any allocation inside a
 // guarded closure; without it the guard would check nothing.

@@ -1,5 +1,8 @@
 //! The [`Processor`] trait: one audio effect working on planar blocks.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use crate::{AudioBlock, AudioBlockMut, ParamError, Result};
 
 /// What a processor is told about the stream before it runs.
@@ -74,4 +77,82 @@ pub trait Processor: Send {
 
     /// Called after the last analysed block.
     fn finish_analysis(&mut self) {}
+
+    /// Counters shared with the control side, for a processor that hands
+    /// its work to a worker thread (such as `enhance`, whose neural network
+    /// cannot run in the audio callback) and so adds a fixed latency and can
+    /// fall behind. `None` (the default) for ordinary processors.
+    ///
+    /// Called on the control thread, after [`prepare`](Processor::prepare),
+    /// before the processor moves to the audio thread; the `Arc` stays
+    /// readable from there while the processor runs.
+    fn worker_stats(&self) -> Option<Arc<WorkerStats>> {
+        None
+    }
+}
+
+/// What a processor with a worker thread (see [`Processor::worker_stats`])
+/// reports while it runs. Relaxed atomics: the audio thread and the worker
+/// update them, any thread reads them; each value is consistent on its own.
+///
+/// # Real-time safety
+/// Reading and updating never allocate, lock or block.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// The fixed delay the processor adds, in frames: output frame `k` is the
+    /// processed input frame `k - latency_frames`. Set by `prepare`.
+    pub latency_frames: AtomicU64,
+    /// Sample rate the processor was prepared for, in Hz (to turn frames
+    /// into milliseconds).
+    pub sample_rate: AtomicU64,
+    /// `process` calls in which the worker's output was short (the worker
+    /// fell behind): the missing frames were output as silence.
+    pub underruns: AtomicU64,
+    /// Frames output as silence because the worker's output was short. The
+    /// processor skips the late frames when they arrive, so the latency
+    /// stays fixed.
+    pub underrun_frames: AtomicU64,
+    /// Input frames the worker could not take because its queue was full
+    /// (it stalled for longer than the queue holds); it processes silence
+    /// in their place, keeping the alignment.
+    pub dropped_frames: AtomicU64,
+    /// Frames the worker has processed.
+    pub worker_frames: AtomicU64,
+    /// Nanoseconds the worker spent processing them (not waiting).
+    pub worker_busy_ns: AtomicU64,
+    /// Failures on the worker (e.g. inference errors); the affected frames
+    /// are output as silence and the worker starts over.
+    pub worker_errors: AtomicU64,
+    /// 1 when the worker thread runs under a real-time scheduling policy
+    /// (`SCHED_FIFO` on Linux, below the audio threads), 0 when the OS
+    /// refused it or it was not asked for.
+    pub worker_realtime: AtomicU64,
+}
+
+impl WorkerStats {
+    /// A new, zeroed set of counters.
+    pub fn new() -> Arc<WorkerStats> {
+        Arc::new(WorkerStats::default())
+    }
+
+    /// [`latency_frames`](WorkerStats::latency_frames) in milliseconds (0
+    /// before `prepare`).
+    pub fn latency_ms(&self) -> f64 {
+        let sr = self.sample_rate.load(Ordering::Relaxed);
+        if sr == 0 {
+            return 0.0;
+        }
+        self.latency_frames.load(Ordering::Relaxed) as f64 * 1000.0 / sr as f64
+    }
+
+    /// Worker processing time over the duration of the audio it processed
+    /// (0.5: the worker is busy half of real time; above 1 it cannot keep up).
+    pub fn worker_load(&self) -> f64 {
+        let sr = self.sample_rate.load(Ordering::Relaxed);
+        let frames = self.worker_frames.load(Ordering::Relaxed);
+        if sr == 0 || frames == 0 {
+            return 0.0;
+        }
+        self.worker_busy_ns.load(Ordering::Relaxed) as f64 / 1e9 / (frames as f64 / sr as f64)
+    }
 }

@@ -23,7 +23,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use resonode_core::chain_spec::ProcessorSpec;
 use resonode_core::ring::{self, Consumer, Producer};
 use resonode_core::chain::resolve_path;
-use resonode_core::{Chain, Error, Result, StreamSpec};
+use resonode_core::{Chain, Error, Result, StreamSpec, WorkerStats};
 
 use crate::callbacks::{
     ClockMark, DuplexInputState, Feed, InputState, OutputState, Shared, StateSlot, UNSET,
@@ -105,20 +105,42 @@ pub struct EngineStats {
     pub xruns_overrun: u64,
     /// The part of the xruns the device (cpal) reported.
     pub device_xruns: u64,
-    /// Callbacks that took longer than the audio they produced (resonode's
-    /// own fault, were the device waiting).
+    /// Callbacks whose processing (the audio thread's CPU time) took longer
+    /// than the audio they produced: resonode's own fault, were the device
+    /// waiting.
     pub late_callbacks: u64,
+    /// Callbacks that overran their period in wall time with CPU time to
+    /// spare: the OS or hypervisor kept the audio thread off the CPU.
+    pub preempted_callbacks: u64,
     /// Mean processing time per callback as a fraction of the buffer period.
     pub callback_load_mean: f64,
     /// Highest such fraction (first callback excluded).
     pub callback_load_peak: f64,
     /// Latency estimated from buffer sizes, ms: 1 buffer for input, 2 for
     /// output (cpal's ALSA double buffering), input + queued + output for
-    /// duplex.
+    /// duplex; plus [`processing_latency_ms`](EngineStats::processing_latency_ms).
     pub latency_ms: f64,
     /// Latency from the device's timestamps (and the duplex queue), ms,
-    /// once known.
+    /// once known; plus [`processing_latency_ms`](EngineStats::processing_latency_ms).
     pub latency_ms_measured: Option<f64>,
+    /// The fixed delay the chain's processors add, in frames: the sum of
+    /// [`WorkerStats::latency_frames`] over processors that run on a worker
+    /// thread (`enhance`); 0 for chains of ordinary processors.
+    pub processing_latency_frames: u64,
+    /// [`processing_latency_frames`](EngineStats::processing_latency_frames) in ms.
+    pub processing_latency_ms: f64,
+    /// Callbacks in which a processor's worker thread had not produced its
+    /// output in time (its missing frames were output as silence); also
+    /// counted in [`xruns_underrun`](EngineStats::xruns_underrun).
+    pub worker_underruns: u64,
+    /// Frames those underruns replaced by silence.
+    pub worker_underrun_frames: u64,
+    /// Input frames a worker's full queue could not take (it stalled for
+    /// longer than the queue holds).
+    pub worker_dropped_frames: u64,
+    /// Highest worker load: processing time over the duration of the audio
+    /// processed (above 1 a worker cannot keep up).
+    pub worker_load: f64,
     /// The buffer (period) size the device actually uses, in frames.
     pub actual_buffer_size: u32,
     /// Sample rate in Hz.
@@ -178,6 +200,7 @@ pub struct RealtimeEngine {
     capture: Mutex<Option<Consumer>>,
     playback: Mutex<Option<Producer>>,
     actual_buffer_size: u32,
+    workers: Vec<(usize, Arc<WorkerStats>)>,
     restarts: Arc<std::sync::atomic::AtomicU32>,
     commands: mpsc::Sender<Command>,
     stop_flag: Arc<AtomicBool>,
@@ -217,9 +240,40 @@ impl RealtimeEngine {
         options: EngineOptions,
     ) -> Result<RealtimeEngine> {
         let chain = resonode_dsp::build_chain(specs)?;
-        let mut shadow = resonode_dsp::build_chain(specs)?;
+        let shadow = resonode_dsp::build_chain(specs)?;
+        Self::start_with_shadow(config, chain, shadow, backend, options)
+    }
+
+    /// Starts `chain` live with `shadow`, a second chain of the same kinds
+    /// and parameters that stays on the control side and validates
+    /// [`set_parameter`](RealtimeEngine::set_parameter) values up front (it
+    /// is prepared, never processes audio). For chains whose processors are
+    /// built by something else than the registry of `resonode-dsp` (the
+    /// napi layer adds `enhance` from `resonode-ml`); such a builder can
+    /// give the shadow a light stand-in for a processor whose `prepare` is
+    /// expensive (one that only mirrors its parameters).
+    ///
+    /// # Errors
+    /// As [`start`](RealtimeEngine::start); the shadow's `prepare` errors
+    /// (e.g. a cutoff above Nyquist) come first.
+    pub fn start_with_shadow(
+        config: StreamConfig,
+        chain: Chain,
+        mut shadow: Chain,
+        backend: Backend,
+        options: EngineOptions,
+    ) -> Result<RealtimeEngine> {
         config.validate()?;
         check_realtime_chain(&shadow)?;
+        if shadow.kinds() != chain.kinds() {
+            return Err(Error::Internal {
+                message: format!(
+                    "shadow chain {:?} does not match chain {:?}",
+                    shadow.kinds(),
+                    chain.kinds()
+                ),
+            });
+        }
         shadow.prepare(&StreamSpec {
             sample_rate: config.sample_rate,
             channels: config.processing_channels(),
@@ -280,7 +334,11 @@ impl RealtimeEngine {
             Direction::Output => 0,
             _ => config.channels_in as usize,
         };
-        let mut renderer = Renderer::new(chain, sr, feed_channels, channels, buffer)?
+        let mut renderer = Renderer::new(chain, sr, feed_channels, channels, buffer)?;
+        // The prepared chain's worker counters (e.g. `enhance`), readable
+        // from here while the chain runs on the audio thread.
+        let workers = renderer.chain().worker_stats();
+        renderer = renderer
             .with_params(param_rx)
             .with_stats(render_stats.clone())
             .with_events(hub.sink());
@@ -450,6 +508,7 @@ impl RealtimeEngine {
             capture: Mutex::new(capture_rx),
             playback: Mutex::new(playback_tx),
             actual_buffer_size: actual,
+            workers,
             restarts,
             commands: cmd_tx,
             stop_flag,
@@ -530,11 +589,25 @@ impl RealtimeEngine {
             UNSET => self.config.latency.prime_buffers() as f64 * buf_ms,
             frames => frames as f64 / sr * 1000.0,
         };
-        let latency_ms = match self.config.direction() {
-            Direction::Input => buf_ms,
-            Direction::Output => 2.0 * buf_ms,
-            Direction::Duplex => 3.0 * buf_ms + prime_ms,
+        let processing_latency_frames: u64 = self
+            .workers
+            .iter()
+            .map(|(_, w)| w.latency_frames.load(Ordering::Relaxed))
+            .sum();
+        let processing_latency_ms = processing_latency_frames as f64 / sr * 1000.0;
+        let worker_sum = |f: fn(&WorkerStats) -> &std::sync::atomic::AtomicU64| -> u64 {
+            self.workers
+                .iter()
+                .map(|(_, w)| f(w).load(Ordering::Relaxed))
+                .sum()
         };
+        let worker_underruns = worker_sum(|w| &w.underruns);
+        let latency_ms = processing_latency_ms
+            + match self.config.direction() {
+                Direction::Input => buf_ms,
+                Direction::Output => 2.0 * buf_ms,
+                Direction::Duplex => 3.0 * buf_ms + prime_ms,
+            };
         let ns = |a: &std::sync::atomic::AtomicU64| {
             let v = a.load(Ordering::Relaxed);
             (v != UNSET).then_some(v as f64 / 1e6)
@@ -552,15 +625,17 @@ impl RealtimeEngine {
                     _ => None,
                 }
             }
-        };
+        }
+        .map(|ms| ms + processing_latency_ms);
         let psf = load(&s.playback_start_frame);
         EngineStats {
             callbacks: load(&r.callbacks),
             frames: load(&r.frames),
-            xruns_underrun: device_under + load(&s.engine_underruns),
+            xruns_underrun: device_under + load(&s.engine_underruns) + worker_underruns,
             xruns_overrun: device_over + load(&s.engine_overruns),
             device_xruns: device_under + device_over,
             late_callbacks: load(&r.late_callbacks),
+            preempted_callbacks: load(&r.preempted_callbacks),
             callback_load_mean: r.load_mean(),
             callback_load_peak: r.load_peak(),
             latency_ms,
@@ -576,6 +651,16 @@ impl RealtimeEngine {
             realtime_threads: s.realtime_threads.load(Ordering::Relaxed),
             drift_corrections: load(&s.drift_corrections),
             drift_frames_dropped: load(&s.drift_frames_dropped),
+            processing_latency_frames,
+            processing_latency_ms,
+            worker_underruns,
+            worker_underrun_frames: worker_sum(|w| &w.underrun_frames),
+            worker_dropped_frames: worker_sum(|w| &w.dropped_frames),
+            worker_load: self
+                .workers
+                .iter()
+                .map(|(_, w)| w.worker_load())
+                .fold(0.0, f64::max),
         }
     }
 

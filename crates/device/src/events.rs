@@ -80,6 +80,11 @@ pub(crate) enum RawEvent {
         param: &'static str,
         value: f64,
     },
+    WorkerUnderrun {
+        processor: u32,
+        kind: &'static str,
+        frames: u64,
+    },
 }
 
 /// Something that happened to a running engine, as [`crate::RealtimeEngine::poll_events`]
@@ -113,6 +118,15 @@ pub enum EngineEvent {
         processor: u32,
         param: &'static str,
         value: f64,
+    },
+    /// A processor that works on a worker thread (e.g. `enhance`) did not
+    /// have its output ready: `frames` frames were replaced by silence
+    /// (counted in [`crate::EngineStats::worker_underruns`]). The latency
+    /// stays fixed. Named `"xrun"`, error `ERR_BUFFER_UNDERRUN`.
+    WorkerUnderrun {
+        processor: u32,
+        kind: &'static str,
+        frames: u64,
     },
     /// Events were lost because their queue was full.
     Dropped { count: u64 },
@@ -156,6 +170,16 @@ impl EngineEvent {
             EngineEvent::RestartFailed { message, .. } => Some(Error::Stream {
                 reason: message.clone(),
             }),
+            EngineEvent::WorkerUnderrun {
+                processor,
+                kind,
+                frames,
+            } => Some(Error::BufferUnderrun {
+                reason: format!(
+                    "processor {processor} ({kind}): its worker thread fell behind; \
+                     {frames} frames were replaced by silence"
+                ),
+            }),
             _ => None,
         }
     }
@@ -165,7 +189,7 @@ impl EngineEvent {
     pub fn name(&self) -> &'static str {
         match self {
             EngineEvent::StreamError { .. } => "error",
-            EngineEvent::Xrun { .. } => "xrun",
+            EngineEvent::Xrun { .. } | EngineEvent::WorkerUnderrun { .. } => "xrun",
             EngineEvent::DeviceLost { .. } => "deviceLost",
             EngineEvent::Restarted { .. } => "restarted",
             EngineEvent::RestartFailed { .. } => "restartFailed",
@@ -281,6 +305,15 @@ impl EventHub {
                 processor,
                 param,
                 value,
+            },
+            RawEvent::WorkerUnderrun {
+                processor,
+                kind,
+                frames,
+            } => EngineEvent::WorkerUnderrun {
+                processor,
+                kind,
+                frames,
             },
         })
     }

@@ -22,6 +22,14 @@
 //!   polled.
 //! - Processors that need the whole signal first (`normalize`) are refused
 //!   in real-time chains with `ERR_INVALID_PARAMETER`.
+//! - Processors too heavy for the callback (`enhance`, GTCRN from
+//!   `resonode-ml`) hand their work to a worker thread through wait-free
+//!   rings and add a fixed latency; their
+//!   [`WorkerStats`](resonode_core::WorkerStats) (latency, underruns) are
+//!   relaxed atomics that the renderer turns into
+//!   [`EngineEvent::WorkerUnderrun`] events and the engine into
+//!   [`EngineStats`] fields. Chains with such processors start through
+//!   [`RealtimeEngine::start_with_shadow`].
 //! - Nothing blocks without a bound: device enumeration and opening give up
 //!   after a timeout with `ERR_BACKEND_NOT_AVAILABLE` / `ERR_STREAM`.
 //!

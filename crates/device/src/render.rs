@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use resonode_core::ring::{Consumer, Producer};
-use resonode_core::{AudioBuffer, Chain, Error, Result, StreamSpec};
+use resonode_core::{AudioBuffer, Chain, Error, Result, StreamSpec, WorkerStats};
 
 use crate::events::{EventSink, RawEvent};
 
@@ -56,8 +56,13 @@ pub struct RenderStats {
     /// Parameter changes the processor refused on the audio thread (only
     /// possible for engines started without a validating shadow chain).
     pub params_rejected: AtomicU64,
-    /// Callbacks whose processing took longer than the audio they produced.
+    /// Callbacks whose processing took longer than the audio they produced:
+    /// the thread's own CPU time exceeded the buffer period.
     pub late_callbacks: AtomicU64,
+    /// Callbacks that overran the buffer period in wall time while their
+    /// CPU time stayed within it: the OS (or the hypervisor) kept the audio
+    /// thread off the CPU, not resonode's processing.
+    pub preempted_callbacks: AtomicU64,
     /// Sum of callback loads (f64 bits), for the mean.
     load_sum_bits: AtomicU64,
     /// Callbacks included in `load_sum_bits`.
@@ -105,6 +110,17 @@ pub struct Renderer {
     load_sum: f64,
     load_peak: f64,
     load_count: u64,
+    workers: Vec<WatchedWorker>,
+}
+
+/// A processor with a worker thread, whose underruns the renderer turns
+/// into events.
+struct WatchedWorker {
+    index: u32,
+    kind: &'static str,
+    stats: Arc<WorkerStats>,
+    seen_underruns: u64,
+    seen_frames: u64,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -172,6 +188,18 @@ impl Renderer {
         })?;
         let mut scratch = AudioBuffer::new(channels, max_block);
         scratch.set_frames(max_block);
+        let kinds = chain.kinds();
+        let workers = chain
+            .worker_stats()
+            .into_iter()
+            .map(|(i, stats)| WatchedWorker {
+                index: i as u32,
+                kind: kinds[i],
+                stats,
+                seen_underruns: 0,
+                seen_frames: 0,
+            })
+            .collect();
         Ok(Renderer {
             chain,
             scratch,
@@ -186,6 +214,7 @@ impl Renderer {
             load_sum: 0.0,
             load_peak: 0.0,
             load_count: 0,
+            workers,
         })
     }
 
@@ -272,10 +301,12 @@ impl Renderer {
     ///
     /// # Real-time safety
     /// Never allocates, locks, blocks, logs or does I/O (`Instant::now` reads
-    /// the vDSO clock); the `no_alloc` test runs it under an
+    /// the vDSO clock, the thread's CPU clock is one non-blocking
+    /// `clock_gettime`); the `no_alloc` test runs it under an
     /// allocation-aborting guard for every processor kind.
     pub fn render(&mut self, input: &[f32], output: &mut [f32]) {
         let started = Instant::now();
+        let cpu_started = crate::priority::thread_cpu_time();
         self.apply_params();
         let ch = self.channels;
         let frames = output.len() / ch;
@@ -317,6 +348,7 @@ impl Renderer {
             }
             done += n;
         }
+        self.report_worker_underruns();
         self.stats.callbacks.fetch_add(1, Ordering::Relaxed);
         self.stats
             .frames
@@ -324,7 +356,37 @@ impl Renderer {
         if frames > 0 {
             let budget = frames as f64 / self.sample_rate as f64;
             let load = started.elapsed().as_secs_f64() / budget;
-            self.record_load(load);
+            // Over budget in wall time: was it the processing (CPU time
+            // over budget too) or was the thread kept off the CPU?
+            let cpu_load = match (cpu_started, crate::priority::thread_cpu_time()) {
+                (Some(a), Some(b)) if load > 1.0 => (b - a) / budget,
+                _ => load,
+            };
+            self.record_load(load, cpu_load);
+        }
+    }
+
+    /// Queues one event per processor whose worker fell behind during this
+    /// callback (see [`WorkerStats::underruns`]).
+    ///
+    /// # Real-time safety
+    /// Relaxed atomic loads and a wait-free event push; never allocates.
+    fn report_worker_underruns(&mut self) {
+        for w in self.workers.iter_mut() {
+            let underruns = w.stats.underruns.load(Ordering::Relaxed);
+            if underruns == w.seen_underruns {
+                continue;
+            }
+            let frames = w.stats.underrun_frames.load(Ordering::Relaxed);
+            if let Some(events) = self.events.as_mut() {
+                events.push(RawEvent::WorkerUnderrun {
+                    processor: w.index,
+                    kind: w.kind,
+                    frames: frames - w.seen_frames,
+                });
+            }
+            w.seen_underruns = underruns;
+            w.seen_frames = frames;
         }
     }
 
@@ -396,9 +458,13 @@ impl Renderer {
     ///
     /// # Real-time safety
     /// Never allocates; relaxed atomic stores.
-    fn record_load(&mut self, load: f64) {
+    fn record_load(&mut self, load: f64, cpu_load: f64) {
         if load > 1.0 {
-            self.stats.late_callbacks.fetch_add(1, Ordering::Relaxed);
+            if cpu_load > 1.0 {
+                self.stats.late_callbacks.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.stats.preempted_callbacks.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.load_count += 1;
         self.load_sum += load;

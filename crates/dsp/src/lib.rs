@@ -64,7 +64,10 @@ pub use delay::Delay;
 pub use gain::Gain;
 pub use limiter::Limiter;
 pub use normalize::Normalize;
-pub use registry::{build_chain, create, kinds, parse_chain, KindInfo};
+pub use registry::{
+    build_chain, build_chain_with, create, create_with, kinds, parse_chain, parse_chain_with, Extension,
+    KindInfo,
+};
 pub use reverb::Reverb;
 pub use sos::{magnitude_db, Section, SosCascade};
 

@@ -25,6 +25,17 @@
 //! index in the chain and its kind) and the parameter. Cutoffs at or above
 //! Nyquist are only detected by [`Chain::prepare`], when the sample rate is
 //! known.
+//!
+//! # Kinds from other crates
+//! Some processors cannot live here because this crate must stay free of
+//! heavy dependencies: `enhance` (GTCRN speech enhancement) needs ONNX
+//! Runtime and lives in `resonode-ml`, which depends on this crate, not the
+//! other way round. Such kinds come in through an [`Extension`]: the
+//! `*_with` functions ([`create_with`], [`build_chain_with`],
+//! [`parse_chain_with`]) resolve their arguments exactly like the built-in
+//! ones (positional order, `key=value`, units, the same error codes and
+//! messages) and hand them to [`Extension::build`]. Built-in kinds win over
+//! an extension kind of the same name.
 
 use resonode_core::chain_spec::{self, Arg, ProcessorSpec, Unit, Value};
 use resonode_core::{Chain, Error, Processor, Result};
@@ -115,7 +126,15 @@ pub fn kinds() -> &'static [KindInfo] {
 /// [`Error::InvalidChain`] or [`Error::InvalidParameter`] as described in
 /// the [module docs](self).
 pub fn create(spec: &ProcessorSpec) -> Result<Box<dyn Processor>> {
-    create_at(spec, None)
+    create_at(spec, None, &NoExtension)
+}
+
+/// [`create`] that also knows the kinds of `ext`.
+///
+/// # Errors
+/// As [`create`], and whatever [`Extension::build`] reports.
+pub fn create_with(spec: &ProcessorSpec, ext: &dyn Extension) -> Result<Box<dyn Processor>> {
+    create_at(spec, None, ext)
 }
 
 /// Builds every element of a chain, in order, into an unprepared [`Chain`].
@@ -123,10 +142,18 @@ pub fn create(spec: &ProcessorSpec) -> Result<Box<dyn Processor>> {
 /// # Errors
 /// The first element's error, naming its index.
 pub fn build_chain(specs: &[ProcessorSpec]) -> Result<Chain> {
+    build_chain_with(specs, &NoExtension)
+}
+
+/// [`build_chain`] that also knows the kinds of `ext`.
+///
+/// # Errors
+/// The first element's error, naming its index.
+pub fn build_chain_with(specs: &[ProcessorSpec], ext: &dyn Extension) -> Result<Chain> {
     let processors = specs
         .iter()
         .enumerate()
-        .map(|(i, s)| create_at(s, Some(i)))
+        .map(|(i, s)| create_at(s, Some(i), ext))
         .collect::<Result<Vec<_>>>()?;
     Ok(Chain::new(processors))
 }
@@ -141,17 +168,30 @@ pub fn parse_chain(text: &str) -> Result<Chain> {
     build_chain(&chain_spec::parse(text)?)
 }
 
-/// Which units a parameter takes.
+/// [`parse_chain`] that also knows the kinds of `ext`, e.g.
+/// `parse_chain_with("enhance() gain(3db)", &ml_kinds)`.
+///
+/// # Errors
+/// As [`parse_chain`] and [`build_chain_with`].
+pub fn parse_chain_with(text: &str, ext: &dyn Extension) -> Result<Chain> {
+    build_chain_with(&chain_spec::parse(text)?, ext)
+}
+
+/// Which units a parameter takes in a chain string (see the table in the
+/// [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sort {
-    /// A plain number (order, q, linear).
+pub enum Sort {
+    /// A plain number (order, q, linear), no unit.
     Plain,
+    /// Decibels: `db` or no unit.
     Db,
+    /// Hertz: `hz`, `khz` (x 1000) or no unit.
     Hz,
+    /// Milliseconds: `ms`, `s` (x 1000) or no unit.
     Ms,
-    /// A 0..1 factor that also accepts `%`.
+    /// A 0..1 factor that also accepts `%` (/ 100).
     Fraction,
-    /// A word (biquad type).
+    /// A word or quoted text (biquad type, a file path), no unit.
     Word,
 }
 
@@ -163,6 +203,41 @@ fn sort_of(kind: &str, param: &str) -> Sort {
         ("reverb", _) | ("delay", "feedback" | "mix") => Sort::Fraction,
         ("biquad", "type") => Sort::Word,
         _ => Sort::Plain,
+    }
+}
+
+/// Processor kinds defined outside this crate (see the
+/// [module docs](self#kinds-from-other-crates)), e.g. `enhance` from
+/// `resonode-ml`.
+pub trait Extension {
+    /// The extra kinds: names, positional order, every accepted key, help.
+    fn kinds(&self) -> &[KindInfo];
+
+    /// Which units parameter `param` of `kind` takes (default: plain
+    /// numbers and words, no units).
+    fn sort(&self, _kind: &str, _param: &str) -> Sort {
+        Sort::Plain
+    }
+
+    /// Builds one processor of a kind listed by [`kinds`](Extension::kinds)
+    /// from its resolved arguments.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for bad values (its `name` is the bare
+    /// parameter name; the registry prefixes index and kind), or
+    /// [`Error::InvalidChain`] (see [`Args::chain_err`]).
+    fn build(&self, kind: &str, args: &Args<'_>) -> Result<Box<dyn Processor>>;
+}
+
+/// No extra kinds: the built-in registry alone.
+struct NoExtension;
+
+impl Extension for NoExtension {
+    fn kinds(&self) -> &[KindInfo] {
+        &[]
+    }
+    fn build(&self, kind: &str, _args: &Args<'_>) -> Result<Box<dyn Processor>> {
+        Err(Error::Internal { message: format!("no extension builds `{kind}`") })
     }
 }
 
@@ -205,8 +280,9 @@ enum Resolved {
     Word(String),
 }
 
-/// The arguments of one element, resolved to parameter names.
-struct Args<'a> {
+/// The arguments of one chain element, resolved to parameter names (keys of
+/// [`KindInfo::params`]) with units converted to the parameter's own unit.
+pub struct Args<'a> {
     site: Site<'a>,
     values: Vec<(&'static str, Resolved)>,
 }
@@ -216,8 +292,33 @@ impl Args<'_> {
         self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
-    /// A numeric parameter, or `None` when absent.
-    fn number(&self, name: &str) -> Result<Option<f64>> {
+    /// Whether the argument was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// A word or quoted-text parameter, or `None` when absent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when a number was given.
+    pub fn word(&self, name: &str) -> Result<Option<&str>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Resolved::Word(w)) => Ok(Some(w)),
+            Some(Resolved::Number(v)) => Err(Error::param(name, format!("must be a word or quoted text, got {v}"))),
+        }
+    }
+
+    /// An [`Error::InvalidChain`] naming this element (index and kind).
+    pub fn chain_err(&self, what: impl std::fmt::Display) -> Error {
+        self.site.chain_err(what)
+    }
+
+    /// A numeric parameter in its own unit, or `None` when absent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when a word was given.
+    pub fn number(&self, name: &str) -> Result<Option<f64>> {
         match self.get(name) {
             None => Ok(None),
             Some(Resolved::Number(v)) => Ok(Some(*v)),
@@ -227,11 +328,19 @@ impl Args<'_> {
         }
     }
 
-    fn number_or(&self, name: &str, default: f64) -> Result<f64> {
+    /// A numeric parameter, or `default` when absent.
+    ///
+    /// # Errors
+    /// As [`number`](Args::number).
+    pub fn number_or(&self, name: &str, default: f64) -> Result<f64> {
         Ok(self.number(name)?.unwrap_or(default))
     }
 
-    fn required(&self, name: &str) -> Result<f64> {
+    /// A numeric parameter that must be given.
+    ///
+    /// # Errors
+    /// [`Error::InvalidChain`] when absent; as [`number`](Args::number).
+    pub fn required(&self, name: &str) -> Result<f64> {
         self.number(name)?.ok_or_else(|| {
             self.site
                 .chain_err(format!("missing required argument `{name}`"))
@@ -239,7 +348,12 @@ impl Args<'_> {
     }
 }
 
-fn resolve<'a>(spec: &'a ProcessorSpec, info: &KindInfo, index: Option<usize>) -> Result<Args<'a>> {
+fn resolve<'a>(
+    spec: &'a ProcessorSpec,
+    info: &KindInfo,
+    index: Option<usize>,
+    sort_of: &dyn Fn(&str, &str) -> Sort,
+) -> Result<Args<'a>> {
     let site = Site {
         kind: &spec.kind,
         index,
@@ -312,17 +426,21 @@ fn resolve<'a>(spec: &'a ProcessorSpec, info: &KindInfo, index: Option<usize>) -
     Ok(Args { site, values })
 }
 
-fn create_at(spec: &ProcessorSpec, index: Option<usize>) -> Result<Box<dyn Processor>> {
-    let Some(info) = KINDS.iter().find(|k| k.name == spec.kind) else {
-        let valid: Vec<_> = KINDS.iter().map(|k| k.name).collect();
-        let site = Site {
-            kind: &spec.kind,
-            index,
-        };
-        return Err(site.chain_err(format!("unknown processor (valid: {})", valid.join(", "))));
+fn create_at(spec: &ProcessorSpec, index: Option<usize>, ext: &dyn Extension) -> Result<Box<dyn Processor>> {
+    if let Some(info) = KINDS.iter().find(|k| k.name == spec.kind) {
+        let args = resolve(spec, info, index, &sort_of)?;
+        return build(info.name, &args).map_err(|e| args.site.param_err(e));
+    }
+    if let Some(info) = ext.kinds().iter().find(|k| k.name == spec.kind) {
+        let args = resolve(spec, info, index, &|k, p| ext.sort(k, p))?;
+        return ext.build(info.name, &args).map_err(|e| args.site.param_err(e));
+    }
+    let valid: Vec<_> = KINDS.iter().chain(ext.kinds()).map(|k| k.name).collect();
+    let site = Site {
+        kind: &spec.kind,
+        index,
     };
-    let args = resolve(spec, info, index)?;
-    build(info.name, &args).map_err(|e| args.site.param_err(e))
+    Err(site.chain_err(format!("unknown processor (valid: {})", valid.join(", "))))
 }
 
 /// An order argument: a whole number in `1..=MAX_ORDER`.

@@ -14,6 +14,11 @@
 //!   enhancement with the built-in GTCRN model (Rong et al., ICASSP 2024),
 //!   offline (time-aligned, same length) and streaming (fixed, reported
 //!   latency), at any sample rate.
+//! - [`live`]: [`LiveEnhancer`], GTCRN as a processor of a real-time chain
+//!   (`enhance()`): the audio callback only moves frames through two
+//!   wait-free rings to and from a worker thread that runs the model, with
+//!   a fixed, reported latency; [`EnhanceKind`] adds `enhance` to chain
+//!   strings through the registry's extension point.
 //! - [`metrics`]: [`si_sdr`](metrics::si_sdr), [`sdr`](metrics::sdr),
 //!   [`snr`](metrics::snr), [`correlation`](metrics::correlation) and
 //!   [`SeparationMetrics`], with their formulas and sources.
@@ -35,7 +40,8 @@
 //! ONNX Runtime and may take locks, so a live chain runs inference on a
 //! worker thread and exchanges audio with the audio callback through the
 //! lock-free ring buffers of `resonode-core`; the callback stays
-//! allocation-free. Each streaming type reports the latency this adds.
+//! allocation-free ([`LiveEnhancer`], tested under an allocation-aborting
+//! guard). Each streaming type reports the latency this adds.
 //!
 //! ## Errors
 //! Every failure is a [`resonode_core::Error`] with a stable code:
@@ -58,6 +64,7 @@
 pub mod chunker;
 pub mod gtcrn;
 pub mod htdemucs;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
@@ -66,6 +73,7 @@ pub mod stft;
 
 pub use gtcrn::{EnhanceStats, EnhancerOptions, GtcrnSession, SpeechEnhancer, StreamingEnhancer, WindowKind, Windows};
 pub use htdemucs::{HtDemucs, SeparateOptions};
+pub use live::{EnhanceKind, LiveEnhancer, LiveOptions};
 pub use metrics::SeparationMetrics;
 pub use model::{Model, TensorInfo, TensorSpec};
 pub use runtime::{init_runtime, runtime_info, ExecutionProvider, RuntimeInfo, SessionOptions};

@@ -7,12 +7,22 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_core::chain_spec;
 use resonode_core::{AudioBuffer, Chain, Error, StreamSpec};
+use resonode_ml::live::{self, EnhanceKind};
+use resonode_ml::runtime::SessionOptions;
 
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::{guard, guard_core, to_napi};
 
+/// The kinds beyond `resonode-dsp`'s registry, for checking descriptions:
+/// `enhance` builds (cheaply: its model loads only when a live engine
+/// prepares it), so its arguments are checked too.
+pub fn checking_kinds() -> EnhanceKind {
+    EnhanceKind::live(SessionOptions::default())
+}
+
 /// Parses a chain string such as `"highpass(80) gain(-3db)"` into
-/// processor descriptions, checking that every element builds.
+/// processor descriptions, checking that every element builds. `enhance()`
+/// is accepted (it runs in live chains; file pipelines refuse it).
 ///
 /// @throws ERR_INVALID_CHAIN for syntax errors or unknown processors,
 /// ERR_INVALID_PARAMETER for invalid values.
@@ -20,7 +30,7 @@ use crate::error::{guard, guard_core, to_napi};
 pub fn parse_chain(text: String) -> napi::Result<Vec<ProcessorDesc>> {
     guard_core(|| {
         let parsed = chain_spec::parse(&text)?;
-        resonode_dsp::registry::build_chain(&parsed)?;
+        resonode_dsp::registry::build_chain_with(&parsed, &checking_kinds())?;
         Ok(parsed.iter().map(ProcessorDesc::from).collect())
     })
 }
@@ -34,11 +44,12 @@ pub struct ProcessorKindInfo {
     pub summary: String,
 }
 
-/// Every processor kind the chain grammar knows.
+/// Every processor kind the chain grammar knows (`enhance`, live only, last).
 #[napi]
 pub fn processor_kinds() -> Vec<ProcessorKindInfo> {
     resonode_dsp::registry::kinds()
         .iter()
+        .chain(std::iter::once(live::kind_info()))
         .map(|k| ProcessorKindInfo {
             name: k.name.into(),
             positional: k.positional.iter().map(|s| s.to_string()).collect(),
@@ -95,11 +106,12 @@ impl NativeChain {
     /// @param sampleRate stream sample rate in Hz
     /// @param channels channel count
     /// @param maxBlockFrames largest block processed at once (larger input is split)
-    /// @throws ERR_INVALID_CHAIN, ERR_INVALID_PARAMETER
+    /// @throws ERR_INVALID_CHAIN (also for `enhance`, which runs only in live
+    /// chains), ERR_INVALID_PARAMETER
     #[napi(constructor)]
     pub fn new(processors: Vec<ProcessorDesc>, sample_rate: u32, channels: u32, max_block_frames: Option<u32>) -> napi::Result<Self> {
         guard_core(|| {
-            let mut chain = resonode_dsp::registry::build_chain(&specs(&processors)?)?;
+            let mut chain = resonode_dsp::registry::build_chain_with(&specs(&processors)?, &EnhanceKind::refused())?;
             let max = max_block_frames.unwrap_or(8192).max(1) as usize;
             chain.prepare(&StreamSpec { sample_rate, channels: channels as usize, max_block_frames: max })?;
             Ok(NativeChain { inner: Arc::new(Mutex::new(Prepared { chain, buf: AudioBuffer::new(channels as usize, max) })) })
@@ -206,5 +218,5 @@ impl Task for ProcessTask {
 /// @throws ERR_INVALID_CHAIN, ERR_INVALID_PARAMETER
 #[napi]
 pub fn validate_processor(desc: ProcessorDesc) -> napi::Result<()> {
-    guard_core(|| resonode_dsp::registry::create(&desc.to_spec()?).map(|_| ()))
+    guard_core(|| resonode_dsp::registry::create_with(&desc.to_spec()?, &checking_kinds()).map(|_| ()))
 }

@@ -203,7 +203,11 @@ impl Task for RunTask {
     fn compute(&mut self) -> napi::Result<PipelineStats> {
         guard_core(|| {
             let spec = self.spec.take().ok_or_else(|| resonode_core::Error::Internal { message: "task ran twice".into() })?;
-            let mut chain = resonode_dsp::registry::build_chain(&specs(&spec.processors)?)?;
+            // `enhance` runs only in live chains: refused here with a hint.
+            let mut chain = resonode_dsp::registry::build_chain_with(
+                &specs(&spec.processors)?,
+                &resonode_ml::live::EnhanceKind::refused(),
+            )?;
             let (mut source, info) = open_source(&spec.source)?;
             let mut sink = open_sink(&spec.sink, source.sample_rate(), source.channels(), info.as_ref())?;
             let options = PipelineOptions { chunk_frames: spec.chunk_size.unwrap_or(65536) as usize };

@@ -17,6 +17,9 @@ use resonode_device::{
     StreamConfig,
 };
 
+use resonode_ml::live::EnhanceKind;
+use resonode_ml::runtime::SessionOptions;
+
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::{guard_core, to_napi};
 
@@ -249,8 +252,11 @@ pub struct RealtimeStats {
     pub xruns_overrun: f64,
     /// The part of the xruns the device reported.
     pub device_xruns: f64,
-    /// Callbacks that took longer than their buffer period.
+    /// Callbacks whose processing (CPU time) took longer than their buffer period.
     pub late_callbacks: f64,
+    /// Callbacks over their period in wall time but not in CPU time (the OS
+    /// or hypervisor kept the audio thread off the CPU).
+    pub preempted_callbacks: f64,
     pub callback_load_mean: f64,
     pub callback_load_peak: f64,
     /// Latency from buffer sizes, ms.
@@ -269,6 +275,23 @@ pub struct RealtimeStats {
     pub drift_corrections: f64,
     /// Frames those corrections dropped.
     pub drift_frames_dropped: f64,
+    /// The fixed delay the chain's processors add (`enhance`: the
+    /// enhancer's latency bound + a margin), in frames; 0 without such a
+    /// processor. Included in `latencyMs` and `latencyMsMeasured`.
+    pub processing_latency_frames: f64,
+    /// The same in ms.
+    pub processing_latency_ms: f64,
+    /// Callbacks in which a processor's worker thread (`enhance`) was late:
+    /// its missing frames were output as silence (the latency stays fixed).
+    /// Also counted in `xruns` / `xrunsUnderrun`, and emitted as `xrun`.
+    pub worker_underruns: f64,
+    /// Frames those underruns replaced by silence.
+    pub worker_underrun_frames: f64,
+    /// Input frames a stalled worker's full queue could not take.
+    pub worker_dropped_frames: f64,
+    /// Highest worker load: processing time / audio time (above 1 a worker
+    /// cannot keep up).
+    pub worker_load: f64,
 }
 
 pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
@@ -280,6 +303,7 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
         xruns_overrun: s.xruns_overrun as f64,
         device_xruns: s.device_xruns as f64,
         late_callbacks: s.late_callbacks as f64,
+        preempted_callbacks: s.preempted_callbacks as f64,
         callback_load_mean: s.callback_load_mean,
         callback_load_peak: s.callback_load_peak,
         latency_ms: s.latency_ms,
@@ -291,6 +315,12 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
         realtime_threads: s.realtime_threads,
         drift_corrections: s.drift_corrections as f64,
         drift_frames_dropped: s.drift_frames_dropped as f64,
+        processing_latency_frames: s.processing_latency_frames as f64,
+        processing_latency_ms: s.processing_latency_ms,
+        worker_underruns: s.worker_underruns as f64,
+        worker_underrun_frames: s.worker_underrun_frames as f64,
+        worker_dropped_frames: s.worker_dropped_frames as f64,
+        worker_load: s.worker_load,
     }
 }
 
@@ -337,6 +367,12 @@ pub struct RealtimeOptionsDesc {
     pub auto_restart: Option<bool>,
     /// `none` backend only: stop after this many frames.
     pub max_frames: Option<f64>,
+    /// `none` backend only: input to play (in a loop) instead of silence,
+    /// interleaved with `channelsIn` channels.
+    pub none_input: Option<Float32Array>,
+    /// ONNX Runtime library file or directory for `enhance` elements
+    /// (default: `ORT_DYLIB_PATH`, then the `node_modules` search).
+    pub runtime_path: Option<String>,
 }
 
 type MessageFn = ThreadsafeFunction<RealtimeMessage, (), RealtimeMessage, napi::Status, false, true, 256>;
@@ -399,7 +435,12 @@ impl NativeRealtime {
     /// timeout, 10 s); `onMessage` receives events and tapped audio from a
     /// non-real-time pump thread.
     ///
-    /// @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM
+    /// Processors come from `resonode-dsp`'s registry, and `enhance` from
+    /// `resonode-ml` (a `LiveEnhancer`: its model loads and its worker
+    /// thread starts here, before the audio runs).
+    ///
+    /// @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
+    /// for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
     #[napi(factory, ts_args_type = "config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void")]
     pub fn start(
         config: StreamConfigDesc,
@@ -421,9 +462,16 @@ impl NativeRealtime {
                 tap_frames: o.tap_frames.map(|f| f as usize),
                 auto_restart: o.auto_restart.unwrap_or(false),
                 max_frames: o.max_frames.map(|f| f as u64),
+                none_input: o.none_input.as_ref().map(|a| std::sync::Arc::from(&a[..])),
                 ..EngineOptions::default()
             };
-            RealtimeEngine::start_from_specs(config, &specs(&processors)?, backend(&backend_name)?, opts)
+            let specs = specs(&processors)?;
+            let session = SessionOptions { library_path: o.runtime_path.map(Into::into), ..Default::default() };
+            let chain = resonode_dsp::registry::build_chain_with(&specs, &EnhanceKind::live(session))?;
+            // The shadow validates `setParameter` values; its `enhance` only
+            // mirrors `mix` (no second model, no second worker).
+            let shadow = resonode_dsp::registry::build_chain_with(&specs, &EnhanceKind::mirror())?;
+            RealtimeEngine::start_with_shadow(config, chain, shadow, backend(&backend_name)?, opts)
         })?;
         let engine = Arc::new(Mutex::new(Some(engine)));
         let running = Arc::new(AtomicBool::new(true));
