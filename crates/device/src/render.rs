@@ -358,8 +358,10 @@ impl Renderer {
             let load = started.elapsed().as_secs_f64() / budget;
             // Over budget in wall time: was it the processing (CPU time
             // over budget too) or was the thread kept off the CPU?
-            let cpu_load = match (cpu_started, crate::priority::thread_cpu_time()) {
-                (Some(a), Some(b)) if load > 1.0 => (b - a) / budget,
+            // The second CPU-clock read only happens for such a callback.
+            let cpu_load = match cpu_started {
+                Some(a) if load > 1.0 => crate::priority::thread_cpu_time()
+                    .map_or(load, |b| (b - a) / budget),
                 _ => load,
             };
             self.record_load(load, cpu_load);

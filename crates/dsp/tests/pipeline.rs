@@ -5,45 +5,14 @@
 mod common;
 
 use common::noise;
-use resonode_core::pipeline::{run, Control, PipelineOptions, Sink, Source};
-use resonode_core::{AudioBlock, AudioBuffer, Result};
+use resonode_core::pipeline::{run, Control, PipelineOptions, Sink};
+use resonode_core::{AudioBlock, AudioBuffer, PlanarSource, Result};
 use resonode_dsp::parse_chain;
 
-struct Memory {
-    data: AudioBuffer,
-    pos: usize,
-}
-
-impl Source for Memory {
-    fn sample_rate(&self) -> u32 {
-        48_000
-    }
-    fn channels(&self) -> usize {
-        self.data.channels()
-    }
-    fn total_frames(&self) -> Option<u64> {
-        Some(self.data.frames() as u64)
-    }
-    fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
-        let n = buf.capacity().min(self.data.frames() - self.pos);
-        buf.set_frames(n);
-        for c in 0..self.data.channels() {
-            buf.channel_mut(c)
-                .copy_from_slice(&self.data.channel(c)[self.pos..self.pos + n]);
-        }
-        self.pos += n;
-        Ok(n)
-    }
-    fn can_rewind(&self) -> bool {
-        true
-    }
-    fn rewind(&mut self) -> Result<()> {
-        self.pos = 0;
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "memory".into()
-    }
+/// The rewindable in-memory source, from a generated buffer.
+fn memory(data: AudioBuffer) -> PlanarSource {
+    let planar = (0..data.channels()).map(|c| data.channel(c).to_vec()).collect();
+    PlanarSource::new(planar, 48_000).unwrap()
 }
 
 #[derive(Default)]
@@ -76,10 +45,7 @@ fn peak_db(channels: &[Vec<f32>]) -> f64 {
 #[test]
 fn normalize_in_a_chain_hits_its_target_through_the_pipeline() {
     let mut chain = parse_chain("highpass(50) gain(-12db) normalize(-3db)").unwrap();
-    let mut source = Memory {
-        data: noise(42, 0.5, 2, 30_000),
-        pos: 0,
-    };
+    let mut source = memory(noise(42, 0.5, 2, 30_000));
     let mut sink = Collect::default();
     let options = PipelineOptions { chunk_frames: 1000 };
     let stats = run(
@@ -99,10 +65,7 @@ fn normalize_in_a_chain_hits_its_target_through_the_pipeline() {
 #[test]
 fn a_limiter_after_a_boost_holds_its_ceiling_through_the_pipeline() {
     let mut chain = parse_chain("gain(+24db) reverb(0.8) limiter(-1db, 30ms)").unwrap();
-    let mut source = Memory {
-        data: noise(43, 0.9, 2, 48_000),
-        pos: 0,
-    };
+    let mut source = memory(noise(43, 0.9, 2, 48_000));
     let mut sink = Collect::default();
     let options = PipelineOptions { chunk_frames: 777 };
     run(

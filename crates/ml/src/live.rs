@@ -452,13 +452,8 @@ impl Processor for LiveEnhancer {
     /// # Real-time safety
     /// Never allocates.
     fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
-        match name {
-            "mix" => {
-                self.options.mix = check_range(value, 0.0, 1.0)?;
-                Ok(())
-            }
-            _ => Err(ParamError::Unknown),
-        }
+        self.options.mix = checked_mix(name, value)?;
+        Ok(())
     }
 
     fn parameter(&self, name: &str) -> Option<f64> {
@@ -633,16 +628,20 @@ impl Processor for EnhanceParameters {
         PARAMETERS
     }
     fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
-        match name {
-            "mix" => {
-                self.mix = check_range(value, 0.0, 1.0)?;
-                Ok(())
-            }
-            _ => Err(ParamError::Unknown),
-        }
+        self.mix = checked_mix(name, value)?;
+        Ok(())
     }
     fn parameter(&self, name: &str) -> Option<f64> {
         (name == "mix").then_some(self.mix)
+    }
+}
+
+/// The one live parameter of `enhance`, checked the same way by the live
+/// processor and its parameter-only stand-in.
+fn checked_mix(name: &str, value: f64) -> Result<f64, ParamError> {
+    match name {
+        "mix" => check_range(value, 0.0, 1.0),
+        _ => Err(ParamError::Unknown),
     }
 }
 

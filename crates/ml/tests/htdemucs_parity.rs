@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use htdemucs_fixtures::{dir, max_abs_diff, meta, peak, si_sdr, wav};
-use resonode_core::{AudioBuffer, Result, Source};
+use resonode_core::{PlanarSource, Result};
 use resonode_ml::chunker::{concat_regions, LongOptions, Region, Stems};
 use resonode_ml::htdemucs::{normalization_stats, HtDemucs, Normalization, SeparateOptions};
 use resonode_ml::model::Model;
@@ -85,49 +85,12 @@ fn separation_matches_pytorch_apply_model() {
     assert_parity(&out, "separate");
 }
 
-/// An in-memory, rewindable source that reads `read` frames at a time.
-struct MemSource {
-    data: Vec<Vec<f32>>,
-    pos: usize,
-    rate: u32,
-}
-impl Source for MemSource {
-    fn sample_rate(&self) -> u32 {
-        self.rate
-    }
-    fn channels(&self) -> usize {
-        self.data.len()
-    }
-    fn total_frames(&self) -> Option<u64> {
-        Some(self.data[0].len() as u64)
-    }
-    fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
-        let n = buf.capacity().min(self.data[0].len() - self.pos);
-        for c in 0..self.data.len() {
-            buf.channel_capacity_mut(c)[..n].copy_from_slice(&self.data[c][self.pos..self.pos + n]);
-        }
-        buf.set_frames(n);
-        self.pos += n;
-        Ok(n)
-    }
-    fn can_rewind(&self) -> bool {
-        true
-    }
-    fn rewind(&mut self) -> Result<()> {
-        self.pos = 0;
-        Ok(())
-    }
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
-
 #[test]
 fn long_and_streaming_separation_match_the_reference_and_each_other() {
     let x = mix();
     let mut sep = separator();
     // separate_long: global normalisation by a first pass, 4096-frame reads.
-    let mut src = MemSource { data: x.clone(), pos: 0, rate: 44100 };
+    let mut src = PlanarSource::new(x.clone(), 44100).unwrap();
     let mut long_regions: Vec<Region> = Vec::new();
     let mut last_progress = None;
     let stats = sep
@@ -246,7 +209,7 @@ fn speed_and_time_to_first_audio() {
     println!("load: {:.2} s", t.elapsed().as_secs_f64());
     let (x, _) = wav("../../../../../assets/music.wav");
     let secs = x[0].len() as f64 / 44100.0;
-    let mut src = MemSource { data: x.clone(), pos: 0, rate: 44100 };
+    let mut src = PlanarSource::new(x.clone(), 44100).unwrap();
     let stats =
         sep.separate_long(&mut src, &SeparateOptions::default(), &LongOptions::default(), |_| Ok(()), |_| {}).unwrap();
     println!(
