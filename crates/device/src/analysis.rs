@@ -1,8 +1,12 @@
 //! Small signal measurements used by [`crate::test_device()`] and the tests:
 //! levels, single-frequency amplitude (Goertzel), and delay estimation by
-//! FFT cross-correlation. Not real-time code (these allocate).
+//! FFT cross-correlation (realfft), and the search for gaps a server put
+//! into a recording. Not real-time code (these allocate).
 
 use std::f64::consts::PI;
+
+use realfft::num_complex::Complex;
+use realfft::RealFftPlanner;
 
 /// Level of digital silence reported by [`rms_dbfs`] and [`peak_dbfs`].
 pub const SILENCE_DBFS: f64 = -120.0;
@@ -53,47 +57,6 @@ pub fn goertzel_amplitude(samples: &[f32], sample_rate: u32, freq: f64) -> f64 {
     2.0 * power.max(0.0).sqrt() / wsum
 }
 
-/// In-place iterative radix-2 FFT of (re, im); `inverse` computes the
-/// unscaled inverse. Lengths must be a power of two.
-fn fft(re: &mut [f64], im: &mut [f64], inverse: bool) {
-    let n = re.len();
-    assert!(n.is_power_of_two() && im.len() == n);
-    let mut j = 0;
-    for i in 1..n {
-        let mut bit = n >> 1;
-        while j & bit != 0 {
-            j ^= bit;
-            bit >>= 1;
-        }
-        j |= bit;
-        if i < j {
-            re.swap(i, j);
-            im.swap(i, j);
-        }
-    }
-    let sign = if inverse { 1.0 } else { -1.0 };
-    let mut len = 2;
-    while len <= n {
-        let ang = sign * 2.0 * PI / len as f64;
-        let (wr, wi) = (ang.cos(), ang.sin());
-        for start in (0..n).step_by(len) {
-            let (mut cr, mut ci) = (1.0f64, 0.0f64);
-            for k in 0..len / 2 {
-                let (a, b) = (start + k, start + k + len / 2);
-                let (xr, xi) = (re[b] * cr - im[b] * ci, re[b] * ci + im[b] * cr);
-                re[b] = re[a] - xr;
-                im[b] = im[a] - xi;
-                re[a] += xr;
-                im[a] += xi;
-                let t = cr * wr - ci * wi;
-                ci = cr * wi + ci * wr;
-                cr = t;
-            }
-        }
-        len <<= 1;
-    }
-}
-
 /// Where `reference` occurs in `recording`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Alignment {
@@ -114,24 +77,34 @@ pub fn align(reference: &[f32], recording: &[f32], max_lag: usize) -> Option<Ali
     }
     let max_lag = max_lag.min(recording.len() - m);
     let span = (m + max_lag).min(recording.len());
+    // Linear (not circular) correlation needs room for both signals.
     let n = (span + m).next_power_of_two();
-    let (mut ar, mut ai) = (vec![0.0; n], vec![0.0; n]);
-    let (mut br, mut bi) = (vec![0.0; n], vec![0.0; n]);
-    for (d, &s) in ar.iter_mut().zip(&recording[..span]) {
-        *d = s as f64;
-    }
-    for (d, &s) in br.iter_mut().zip(reference) {
-        *d = s as f64;
-    }
-    fft(&mut ar, &mut ai, false);
-    fft(&mut br, &mut bi, false);
-    // A * conj(B): correlation of the recording against the reference.
-    for k in 0..n {
-        let (r, i) = (ar[k] * br[k] + ai[k] * bi[k], ai[k] * br[k] - ar[k] * bi[k]);
-        ar[k] = r;
-        ai[k] = i;
-    }
-    fft(&mut ar, &mut ai, true);
+    let mut planner = RealFftPlanner::<f64>::new();
+    let forward = planner.plan_fft_forward(n);
+    let inverse = planner.plan_fft_inverse(n);
+    let spectrum = |x: &[f32]| {
+        let mut buf = forward.make_input_vec();
+        for (d, &s) in buf.iter_mut().zip(x) {
+            *d = s as f64;
+        }
+        let mut out = forward.make_output_vec();
+        forward
+            .process(&mut buf, &mut out)
+            .expect("buffers sized by the plan");
+        out
+    };
+    let rec = spectrum(&recording[..span]);
+    let refs = spectrum(reference);
+    // R * conj(S): correlation of the recording against the reference.
+    let mut product: Vec<Complex<f64>> = rec.iter().zip(&refs).map(|(r, s)| r * s.conj()).collect();
+    // The DC and Nyquist bins of a real signal's product are real; rounding
+    // can leave a tiny imaginary part that realfft refuses.
+    product[0].im = 0.0;
+    product[n / 2].im = 0.0;
+    let mut corr = inverse.make_output_vec();
+    inverse
+        .process(&mut product, &mut corr)
+        .expect("buffers sized by the plan");
     // Energy of each recording window via a running sum.
     let ref_energy: f64 = reference.iter().map(|&s| s as f64 * s as f64).sum();
     if ref_energy == 0.0 {
@@ -148,7 +121,7 @@ pub fn align(reference: &[f32], recording: &[f32], max_lag: usize) -> Option<Ali
         if win <= ref_energy * 1e-9 {
             continue;
         }
-        let c = ar[lag] / n as f64 / (ref_energy * win).sqrt();
+        let c = corr[lag] / n as f64 / (ref_energy * win).sqrt();
         if best.is_none_or(|b| c > b.correlation) {
             best = Some(Alignment {
                 lag,
@@ -172,6 +145,67 @@ pub fn align(reference: &[f32], recording: &[f32], max_lag: usize) -> Option<Ali
             correlation: dot / (ref_energy * e).sqrt(),
         }
     })
+}
+
+/// One piece of a reference, found on its own in a recording.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// First frame of the piece in the reference.
+    pub start: usize,
+    /// `recording[lag + i]` lines up with `reference[start + i]`.
+    pub lag: usize,
+    /// Normalised cross-correlation of the piece at that lag.
+    pub correlation: f64,
+}
+
+/// Aligns each `window`-frame piece of `reference` on its own, within
+/// `search` frames either side of the previous piece's lag (the first
+/// piece: `lag`, the whole-signal alignment from [`align`]). A recording that came through intact has the same lag in
+/// every piece; a server that dropped frames (lag falls) or inserted
+/// silence (lag rises) shows as steps, which [`lag_steps`] lists. Pieces
+/// that cannot be placed (too near an end, silent) are left out.
+pub fn segment_alignment(
+    reference: &[f32],
+    recording: &[f32],
+    lag: usize,
+    window: usize,
+    search: usize,
+) -> Vec<Segment> {
+    let mut out = Vec::new();
+    if window == 0 {
+        return out;
+    }
+    let mut lag = lag;
+    for start in (0..reference.len().saturating_sub(window - 1)).step_by(window) {
+        let piece = &reference[start..start + window];
+        let from = (lag + start).saturating_sub(search);
+        let to = (lag + start + window + search).min(recording.len());
+        if from >= to {
+            break;
+        }
+        let found = align(piece, &recording[from..to], 2 * search);
+        // A piece found before its own start would mean a negative lag.
+        if let Some((a, l)) = found.and_then(|a| Some((a, (from + a.lag).checked_sub(start)?))) {
+            lag = l;
+            out.push(Segment {
+                start,
+                lag,
+                correlation: a.correlation,
+            });
+        }
+    }
+    out
+}
+
+/// The steps in lag between consecutive [`Segment`]s: `(reference frame,
+/// step in frames)`, positive where frames were inserted into the
+/// recording, negative where frames of the reference are missing.
+pub fn lag_steps(segments: &[Segment]) -> Vec<(usize, i64)> {
+    segments
+        .windows(2)
+        .filter(|w| w[1].lag != w[0].lag)
+        .map(|w| (w[1].start, w[1].lag as i64 - w[0].lag as i64))
+        .collect()
 }
 
 /// A deterministic white-noise burst in [-amplitude, amplitude] (xorshift).
@@ -227,5 +261,28 @@ mod tests {
         assert_eq!(a.lag, 1234);
         assert!(a.correlation > 0.999, "{a:?}");
         assert!(align(&burst, &vec![0.0; 20_000], 15_000).is_none());
+    }
+
+    #[test]
+    fn segments_show_where_frames_went_missing_or_were_inserted() {
+        let reference = noise_burst(48_000, 0.5, 7);
+        // 1000 frames of lead-in; 300 frames dropped at 12_000; 500 frames
+        // of silence inserted at 30_000.
+        let mut rec = vec![0.0f32; 1000];
+        rec.extend_from_slice(&reference[..12_000]);
+        rec.extend_from_slice(&reference[12_300..30_000]);
+        rec.extend(std::iter::repeat_n(0.0, 500));
+        rec.extend_from_slice(&reference[30_000..]);
+        rec.extend(std::iter::repeat_n(0.0, 2000));
+        let segments = segment_alignment(&reference, &rec, 1000, 2400, 1200);
+        let steps = lag_steps(&segments);
+        // A step shows in the piece that holds the gap (or the next one).
+        assert_eq!(steps, vec![(12_000, -300), (28_800, 500)]);
+        // An intact recording has none.
+        let intact: Vec<f32> = [vec![0.0; 1000], reference.clone(), vec![0.0; 1000]].concat();
+        let segments = segment_alignment(&reference, &intact, 1000, 2400, 1200);
+        assert_eq!(segments.len(), 20);
+        assert!(lag_steps(&segments).is_empty());
+        assert!(segments.iter().all(|s| s.correlation > 0.9999));
     }
 }
