@@ -123,9 +123,8 @@ test.serial('none backend: deterministic, exact callback count, finished event',
 })
 
 // cpal's PulseAudio streams keep about one buffer of slack on the server, and
-// at 256 frames this VM's server drops or inserts frames in about half of the
-// runs (traced in crates/device/tests/live.rs); at 1024 frames runs are
-// bit-exact. The low-latency paths are tested by the duplex specs below.
+// at 256 frames this VM's server dropped or inserted frames in 10 of 15 runs
+// (traced in crates/device/tests/live.rs); at 1024 frames runs are bit-exact. The low-latency paths are tested by the duplex specs below.
 const LOOPBACK_BUFFER = 1024
 
 async function loopbackOnce(t) {

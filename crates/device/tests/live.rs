@@ -189,10 +189,11 @@ fn a_noise_burst_played_through_the_speaker_sink_comes_back_through_the_micropho
     // 1024-frame buffers on both sides. cpal's PulseAudio streams keep one
     // buffer of slack on the server (record: maxlength = one fragment;
     // playback: tlength = two buffers), so at 256 frames (5.3 ms) this
-    // VM's server drops or inserts frames in about half of the runs: 7 of
-    // 14 runs on 2026-11-22, each traced by `segment_alignment` to lag steps
-    // or stretches of inserted silence, with nothing starved or counted as
-    // an xrun on our side. At 1024 frames 12 of 12 runs were bit-exact.
+    // VM's server drops or inserts frames: on 2026-11-22, 10 of 15 runs at
+    // 256 frames correlated below 0.9; the 9 we analysed piece by piece
+    // (`segment_alignment`) all showed lag steps or stretches of inserted
+    // silence, with nothing starved or counted as an xrun on our side. At 1024 frames 8 of 8 runs were
+    // bit-exact (correlation 1.0000).
     //
     // A run the server damaged (see `server_damage`) is measured again, up
     // to three times; damage the server did not cause fails at once.
