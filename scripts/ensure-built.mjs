@@ -1,6 +1,7 @@
 // Installs npm dependencies and builds the native addon and the TypeScript
 // facade when they are missing or older than their sources. Used by
-// `npm run demo` and `npm test` so both work on a fresh clone.
+// `npm run demo` and `npm test` so both work on a fresh clone. With `--test`
+// it also makes sure of what the tests run against (sox, PulseAudio).
 import { execSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, dirname } from 'node:path'
@@ -21,6 +22,16 @@ function newest(dir, exts) {
   return t
 }
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0)
+
+// Debian packages first (the ALSA headers the build links against; sox and
+// PulseAudio for the tests): a fresh machine lacks them.
+const forTests = process.argv.includes('--test')
+try {
+  run(`bash scripts/system-deps.sh ${forTests ? 'test' : 'build'}`)
+} catch {
+  // The script said what is missing and how to install it.
+  process.exit(1)
+}
 
 if (!existsSync(join(root, 'node_modules', '.bin', 'napi'))) {
   // Not `npm ci`: the registry lacks some optional platform packages of
