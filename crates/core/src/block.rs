@@ -49,7 +49,7 @@ impl AudioBuffer {
     /// # Errors
     /// [`Error::Shape`] when the length is not a multiple of `channels`, or `channels` is 0.
     pub fn from_interleaved(samples: &[f32], channels: usize) -> Result<Self> {
-        if channels == 0 || samples.len() % channels != 0 {
+        if channels == 0 || !samples.len().is_multiple_of(channels) {
             return Err(Error::shape(format!(
                 "{} interleaved samples do not divide into {channels} channels",
                 samples.len()

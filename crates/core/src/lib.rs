@@ -2,8 +2,9 @@
 //!
 //! The pieces every other resonode crate builds on: planar audio blocks, the
 //! [`Processor`] trait and [`Chain`], the lock-free SPSC [`ring`] buffer, the
-//! offline [`pipeline`] driver with its [`Stats`], [`PlanarSource`] (arrays
-//! read as a source), the chain-string grammar in [`chain_spec`], and the
+//! offline [`pipeline`] driver with its [`Stats`], [`PlanarSource`] and
+//! [`PlanarSink`] (arrays read as a source, a stream kept as arrays), the
+//! chain-string grammar in [`chain_spec`], and the
 //! single [`Error`] enum with stable codes.
 //!
 //! ## Real-time guarantees
@@ -30,6 +31,7 @@ pub mod chain;
 pub mod chain_spec;
 pub mod error;
 pub mod pipeline;
+pub mod planar_sink;
 pub mod planar_source;
 pub mod processor;
 pub mod ring;
@@ -38,6 +40,7 @@ pub use block::{AudioBlock, AudioBlockMut, AudioBuffer};
 pub use chain::Chain;
 pub use error::{Error, ParamError, Result};
 pub use pipeline::{Control, PipelineOptions, Progress, Sink, Source, Stats};
+pub use planar_sink::PlanarSink;
 pub use planar_source::PlanarSource;
 pub use processor::{Processor, StreamSpec, WorkerStats};
 

@@ -277,7 +277,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AudioBlockMut, ParamError, Processor};
+    use crate::{AudioBlockMut, ParamError, PlanarSink, Processor};
 
     /// A source of a known ramp, optionally with a NaN at one frame.
     struct Ramp {
@@ -316,25 +316,6 @@ mod tests {
         }
         fn describe(&self) -> String {
             "ramp".into()
-        }
-    }
-
-    #[derive(Default)]
-    struct Collect {
-        data: Vec<f32>,
-        finalized: bool,
-    }
-    impl Sink for Collect {
-        fn open(&mut self, _: u32, _: usize) -> Result<()> {
-            Ok(())
-        }
-        fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
-            self.data.extend_from_slice(block.channel(0));
-            Ok(())
-        }
-        fn finalize(&mut self) -> Result<()> {
-            self.finalized = true;
-            Ok(())
         }
     }
 
@@ -379,9 +360,9 @@ mod tests {
         }
     }
 
-    fn run_ramp(frames: u64, nan_at: Option<u64>, chain: &mut Chain) -> (Result<Stats>, Collect) {
+    fn run_ramp(frames: u64, nan_at: Option<u64>, chain: &mut Chain) -> (Result<Stats>, PlanarSink) {
         let mut src = Ramp { frames, pos: 0, nan_at };
-        let mut sink = Collect::default();
+        let mut sink = PlanarSink::new();
         let r = run(&mut src, chain, &mut sink, &PipelineOptions { chunk_frames: 300 }, &Control::default(), &mut |_| {});
         (r, sink)
     }
@@ -391,7 +372,7 @@ mod tests {
         let (r, sink) = run_ramp(1000, None, &mut Chain::default());
         let stats = r.unwrap();
         assert_eq!((stats.frames_processed, stats.chunks_processed), (1000, 4));
-        assert_eq!(sink.data, (0..1000).map(|f| f as f32).collect::<Vec<_>>());
+        assert_eq!(sink.channel(0), (0..1000).map(|f| f as f32).collect::<Vec<_>>());
         assert!((stats.audio_s() - 1.0).abs() < 1e-12);
     }
 
@@ -400,8 +381,8 @@ mod tests {
         let mut chain = Chain::new(vec![Box::new(PeakToOne::default())]);
         let (r, sink) = run_ramp(1000, None, &mut chain);
         r.unwrap();
-        assert_eq!(sink.data[999], 1.0);
-        assert_eq!(sink.data.len(), 1000);
+        assert_eq!(sink.channel(0)[999], 1.0);
+        assert_eq!(sink.frames(), 1000);
     }
 
     #[test]
@@ -410,8 +391,8 @@ mod tests {
         let err = r.unwrap_err();
         assert_eq!(err.code(), "ERR_NON_FINITE_SAMPLE");
         assert!(err.to_string().contains("frame 700"), "{err}");
-        assert!(sink.finalized);
-        assert_eq!(sink.data.len(), 600);
+        assert!(sink.is_finalized());
+        assert_eq!(sink.frames(), 600);
     }
 
     #[test]
@@ -423,7 +404,7 @@ mod tests {
     #[test]
     fn stop_ends_early_with_a_finalized_sink() {
         let mut src = Ramp { frames: 10_000, pos: 0, nan_at: None };
-        let mut sink = Collect::default();
+        let mut sink = PlanarSink::new();
         let control = Control::default();
         let mut calls = 0;
         let stats = run(&mut src, &mut Chain::default(), &mut sink, &PipelineOptions { chunk_frames: 100 }, &control, &mut |_| {
@@ -433,7 +414,7 @@ mod tests {
             }
         })
         .unwrap();
-        assert!(stats.stopped && sink.finalized);
+        assert!(stats.stopped && sink.is_finalized());
         assert_eq!(stats.frames_processed, 300);
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use resonode_core::pipeline::{self, Control, PipelineOptions};
 use resonode_core::ring::Consumer;
-use resonode_core::{AudioBlock, AudioBuffer, Result, Sink, Source};
+use resonode_core::{PlanarSink, PlanarSource};
 use resonode_device::analysis::{
     align, goertzel_amplitude, lag_steps, noise_burst, rms_dbfs, segment_alignment,
 };
@@ -137,52 +137,6 @@ fn the_default_host_lists_the_null_sink_and_its_monitor() {
     assert_eq!(pulse.host, "ALSA");
 }
 
-/// An in-memory mono source.
-struct VecSource {
-    data: Vec<f32>,
-    pos: usize,
-}
-
-impl Source for VecSource {
-    fn sample_rate(&self) -> u32 {
-        RATE
-    }
-    fn channels(&self) -> usize {
-        1
-    }
-    fn total_frames(&self) -> Option<u64> {
-        Some(self.data.len() as u64)
-    }
-    fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
-        let n = buf.capacity().min(self.data.len() - self.pos);
-        buf.set_frames(n);
-        buf.channel_mut(0)
-            .copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
-
-/// Collects channel 0.
-#[derive(Default)]
-struct Collect(Vec<f32>);
-
-impl Sink for Collect {
-    fn open(&mut self, _: u32, _: usize) -> Result<()> {
-        Ok(())
-    }
-    fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
-        self.0.extend_from_slice(block.channel(0));
-        Ok(())
-    }
-    fn finalize(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_noise_burst_played_through_the_speaker_sink_comes_back_through_the_microphone() {
     let Some(_turn) = audio_server() else { return };
@@ -293,7 +247,7 @@ fn loopback_once(buffer: u32) -> LoopbackRun {
         std::thread::sleep(Duration::from_millis(10));
     }
     let recorder = std::thread::spawn(move || {
-        let mut rec = Collect::default();
+        let mut rec = PlanarSink::new();
         let opts = PipelineOptions { chunk_frames: 4800 };
         pipeline::run(
             &mut mic,
@@ -304,7 +258,7 @@ fn loopback_once(buffer: u32) -> LoopbackRun {
             &mut |_| {},
         )
         .unwrap();
-        (rec.0, mic.final_stats().unwrap())
+        (rec.into_channels().swap_remove(0), mic.final_stats().unwrap())
     });
     std::thread::sleep(Duration::from_millis(200));
 
@@ -313,10 +267,7 @@ fn loopback_once(buffer: u32) -> LoopbackRun {
         Backend::Default,
     )
     .with_clock_marks(60_000);
-    let mut source = VecSource {
-        data: signal.clone(),
-        pos: 0,
-    };
+    let mut source = PlanarSource::new(vec![signal.clone()], RATE).unwrap();
     let opts = PipelineOptions { chunk_frames: 1024 };
     pipeline::run(
         &mut source,

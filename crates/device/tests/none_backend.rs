@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use resonode_core::chain_spec::{self, ProcessorSpec};
 use resonode_core::pipeline::{self, Control, PipelineOptions};
 use resonode_core::ring::Consumer;
-use resonode_core::{AudioBlock, AudioBuffer, Result, Sink, Source};
+use resonode_core::{PlanarSink, PlanarSource, Sink};
 use resonode_device::analysis::noise_burst;
 use resonode_device::{
     Backend, EngineOptions, MicrophoneSource, RealtimeEngine, Renderer, SpeakerSink, StreamConfig,
@@ -182,54 +182,6 @@ fn sweeping_a_cutoff_every_buffer_keeps_the_output_continuous() {
     );
 }
 
-/// An in-memory source of one mono signal.
-struct VecSource {
-    data: Vec<f32>,
-    pos: usize,
-}
-
-impl Source for VecSource {
-    fn sample_rate(&self) -> u32 {
-        RATE
-    }
-    fn channels(&self) -> usize {
-        1
-    }
-    fn total_frames(&self) -> Option<u64> {
-        Some(self.data.len() as u64)
-    }
-    fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
-        let n = buf.capacity().min(self.data.len() - self.pos);
-        buf.set_frames(n);
-        buf.channel_mut(0)
-            .copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
-
-#[derive(Default)]
-struct Collect(Vec<Vec<f32>>);
-
-impl Sink for Collect {
-    fn open(&mut self, _: u32, channels: usize) -> Result<()> {
-        self.0 = vec![Vec::new(); channels];
-        Ok(())
-    }
-    fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
-        for (c, ch) in block.iter().enumerate() {
-            self.0[c].extend_from_slice(ch);
-        }
-        Ok(())
-    }
-    fn finalize(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_microphone_source_ends_a_pipeline_after_its_frame_limit() {
     let signal: Arc<[f32]> = sine(4800, 1000.0, 0.5).into();
@@ -246,7 +198,7 @@ fn a_microphone_source_ends_a_pipeline_after_its_frame_limit() {
         options,
     )
     .unwrap();
-    let mut sink = Collect::default();
+    let mut sink = PlanarSink::new();
     let stats = pipeline::run(
         &mut mic,
         &mut parse_chain("gain(6db)").unwrap(),
@@ -257,10 +209,10 @@ fn a_microphone_source_ends_a_pipeline_after_its_frame_limit() {
     )
     .unwrap();
     assert_eq!(stats.frames_processed, 24_000);
-    assert_eq!(sink.0[0].len(), 24_000);
+    assert_eq!(sink.channel(0).len(), 24_000);
     // -6 dB in the callback, +6 dB in the pipeline: the sine comes back.
     let expect = sine(4800, 1000.0, 0.5);
-    for (i, (&got, &want)) in sink.0[0].iter().zip(expect.iter().cycle()).enumerate() {
+    for (i, (&got, &want)) in sink.channel(0).iter().zip(expect.iter().cycle()).enumerate() {
         assert!((got - want).abs() < 1e-3, "frame {i}: {got} vs {want}");
     }
     let engine_stats = mic.final_stats().unwrap();
@@ -270,10 +222,7 @@ fn a_microphone_source_ends_a_pipeline_after_its_frame_limit() {
 #[test]
 fn a_speaker_sink_plays_everything_then_finalizes() {
     let data = sine(RATE as usize / 2, 440.0, 0.3);
-    let mut source = VecSource {
-        data: data.clone(),
-        pos: 0,
-    };
+    let mut source = PlanarSource::new(vec![data.clone()], RATE).unwrap();
     let mut sink = SpeakerSink::new(StreamConfig::output(2).with_buffer_size(256), Backend::None)
         .with_queue_frames(4096);
     let stats = pipeline::run(

@@ -5,33 +5,13 @@
 mod common;
 
 use common::noise;
-use resonode_core::pipeline::{run, Control, PipelineOptions, Sink};
-use resonode_core::{AudioBlock, AudioBuffer, PlanarSource, Result};
+use resonode_core::pipeline::{run, Control, PipelineOptions};
+use resonode_core::{AudioBuffer, PlanarSink, PlanarSource};
 use resonode_dsp::parse_chain;
 
 /// The rewindable in-memory source, from a generated buffer.
 fn memory(data: AudioBuffer) -> PlanarSource {
-    let planar = (0..data.channels()).map(|c| data.channel(c).to_vec()).collect();
-    PlanarSource::new(planar, 48_000).unwrap()
-}
-
-#[derive(Default)]
-struct Collect(Vec<Vec<f32>>);
-
-impl Sink for Collect {
-    fn open(&mut self, _: u32, channels: usize) -> Result<()> {
-        self.0 = vec![Vec::new(); channels];
-        Ok(())
-    }
-    fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
-        for (c, ch) in block.iter().enumerate() {
-            self.0[c].extend_from_slice(ch);
-        }
-        Ok(())
-    }
-    fn finalize(&mut self) -> Result<()> {
-        Ok(())
-    }
+    PlanarSource::new(data.to_planar(), 48_000).unwrap()
 }
 
 fn peak_db(channels: &[Vec<f32>]) -> f64 {
@@ -46,7 +26,7 @@ fn peak_db(channels: &[Vec<f32>]) -> f64 {
 fn normalize_in_a_chain_hits_its_target_through_the_pipeline() {
     let mut chain = parse_chain("highpass(50) gain(-12db) normalize(-3db)").unwrap();
     let mut source = memory(noise(42, 0.5, 2, 30_000));
-    let mut sink = Collect::default();
+    let mut sink = PlanarSink::new();
     let options = PipelineOptions { chunk_frames: 1000 };
     let stats = run(
         &mut source,
@@ -58,7 +38,7 @@ fn normalize_in_a_chain_hits_its_target_through_the_pipeline() {
     )
     .unwrap();
     assert_eq!(stats.frames_processed, 30_000);
-    let got = peak_db(&sink.0);
+    let got = peak_db(sink.channels());
     assert!((got + 3.0).abs() < 0.01, "peak {got} dBFS");
 }
 
@@ -66,7 +46,7 @@ fn normalize_in_a_chain_hits_its_target_through_the_pipeline() {
 fn a_limiter_after_a_boost_holds_its_ceiling_through_the_pipeline() {
     let mut chain = parse_chain("gain(+24db) reverb(0.8) limiter(-1db, 30ms)").unwrap();
     let mut source = memory(noise(43, 0.9, 2, 48_000));
-    let mut sink = Collect::default();
+    let mut sink = PlanarSink::new();
     let options = PipelineOptions { chunk_frames: 777 };
     run(
         &mut source,
@@ -77,6 +57,6 @@ fn a_limiter_after_a_boost_holds_its_ceiling_through_the_pipeline() {
         &mut |_| {},
     )
     .unwrap();
-    assert!(peak_db(&sink.0) <= -1.0, "{}", peak_db(&sink.0));
-    assert!(peak_db(&sink.0) > -1.5);
+    assert!(peak_db(sink.channels()) <= -1.0, "{}", peak_db(sink.channels()));
+    assert!(peak_db(sink.channels()) > -1.5);
 }

@@ -2,10 +2,12 @@
 //! (fixtures from scripts/make_htdemucs_fixtures.py, run with a cheap fake
 //! model), and the streaming / long-file entry points against each other.
 
+mod common;
 mod htdemucs_fixtures;
 
+use common::Rng;
 use htdemucs_fixtures::{array, meta};
-use resonode_core::{AudioBuffer, Result, Source};
+use resonode_core::{PlanarSource, Result};
 use resonode_ml::chunker::{
     concat_regions, separate, separate_long, ChunkerConfig, Crossfade, LongOptions, Region, RegionStream, Stems,
     StreamingSeparator,
@@ -71,54 +73,6 @@ fn matches_apply_model_on_every_case() {
     }
 }
 
-/// A deterministic xorshift generator (no external crates).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> usize {
-        (self.next() % n) as usize
-    }
-    fn signal(&mut self, channels: usize, frames: usize) -> Vec<Vec<f32>> {
-        (0..channels)
-            .map(|_| (0..frames).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect())
-            .collect()
-    }
-}
-
-/// An in-memory source that hands out at most `read` frames at a time.
-struct MemSource {
-    data: Vec<Vec<f32>>,
-    pos: usize,
-}
-impl Source for MemSource {
-    fn sample_rate(&self) -> u32 {
-        1000
-    }
-    fn channels(&self) -> usize {
-        self.data.len()
-    }
-    fn total_frames(&self) -> Option<u64> {
-        Some(self.data[0].len() as u64)
-    }
-    fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
-        let n = buf.capacity().min(self.data[0].len() - self.pos);
-        for c in 0..self.data.len() {
-            buf.channel_capacity_mut(c)[..n].copy_from_slice(&self.data[c][self.pos..self.pos + n]);
-        }
-        buf.set_frames(n);
-        self.pos += n;
-        Ok(n)
-    }
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-}
-
 fn check_regions(regions: &[Region], total: usize) {
     let mut next = 0u64;
     for (i, r) in regions.iter().enumerate() {
@@ -144,7 +98,7 @@ fn streaming_with_random_blocks_equals_separate_long_exactly() {
             let x = rng.signal(2, len);
             // separate_long: fixed reads.
             let mut long_regions = Vec::new();
-            let mut src = MemSource { data: x.clone(), pos: 0 };
+            let mut src = PlanarSource::new(x.clone(), 1000).unwrap();
             let mut progress = Vec::new();
             let stats = separate_long(
                 &mut src,
@@ -259,6 +213,6 @@ fn errors() {
     sep.push(&[vec![0.0f32; 3], vec![0.0; 3]]).unwrap();
     sep.finish().unwrap();
     assert_eq!(sep.push(&[vec![0.0f32; 3], vec![0.0; 3]]).unwrap_err().code(), "ERR_INVALID_STATE");
-    let mut src = MemSource { data: vec![vec![0.5; 10]], pos: 0 };
+    let mut src = PlanarSource::new(vec![vec![0.5; 10]], 1000).unwrap();
     assert!(RegionStream::new(&mut src, &cfg, fake_model, &LongOptions { read_frames: 0 }).is_err());
 }

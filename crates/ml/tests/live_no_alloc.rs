@@ -5,6 +5,8 @@
 //! (gaps), and parameter changes in between. This binary's global allocator
 //! aborts on any allocation inside `assert_no_alloc`; the worker thread,
 //! outside the guard, allocates freely (ONNX Runtime).
+mod common;
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -12,25 +14,13 @@ use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use resonode_core::{AudioBuffer, Processor, StreamSpec};
 use resonode_ml::live::{LiveEnhancer, LiveOptions};
 
+use common::Rng;
+
 #[global_allocator]
 static ALLOC_GUARD: AllocDisabler = AllocDisabler;
 
 const RATE: u32 = 48_000;
 const MAX_BLOCK: usize = 1024;
-
-/// xorshift64: deterministic block sizes and noise.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn sample(&mut self) -> f32 {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32 * 0.3
-    }
-}
 
 #[test]
 fn process_never_allocates_for_blocks_of_any_size_through_underruns_and_gaps() {
@@ -44,7 +34,7 @@ fn process_never_allocates_for_blocks_of_any_size_through_underruns_and_gaps() {
         buf.set_frames(n);
         for c in 0..2 {
             for s in buf.channel_mut(c).iter_mut() {
-                *s = rng.sample();
+                *s = 0.3 * rng.uniform();
             }
         }
         // A non-finite sample must not reach the model (it would fail).

@@ -48,17 +48,40 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
-/// Deterministic white noise, uniform in [-1, 1) (xorshift64).
+/// A deterministic xorshift64 generator, so tests need no random crate and
+/// repeat exactly.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A whole number in `0..n`.
+    pub fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
+    }
+
+    /// Planar noise, channels x frames, uniform in [-0.5, 0.5).
+    pub fn signal(&mut self, channels: usize, frames: usize) -> Vec<Vec<f32>> {
+        (0..channels)
+            .map(|_| (0..frames).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect())
+            .collect()
+    }
+}
+
+/// Deterministic white noise, uniform in [-1, 1).
 pub fn white_noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.max(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
-        })
-        .collect()
+    let mut rng = Rng(seed.max(1));
+    (0..n).map(|_| rng.uniform()).collect()
 }
 
 /// Deterministic pink (1/f power) noise: white noise shaped by `1/sqrt(f)`
