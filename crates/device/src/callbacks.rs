@@ -350,23 +350,32 @@ impl OutputState {
     }
 }
 
-/// What an input-only callback owns.
+/// What an input callback owns. An input-only engine renders its chain
+/// here and queues the result for the app; a duplex engine's input callback
+/// only queues what it captured, and its output callback renders (one place
+/// for the chain, so the two streams never run it concurrently).
 pub(crate) struct InputState {
-    pub renderer: Renderer,
+    /// The chain of an input-only engine; `None` in a duplex engine.
+    pub renderer: Option<Renderer>,
     /// Device samples converted to f32, `chunk_frames * channels_in`.
     pub in_buf: Box<[f32]>,
-    /// Render output, `chunk_frames * channels`.
+    /// Render output, `chunk_frames * renderer channels` (empty without a
+    /// renderer).
     pub out_buf: Box<[f32]>,
     pub chunk_frames: usize,
     pub channels_in: usize,
-    pub capture: Producer,
+    /// Where the frames go: the app's capture ring (input-only) or the
+    /// duplex queue the output callback reads.
+    pub queue: Producer,
     pub shared: Arc<Shared>,
     pub events: EventSink,
     pub marks: Option<Producer<ClockMark>>,
 }
 
 impl InputState {
-    /// Processes one captured device buffer into the capture queue.
+    /// Processes one captured device buffer (interleaved, `channels_in`
+    /// channels) into the queue, in pieces of at most `chunk_frames`. A
+    /// full queue loses frames and counts one overrun for the buffer.
     ///
     /// # Real-time safety
     /// Never allocates, locks or blocks.
@@ -383,7 +392,6 @@ impl InputState {
             .input_frames
             .fetch_add(frames as u64, Ordering::Relaxed);
         self.shared.mark(&mut self.marks, now, j0, frames);
-        let ch = self.renderer.channels();
         let mut lost = false;
         let mut start = 0;
         while start < frames {
@@ -392,62 +400,15 @@ impl InputState {
             for (d, &s) in input.iter_mut().zip(&data[start * cin..(start + n) * cin]) {
                 *d = convert(s);
             }
-            let out = &mut self.out_buf[..n * ch];
-            self.renderer.render(input, out);
-            if self.capture.write(out) < n {
-                lost = true;
-            }
-            start += n;
-        }
-        if lost {
-            self.shared.xrun(
-                &mut self.events,
-                StreamSide::Input,
-                XrunKind::Overrun,
-                XrunSource::Engine,
-            );
-        }
-    }
-}
-
-/// What the input callback of a duplex engine owns: it only queues.
-pub(crate) struct DuplexInputState {
-    pub queue: Producer,
-    pub in_buf: Box<[f32]>,
-    pub channels_in: usize,
-    pub shared: Arc<Shared>,
-    pub events: EventSink,
-    pub marks: Option<Producer<ClockMark>>,
-}
-
-impl DuplexInputState {
-    /// Queues one captured device buffer for the output callback.
-    ///
-    /// # Real-time safety
-    /// Never allocates, locks or blocks.
-    pub(crate) fn process<T: Copy>(
-        &mut self,
-        data: &[T],
-        now: Instant,
-        convert: impl Fn(T) -> f32,
-    ) {
-        let cin = self.channels_in;
-        let frames = data.len() / cin;
-        let j0 = self
-            .shared
-            .input_frames
-            .fetch_add(frames as u64, Ordering::Relaxed);
-        self.shared.mark(&mut self.marks, now, j0, frames);
-        let chunk = self.in_buf.len() / cin;
-        let mut lost = false;
-        let mut start = 0;
-        while start < frames {
-            let n = (frames - start).min(chunk);
-            let buf = &mut self.in_buf[..n * cin];
-            for (d, &s) in buf.iter_mut().zip(&data[start * cin..(start + n) * cin]) {
-                *d = convert(s);
-            }
-            if self.queue.write(buf) < n {
+            let piece: &[f32] = match &mut self.renderer {
+                Some(renderer) => {
+                    let out = &mut self.out_buf[..n * renderer.channels()];
+                    renderer.render(input, out);
+                    out
+                }
+                None => input,
+            };
+            if self.queue.write(piece) < n {
                 lost = true;
             }
             start += n;

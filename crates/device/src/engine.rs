@@ -26,7 +26,7 @@ use resonode_core::chain::resolve_path;
 use resonode_core::{Chain, Error, Result, StreamSpec, WorkerStats};
 
 use crate::callbacks::{
-    ClockMark, DuplexInputState, Feed, InputState, OutputState, Shared, StateSlot, UNSET,
+    ClockMark, Feed, InputState, OutputState, Shared, StateSlot, UNSET,
 };
 use crate::config::{Direction, StreamConfig};
 use crate::devices::{self, Backend, Way};
@@ -222,7 +222,6 @@ impl std::fmt::Debug for RealtimeEngine {
 struct AudioSide {
     output: Option<OutputState>,
     input: Option<InputState>,
-    duplex_input: Option<DuplexInputState>,
 }
 
 impl RealtimeEngine {
@@ -384,7 +383,6 @@ impl RealtimeEngine {
                         marks(&mut out_marks_rx),
                     )),
                     input: None,
-                    duplex_input: None,
                 }
             }
             Direction::Input => {
@@ -398,17 +396,16 @@ impl RealtimeEngine {
                 AudioSide {
                     output: None,
                     input: Some(InputState {
-                        renderer,
+                        renderer: Some(renderer),
                         in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
                         out_buf: vec![0.0; chunk * channels].into_boxed_slice(),
                         chunk_frames: chunk,
                         channels_in: cin,
-                        capture: tx,
+                        queue: tx,
                         shared: shared.clone(),
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
                     }),
-                    duplex_input: None,
                 }
             }
             Direction::Duplex => {
@@ -427,11 +424,13 @@ impl RealtimeEngine {
                         &hub,
                         marks(&mut out_marks_rx),
                     )),
-                    input: None,
-                    duplex_input: Some(DuplexInputState {
-                        queue: tx,
+                    input: Some(InputState {
+                        renderer: None,
                         in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
+                        out_buf: Box::default(),
+                        chunk_frames: chunk,
                         channels_in: cin,
+                        queue: tx,
                         shared: shared.clone(),
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
@@ -881,9 +880,6 @@ fn run_clocked(
                 if let Some(st) = side.input.as_mut() {
                     st.process(&in_dev[..n * cin], now, |s| s);
                 }
-                if let Some(st) = side.duplex_input.as_mut() {
-                    st.process(&in_dev[..n * cin], now, |s| s);
-                }
             }
             if let Some(st) = side.output.as_mut() {
                 st.process_f32(&mut out_dev[..n * cout], now);
@@ -921,7 +917,6 @@ struct Streams {
     output: Option<cpal::Stream>,
     output_slot: Option<Arc<StateSlot<OutputState>>>,
     input_slot: Option<Arc<StateSlot<InputState>>>,
-    duplex_slot: Option<Arc<StateSlot<DuplexInputState>>>,
     actual_buffer: u32,
 }
 
@@ -936,7 +931,6 @@ impl Streams {
             output: None,
             output_slot: None,
             input_slot: None,
-            duplex_slot: None,
             actual_buffer,
         }
     }
@@ -952,13 +946,11 @@ impl Streams {
             output,
             output_slot,
             input_slot,
-            duplex_slot,
             ..
         } = self;
         let side = AudioSide {
             output: output_slot.and_then(|s| s.revoke(REVOKE_TIMEOUT)),
             input: input_slot.and_then(|s| s.revoke(REVOKE_TIMEOUT)),
-            duplex_input: duplex_slot.and_then(|s| s.revoke(REVOKE_TIMEOUT)),
         };
         if dispose_inline {
             drop(output);
@@ -1028,7 +1020,6 @@ fn run_device(
                 streams = Streams {
                     output_slot: side.output.map(StateSlot::new),
                     input_slot: side.input.map(StateSlot::new),
-                    duplex_slot: side.duplex_input.map(StateSlot::new),
                     ..Streams::empty(config.buffer_size)
                 };
             }
@@ -1127,6 +1118,7 @@ fn choose(
 
 const POLL_TIMEOUT: Option<Duration> = Some(Duration::from_secs(1));
 
+
 /// Opens and starts the streams for the states in `side`. On failure the
 /// states come back with the error so a restart can try again.
 fn open_streams(
@@ -1148,7 +1140,7 @@ fn open_streams(
         let (cfg, fmt) = choose(&device, way, ch, config.sample_rate, config.buffer_size)?;
         Ok((device, cfg, fmt))
     };
-    let inp = if side.input.is_some() || side.duplex_input.is_some() {
+    let inp = if side.input.is_some() {
         match device_cfg(Way::Input) {
             Ok(v) => Some(v),
             Err(e) => return Err(Box::new((e, side))),
@@ -1164,11 +1156,7 @@ fn open_streams(
     } else {
         None
     };
-    let AudioSide {
-        output,
-        input,
-        duplex_input,
-    } = side;
+    let AudioSide { output, input } = side;
     let mut pending_output = output;
     let mut streams = Streams::empty(config.buffer_size);
     // Input first (a duplex queue starts filling), then output. The states
@@ -1183,14 +1171,6 @@ fn open_streams(
                         streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
                         streams.input = Some(s);
                     }
-                    Err(e) => break 'build Some(e),
-                }
-            }
-            if let Some(st) = duplex_input {
-                let slot = StateSlot::new(st);
-                streams.duplex_slot = Some(slot.clone());
-                match build_input(device, *cfg, *fmt, slot, hub) {
-                    Ok(s) => streams.input = Some(s),
                     Err(e) => break 'build Some(e),
                 }
             }
@@ -1300,65 +1280,41 @@ fn build_output(
         .map_err(|e| devices::stream_error("cannot open the output stream", &e))
 }
 
-fn build_input<S: InputProcess + Send + 'static>(
+fn build_input(
     device: &cpal::Device,
     cfg: cpal::StreamConfig,
     fmt: cpal::SampleFormat,
-    slot: Arc<StateSlot<S>>,
+    slot: Arc<StateSlot<InputState>>,
     hub: &EventHub,
 ) -> Result<cpal::Stream> {
     let shared = slot
-        .with(|s| s.shared().clone())
+        .with(|s| s.shared.clone())
         .expect("a fresh slot holds its state");
     let err_cb = error_callback(StreamSide::Input, shared, hub.sink());
-    // The data callback: see `InputState` / `DuplexInputState` (real-time safe).
+    // The data callback: see `InputState::process` (real-time safe).
     let mut asked_priority = false;
     let data_cb = move |data: &cpal::Data, info: &cpal::InputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {
-            st.shared().promote_once(&mut asked_priority);
+            st.shared.promote_once(&mut asked_priority);
             let ts = info.timestamp();
             if let Some(d) = ts.callback.checked_duration_since(ts.capture) {
-                st.shared()
+                st.shared
                     .input_delay_ns
                     .store(d.as_nanos() as u64, Ordering::Relaxed);
             }
             if let Some(buf) = data.as_slice::<f32>() {
-                st.process_input(buf, now, |s| s);
+                st.process(buf, now, |s| s);
             } else if let Some(buf) = data.as_slice::<i32>() {
-                st.process_input(buf, now, |s| (s as f64 / 2_147_483_648.0) as f32);
+                st.process(buf, now, |s| (s as f64 / 2_147_483_648.0) as f32);
             } else if let Some(buf) = data.as_slice::<i16>() {
-                st.process_input(buf, now, |s| s as f32 / 32768.0);
+                st.process(buf, now, |s| s as f32 / 32768.0);
             }
         });
     };
     device
         .build_input_stream_raw(cfg, fmt, data_cb, err_cb, POLL_TIMEOUT)
         .map_err(|e| devices::stream_error("cannot open the input stream", &e))
-}
-
-/// The two input states behind one stream-building function.
-trait InputProcess {
-    fn shared(&self) -> &Arc<Shared>;
-    fn process_input<T: Copy>(&mut self, data: &[T], now: Instant, convert: impl Fn(T) -> f32);
-}
-
-impl InputProcess for InputState {
-    fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-    fn process_input<T: Copy>(&mut self, data: &[T], now: Instant, convert: impl Fn(T) -> f32) {
-        self.process(data, now, convert)
-    }
-}
-
-impl InputProcess for DuplexInputState {
-    fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-    fn process_input<T: Copy>(&mut self, data: &[T], now: Instant, convert: impl Fn(T) -> f32) {
-        self.process(data, now, convert)
-    }
 }
 
 #[cfg(test)]
