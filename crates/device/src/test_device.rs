@@ -61,6 +61,10 @@ pub struct DeviceTestReport {
 /// reports levels; when the recording contains the burst (a loopback pair
 /// such as a null sink and its monitor) also the round-trip latency.
 ///
+/// Blocks the calling thread until the server has played the whole signal
+/// and the input recorded 0.6 s more: `duration_s` plus the stream start
+/// and latency on a healthy server, at most `2 * duration_s + 2` seconds.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for a duration outside 0.2..=60 s;
 /// [`Error::DeviceNotFound`] for an unknown id; the errors of
@@ -142,7 +146,7 @@ pub fn test_device(
     mono[burst_at..burst_at + burst.len()].copy_from_slice(&burst);
 
     // One mark per callback; PulseAudio monitors deliver ~6000 per second.
-    let mark_capacity = ((duration_s + 3.0) * 8000.0) as usize;
+    let mark_capacity = (max_run_s(duration_s) * 8000.0) as usize;
     let in_engine = match &in_dev {
         Some(d) => {
             let ch = d.max_input_channels.min(2);
@@ -153,7 +157,7 @@ pub fn test_device(
                     .with_buffer_size(buffer)
             };
             let options = EngineOptions {
-                capture_frames: Some(total + sr as usize * 2),
+                capture_frames: Some((max_run_s(duration_s) * sr as f64) as usize),
                 clock_marks: Some(mark_capacity),
                 ..Default::default()
             };
@@ -191,10 +195,28 @@ pub fn test_device(
         }
         None => None,
     };
+    // Run until the server has taken the whole signal and the input has
+    // captured 0.6 s beyond that (the server's latency). Not a fixed wall
+    // time: a server whose clock runs slow (a loaded VM's null sink ran
+    // 17-27 % slow) stretches both streams, and a fixed time would cut off
+    // the burst.
     let started = Instant::now();
-    let run_for = Duration::from_secs_f64(duration_s) + Duration::from_millis(600);
-    while started.elapsed() < run_for {
+    let deadline = started + Duration::from_secs_f64(max_run_s(duration_s));
+    let mut captured_at_end: Option<u64> = None;
+    while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+        let played_all = out_engine
+            .as_ref()
+            .is_none_or(|(e, _)| e.stats().playback_consumed >= total as u64);
+        if !played_all || started.elapsed().as_secs_f64() < duration_s {
+            continue;
+        }
+        let Some(e) = &in_engine else { break };
+        let captured = e.stats().frames;
+        let from = *captured_at_end.get_or_insert(captured);
+        if captured >= from + sr as u64 * 6 / 10 {
+            break;
+        }
     }
     let mut out_clock = None;
     let out_stats: Option<EngineStats> = match out_engine {
@@ -274,6 +296,12 @@ pub fn test_device(
         }
     }
     Ok(report)
+}
+
+/// The longest a test of `duration_s` seconds runs, s: twice its length
+/// (a slow server) plus 2 s (stream start and the server's latency).
+fn max_run_s(duration_s: f64) -> f64 {
+    2.0 * duration_s + 2.0
 }
 
 /// The callback time (as an `Instant`) of stream frame `frame`, from the
