@@ -541,7 +541,8 @@ export interface RealtimeStats {
   restarts: number
   /**
    * Audio threads running under a real-time scheduling policy
-   * (`SCHED_FIFO` on Linux; 0 when the OS refused it).
+   * (`SCHED_FIFO` on Linux; 0 when the OS refused it or on PulseAudio,
+   * where resonode does not ask).
    */
   realtimeThreads: number
   /**

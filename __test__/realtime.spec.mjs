@@ -67,10 +67,6 @@ const concat = (parts) => {
   return out
 }
 
-// Whether this process may use real-time scheduling (root, CAP_SYS_NICE or
-// an RLIMIT_RTPRIO): then the audio threads must have got it.
-const RT_ALLOWED = spawnSync('chrt', ['-f', '1', 'true']).status === 0
-
 function play(signal, options = {}) {
   const chunks = []
   for (let i = 0; i < signal.length; i += 4800) chunks.push([signal.slice(i, i + 4800)])
@@ -157,7 +153,12 @@ test.serial('loopback: what SpeakerSink plays, MicrophoneSource records (correla
   t.true(best.corr > 0.9, `correlation ${best.corr}`)
 })
 
-test.serial('duplex: gain and lowpass inside the callback change level and spectrum', async (t) => {
+/**
+ * Plays two tones (300 Hz and 5 kHz, 0.25 each) into the loopback through a
+ * duplex Gain(-6) + LowPass(1000, order 4) engine at 256 frames and measures
+ * its tapped output: how long the tone lasted and its levels.
+ */
+async function duplexToneOnce() {
   const rt = new RealtimeProcessor({
     processors: [new Gain(-6), new LowPass(1000, { order: 4 })],
     config: { channelsIn: 1, channelsOut: 2, bufferSize: 256, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
@@ -184,7 +185,8 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
       last = i
     }
   }
-  t.true(last - first > RATE * 1.5, `the tone lasted ${(last - first) / RATE} s in the tap`)
+  const lastedS = (last - first) / RATE
+  if (lastedS < 1.2) return { s, lastedS }
   // Levels in 0.1 s windows (whole periods of both tones) across the middle
   // 1.2 s. A window the server spliced (frames it dropped or filled with
   // silence at 256 frames, see the loopback spec) or a dropped tap block can
@@ -201,9 +203,25 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
   const median = (a) => a.sort((x, y) => x - y)[a.length >> 1]
   const lowDb = 20 * Math.log10(Math.max(...lows) / 0.25)
   const highDb = 20 * Math.log10(median(highs) / 0.25)
-  t.log(`300 Hz: ${lowDb.toFixed(2)} dB, 5 kHz: ${highDb.toFixed(2)} dB, xruns ${s.xruns}, tap dropped ${s.tapDropped}, load ${s.callbackLoadMean.toFixed(4)}`)
-  t.true(Math.abs(lowDb + 6) < 1.5, `300 Hz changed by ${lowDb} dB, expected about -6 dB`)
-  t.true(highDb < -60, `5 kHz at ${highDb} dB`)
+  return { s, lastedS, lowDb, highDb }
+}
+
+test.serial('duplex: gain and lowpass inside the callback change level and spectrum', async (t) => {
+  // An attempt whose engine counted duplex-queue xruns (the server's two
+  // streams fell out of step: its output stalled while capture went on, so
+  // captured frames were lost) with none of our callbacks late is measured
+  // again, up to three times; any other failure fails at once.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const { s, lastedS, lowDb, highDb } = await duplexToneOnce()
+    t.log(`attempt ${attempt}: tone ${lastedS.toFixed(2)} s, 300 Hz: ${lowDb?.toFixed(2)} dB, 5 kHz: ${highDb?.toFixed(2)} dB, xruns ${s.xruns} (device ${s.deviceXruns}, late ${s.lateCallbacks}), tap dropped ${s.tapDropped}, load ${s.callbackLoadMean.toFixed(4)}`)
+    const ok = lastedS > 1.5 && Math.abs(lowDb + 6) < 1.5 && highDb < -60
+    const serverDamage = s.xruns > 0 && s.deviceXruns === 0 && s.lateCallbacks === 0
+    if (!ok && serverDamage && attempt < 3) continue
+    t.true(lastedS > 1.5, `the tone lasted ${lastedS} s in the tap`)
+    t.true(Math.abs(lowDb + 6) < 1.5, `300 Hz changed by ${lowDb} dB, expected about -6 dB`)
+    t.true(highDb < -60, `5 kHz at ${highDb} dB`)
+    return
+  }
 })
 
 test.serial('setParameter reaches a running engine; bad paths are typed errors', async (t) => {
@@ -250,9 +268,12 @@ test.serial('60 s at 256 frames with an 8-processor chain while JS is busy: no x
   t.true(s.framesProcessed > 60 * RATE * 0.75)
   // Attributable to resonode: a callback whose processing (its thread's CPU
   // time) overran the buffer period, or an xrun the device reports. A
-  // callback the VM's hypervisor stalls is counted apart (preempted). The audio threads run at real-time priority
-  // (root here), so the busy JS thread and its GC cannot delay them.
-  if (RT_ALLOWED) t.is(s.realtimeThreads, 2)
+  // callback the OS or the VM's hypervisor kept off the CPU is counted
+  // apart (preempted). cpal's PulseAudio host runs callbacks on its
+  // protocol client's socket thread, which resonode leaves at the normal
+  // policy (raised, it starves the server's main thread and the server
+  // stalls).
+  t.is(s.realtimeThreads, 0)
   t.is(s.lateCallbacks, 0)
   t.is(s.deviceXruns, 0)
   // The duplex queue (a jitter buffer between two server streams) ran dry:
@@ -269,7 +290,7 @@ test.serial('CLI: live --duration --json on the null sink: no xruns attributable
   t.log(`live: ${JSON.stringify(j)}`)
   t.is(j.lateCallbacks, 0)
   t.is(j.deviceXruns, 0)
-  if (RT_ALLOWED) t.is(j.realtimeThreads, 2)
+  t.is(j.realtimeThreads, 0)
   t.true(j.xruns <= 1, `${j.xruns} duplex-queue underruns`)
   // It ran for the whole 5 s. The null sink's clock is the VM's: it has
   // run up to 27 % slow here (3.6 s of frames in 5 s).

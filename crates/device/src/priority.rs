@@ -11,7 +11,11 @@
 //!
 //! The request is made once per thread, on the first callback (cpal's hosts
 //! create the threads, so the callback is the first place resonode runs on
-//! them). It is one non-blocking system call that does not allocate; when it
+//! them), on hosts whose callback thread is a dedicated audio thread (ALSA,
+//! the clocked `none` backend). Not on cpal's PulseAudio host, whose
+//! callbacks run on the protocol client's busy socket thread: raised above
+//! the server's main thread, it stalls the server (see
+//! `engine::promotes_callback_threads`). It is one non-blocking system call that does not allocate; when it
 //! is refused (no `CAP_SYS_NICE`, `RLIMIT_RTPRIO` 0, a container without the
 //! capability) the thread simply stays at the normal policy and
 //! [`crate::EngineStats::realtime_threads`] says so.
