@@ -541,8 +541,7 @@ export interface RealtimeStats {
   restarts: number
   /**
    * Audio threads running under a real-time scheduling policy
-   * (`SCHED_FIFO` on Linux; 0 when the OS refused it or on PulseAudio,
-   * where resonode does not ask).
+   * (`SCHED_FIFO` on Linux; 0 when the OS refused it).
    */
   realtimeThreads: number
   /**

@@ -179,8 +179,7 @@ async function cmdLive(o: { input?: string; output?: string; chain?: string; sam
     lateCallbacks: s.lateCallbacks,
     preemptedCallbacks: s.preemptedCallbacks,
     // Audio threads the OS runs at real-time priority (0: refused, e.g. no
-    // CAP_SYS_NICE, or not asked for: on PulseAudio the callbacks run on the
-    // protocol client's thread, which resonode leaves at the normal policy).
+    // CAP_SYS_NICE): without it a loaded machine delays the callbacks.
     realtimeThreads: s.realtimeThreads,
     // Input frames dropped because the two devices' clocks disagree (not xruns).
     driftCorrections: s.driftCorrections,

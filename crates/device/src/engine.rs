@@ -1118,20 +1118,6 @@ fn choose(
 
 const POLL_TIMEOUT: Option<Duration> = Some(Duration::from_secs(1));
 
-/// Whether the callbacks of `host`'s streams ask for real-time scheduling
-/// (see [`crate::priority`]). Not on cpal's PulseAudio host: there the
-/// callbacks run on the protocol client's socket thread, which also does
-/// all of the client's protocol work (at 256 frames it used 47 % of a core
-/// beside a callback load of 1.3 %). At `SCHED_FIFO` such threads outrank
-/// the server's main thread, which moves every client's audio at the
-/// normal policy (nice -11), and on 2 cores the server stalled: on
-/// 2026-12-03, 4 of 7 runs of the live tests had it playing 69-83 % of real
-/// time with round trips of 240-350 ms instead of 20, against 0 of 6 runs,
-/// interleaved in time, with these threads at the normal policy.
-fn promotes_callback_threads(host: cpal::HostId) -> bool {
-    host != cpal::HostId::PulseAudio
-}
-
 
 /// Opens and starts the streams for the states in `side`. On failure the
 /// states come back with the error so a restart can try again.
@@ -1145,7 +1131,6 @@ fn open_streams(
         Ok(h) => h,
         Err(e) => return Err(Box::new((e, side))),
     };
-    let promote = promotes_callback_threads(host.id());
     let device_cfg = |way: Way| -> Result<(cpal::Device, cpal::StreamConfig, cpal::SampleFormat)> {
         let (wanted, ch) = match way {
             Way::Input => (config.input_device.as_deref(), config.channels_in),
@@ -1181,7 +1166,7 @@ fn open_streams(
             if let Some(st) = input {
                 let slot = StateSlot::new(st);
                 streams.input_slot = Some(slot.clone());
-                match build_input(device, *cfg, *fmt, slot, hub, promote) {
+                match build_input(device, *cfg, *fmt, slot, hub) {
                     Ok(s) => {
                         streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
                         streams.input = Some(s);
@@ -1193,7 +1178,7 @@ fn open_streams(
         if let (Some((device, cfg, fmt)), Some(st)) = (&out, pending_output.take()) {
             let slot = StateSlot::new(st);
             streams.output_slot = Some(slot.clone());
-            match build_output(device, *cfg, *fmt, slot, hub, promote) {
+            match build_output(device, *cfg, *fmt, slot, hub) {
                 Ok(s) => {
                     streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
                     streams.output = Some(s);
@@ -1262,14 +1247,13 @@ fn build_output(
     fmt: cpal::SampleFormat,
     slot: Arc<StateSlot<OutputState>>,
     hub: &EventHub,
-    promote: bool,
 ) -> Result<cpal::Stream> {
     let shared = slot
         .with(|s| s.shared.clone())
         .expect("a fresh slot holds its state");
     let err_cb = error_callback(StreamSide::Output, shared, hub.sink());
     // The data callback: see `OutputState` (real-time safe).
-    let mut asked_priority = !promote;
+    let mut asked_priority = false;
     let data_cb = move |data: &mut cpal::Data, info: &cpal::OutputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {
@@ -1302,14 +1286,13 @@ fn build_input(
     fmt: cpal::SampleFormat,
     slot: Arc<StateSlot<InputState>>,
     hub: &EventHub,
-    promote: bool,
 ) -> Result<cpal::Stream> {
     let shared = slot
         .with(|s| s.shared.clone())
         .expect("a fresh slot holds its state");
     let err_cb = error_callback(StreamSide::Input, shared, hub.sink());
     // The data callback: see `InputState::process` (real-time safe).
-    let mut asked_priority = !promote;
+    let mut asked_priority = false;
     let data_cb = move |data: &cpal::Data, info: &cpal::InputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {

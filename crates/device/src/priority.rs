@@ -11,11 +11,17 @@
 //!
 //! The request is made once per thread, on the first callback (cpal's hosts
 //! create the threads, so the callback is the first place resonode runs on
-//! them), on hosts whose callback thread is a dedicated audio thread (ALSA,
-//! the clocked `none` backend). Not on cpal's PulseAudio host, whose
-//! callbacks run on the protocol client's busy socket thread: raised above
-//! the server's main thread, it stalls the server (see
-//! `engine::promotes_callback_threads`). It is one non-blocking system call that does not allocate; when it
+//! them).
+//!
+//! On cpal's PulseAudio host that thread is the protocol client's socket
+//! thread, which also does the client's protocol work (47 % of a core at
+//! 256 frames, beside a callback load of 1.3 %), so promoting it also
+//! raises that work above the server's main thread (normal policy). It is
+//! still promoted: on 2026-12-03, with vs without, one machine, side by
+//! side, the bench's gain-only duplex job at 256 frames with JS busy had 42
+//! vs 372 output glitches and the 8-processor duplex at 64 frames 10 vs 289
+//! xruns. Without it, fewer full runs of the live tests saw the server
+//! stall (0 of 8 vs 4 of 7); those tests measure again after a stall. It is one non-blocking system call that does not allocate; when it
 //! is refused (no `CAP_SYS_NICE`, `RLIMIT_RTPRIO` 0, a container without the
 //! capability) the thread simply stays at the normal policy and
 //! [`crate::EngineStats::realtime_threads`] says so.

@@ -268,8 +268,7 @@ pub struct RealtimeStats {
     pub tap_dropped: f64,
     pub restarts: u32,
     /// Audio threads running under a real-time scheduling policy
-    /// (`SCHED_FIFO` on Linux; 0 when the OS refused it or on PulseAudio,
-    /// where resonode does not ask).
+    /// (`SCHED_FIFO` on Linux; 0 when the OS refused it).
     pub realtime_threads: u32,
     /// Duplex: times the input ran ahead of the output for a whole second
     /// (device clocks disagree) and the excess was dropped; not xruns.
