@@ -355,13 +355,11 @@ impl OutputState {
 /// only queues what it captured, and its output callback renders (one place
 /// for the chain, so the two streams never run it concurrently).
 pub(crate) struct InputState {
-    /// The chain of an input-only engine; `None` in a duplex engine.
-    pub renderer: Option<Renderer>,
+    /// The chain of an input-only engine and its output buffer
+    /// (`chunk_frames * renderer channels`); `None` in a duplex engine.
+    pub render: Option<(Renderer, Box<[f32]>)>,
     /// Device samples converted to f32, `chunk_frames * channels_in`.
     pub in_buf: Box<[f32]>,
-    /// Render output, `chunk_frames * renderer channels` (empty without a
-    /// renderer).
-    pub out_buf: Box<[f32]>,
     pub chunk_frames: usize,
     pub channels_in: usize,
     /// Where the frames go: the app's capture ring (input-only) or the
@@ -400,9 +398,9 @@ impl InputState {
             for (d, &s) in input.iter_mut().zip(&data[start * cin..(start + n) * cin]) {
                 *d = convert(s);
             }
-            let piece: &[f32] = match &mut self.renderer {
-                Some(renderer) => {
-                    let out = &mut self.out_buf[..n * renderer.channels()];
+            let piece: &[f32] = match &mut self.render {
+                Some((renderer, out_buf)) => {
+                    let out = &mut out_buf[..n * renderer.channels()];
                     renderer.render(input, out);
                     out
                 }

@@ -396,9 +396,8 @@ impl RealtimeEngine {
                 AudioSide {
                     output: None,
                     input: Some(InputState {
-                        renderer: Some(renderer),
+                        render: Some((renderer, vec![0.0; chunk * channels].into_boxed_slice())),
                         in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
-                        out_buf: vec![0.0; chunk * channels].into_boxed_slice(),
                         chunk_frames: chunk,
                         channels_in: cin,
                         queue: tx,
@@ -425,9 +424,8 @@ impl RealtimeEngine {
                         marks(&mut out_marks_rx),
                     )),
                     input: Some(InputState {
-                        renderer: None,
+                        render: None,
                         in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
-                        out_buf: Box::default(),
                         chunk_frames: chunk,
                         channels_in: cin,
                         queue: tx,
