@@ -4,8 +4,9 @@
 // other spec files run ONNX inference on both cores next to them.
 // live-enhance.spec.mjs needs no audio server (the `none` backend) but
 // asserts that `enhance`'s worker thread never falls behind.
+// analysis-loopback.spec.mjs checks live beat prediction over the loopback.
 export default {
-  files: ['__test__/realtime.spec.mjs', '__test__/live-enhance.spec.mjs'],
+  files: ['__test__/realtime.spec.mjs', '__test__/live-enhance.spec.mjs', '__test__/analysis-loopback.spec.mjs'],
   timeout: '5m',
   workerThreads: false,
   // One file at a time: the two must not measure each other.

@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Progress and stop flag of a running `analyzeFile`. JS polls it. */
+export declare class AnalysisControl {
+  constructor()
+  /** Asks the analysis to stop (it rejects with ERR_INVALID_STATE). */
+  stop(): void
+  /** Fraction done in [0, 1] (NaN when the length is unknown). */
+  get fraction(): number
+}
+
 /**
  * A lock-free single-producer single-consumer ring buffer of `channels`
  * interleaved channels holding up to `capacityFrames` frames. In JS both
@@ -38,6 +47,38 @@ export declare class AudioRingBuffer {
   write(channels: Array<Float32Array>): number
   /** Reads up to `maxFrames` frames as planar channels. */
   read(maxFrames: number): Array<Float32Array>
+}
+
+/**
+ * A streaming analyzer: push planar blocks (from a pipeline), or attach it
+ * to a live engine, whose pump thread feeds it from the lock-free tap.
+ */
+export declare class NativeAnalyzer {
+  /**
+   * An analyzer for `channels` channels at `sampleRate` Hz. With
+   * `track` (default true) it also computes whole-stream descriptors,
+   * returned by `finishAsync`.
+   *
+   * @throws ERR_INVALID_PARAMETER
+   */
+  constructor(sampleRate: number, channels: number, options?: AnalysisOptionsDesc | undefined | null, track?: boolean | undefined | null)
+  /**
+   * Analyses a copy of a planar block on a worker thread.
+   *
+   * @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE
+   */
+  pushAsync(channels: Array<Float32Array>): Promise<PushResult>
+  /**
+   * Ends the stream: the last frames and the whole-stream descriptors
+   * (null when the analyzer was made without `track`, or got no audio).
+   *
+   * @throws ERR_EMPTY_AUDIO when the stream was shorter than one analysis window
+   */
+  finishAsync(): Promise<FinishResult>
+  /** The live state now. */
+  snapshot(): LiveAnalysis
+  /** The error that stopped a live analyzer fed by an engine, if any. */
+  get failure(): string | null
 }
 
 /**
@@ -126,10 +167,15 @@ export declare class NativeRealtime {
    * `resonode-ml` (a `LiveEnhancer`: its model loads and its worker
    * thread starts here, before the audio runs).
    *
+   * With `analyzer` (made for the engine's rate and processing
+   * channels), the tapped audio (start with `tapFrames`) is analysed on
+   * the pump thread from the first frame on; an `analysis` message
+   * follows each update of its tempo / key / trend.
+   *
    * @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
    * for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
    */
-  static start(config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void): NativeRealtime
+  static start(config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void, analyzer?: NativeAnalyzer | undefined | null): NativeRealtime
   /**
    * Queues `"<index>.<name>" = value` for the next buffer boundary
    * (lock-free); filters keep their state, gains ramp.
@@ -241,6 +287,33 @@ export declare class PipelineControl {
   /** Frames done in the current pass. */
   get frames(): number
 }
+
+/**
+ * Analysis settings; absent fields take the defaults (22050 Hz, nFft 2048,
+ * hopLength 512, nMels 128, nMfcc 13, rolloffPercent 0.85, tuning 0,
+ * floorLookaheadS 10).
+ */
+export interface AnalysisOptionsDesc {
+  sampleRate?: number
+  nFft?: number
+  hopLength?: number
+  nMels?: number
+  nMfcc?: number
+  rolloffPercent?: number
+  tuning?: number
+  floorLookaheadS?: number
+}
+
+/**
+ * Analyses a file on a worker thread (decoding on a second one):
+ * descriptors, optionally every frame's features (`keepFrames`) and a CSV
+ * of them (`framesCsv`).
+ *
+ * @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_EMPTY_AUDIO,
+ * ERR_NON_FINITE_SAMPLE, ERR_INVALID_PARAMETER, ERR_IO (CSV),
+ * ERR_INVALID_STATE (stopped)
+ */
+export declare function analyzeFileNative(path: string, options: AnalysisOptionsDesc | undefined | null, control: AnalysisControl, framesCsv?: string | undefined | null, keepFrames?: boolean | undefined | null): Promise<FileAnalysis>
 
 /**
  * One argument of a processor description: named (`name`) or positional,
@@ -361,6 +434,44 @@ export interface EnhanceResult {
   realtimeFactor: number
 }
 
+/**
+ * Frame features, features x frames (one typed array per feature, one
+ * value per frame).
+ */
+export interface FeatureBatch {
+  /** Index of the first frame; frame `t` is centred at `t / frameRate` s. */
+  firstFrame: number
+  /** Frames per second. */
+  frameRate: number
+  frames: number
+  rms: Float32Array
+  zcr: Float32Array
+  centroidHz: Float32Array
+  bandwidthHz: Float32Array
+  rolloffHz: Float32Array
+  flatness: Float32Array
+  flux: Float32Array
+  onsetStrength: Float32Array
+  /** nMfcc rows. */
+  mfcc: Array<Float32Array>
+  /** 12 rows, C first. */
+  chroma: Array<Float32Array>
+}
+
+/** The result of `analyzeFile`: descriptors, and the frames when asked for. */
+export interface FileAnalysis {
+  track: TrackAnalysis
+  features?: FeatureBatch
+}
+
+/** What ending a stream gave. */
+export interface FinishResult {
+  /** The last frames (they reach into the end padding). */
+  features?: FeatureBatch
+  /** Whole-stream descriptors (null without `track`, or without audio). */
+  track?: TrackAnalysis
+}
+
 /** How models run. */
 export interface InferenceOptions {
   /**
@@ -382,6 +493,35 @@ export interface InferenceOptions {
  * @throws ERR_BACKEND_NOT_AVAILABLE when no audio backend answers
  */
 export declare function listDevices(backend?: string | undefined | null, filter?: string | undefined | null): Promise<AudioDevice[]>
+
+/** Live state of an analyzer. */
+export interface LiveAnalysis {
+  /** Stream time of the input analysed so far (s). */
+  timeS: number
+  /** The latest frame (one value per feature), and its time (s). */
+  features?: FeatureBatch
+  frameTimeS: number
+  tempoBpm?: number
+  tempoConfidence: number
+  /** Stream time of the latest beat (s). */
+  lastBeatS?: number
+  /** Predicted next beats, stream time (s). */
+  nextBeats: Array<number>
+  key?: string
+  mode?: string
+  camelot?: string
+  keyConfidence: number
+  /** `rising`, `steady` or `dropping`. */
+  energyTrend?: string
+  /** Level change (dB) between the two windows the trend compares. */
+  energyChangeDb?: number
+  /** Length of each of those windows (s). */
+  energyWindowS: number
+  /** Level (mean power) of the last window, dBFS. */
+  levelDbfs?: number
+  /** Updates of tempo / key / trend so far (one per second of input). */
+  updates: number
+}
 
 /** Measures peak and RMS over the whole file on a worker thread. */
 export declare function measureLevels(path: string): Promise<AudioLevels>
@@ -473,6 +613,14 @@ export interface ProcessorKindInfo {
 /** Every processor kind the chain grammar knows (`enhance`, live only, last). */
 export declare function processorKinds(): Array<ProcessorKindInfo>
 
+/** What one pushed block gave. */
+export interface PushResult {
+  /** Frames completed by this block (none yet when the block was short). */
+  features?: FeatureBatch
+  /** Whether tempo / key / trend were updated. */
+  updated: boolean
+}
+
 /** A message from a live engine to JS: an event, or a block of tapped audio. */
 export interface RealtimeMessage {
   /**
@@ -510,6 +658,11 @@ export interface RealtimeOptionsDesc {
    * (default: `ORT_DYLIB_PATH`, then the `node_modules` search).
    */
   runtimePath?: string
+  /**
+   * Send tapped audio to JS as `audio` messages (default true); false
+   * when the tap only feeds an attached analyzer.
+   */
+  emitAudio?: boolean
 }
 
 /** Counters of a live engine. Loads are fractions of the buffer period. */
@@ -889,6 +1042,44 @@ export interface StreamingStats {
  * (and, for a loopback pair, round-trip latency).
  */
 export declare function testDevice(id?: string | undefined | null, durationS?: number | undefined | null, backend?: string | undefined | null): Promise<DeviceTestResult>
+
+/** Whole-track descriptors. */
+export interface TrackAnalysis {
+  durationS: number
+  /** Of the input (Hz). */
+  sampleRate: number
+  channels: number
+  /** Analysis frames. */
+  frames: number
+  /** BPM, or null with `tempoReason`. */
+  tempoBpm?: number
+  /** 0..1 (0 without a tempo). */
+  tempoConfidence: number
+  tempoReason?: string
+  /** Beat times (s). */
+  beats: Array<number>
+  /** Downbeat times (s), when a bar phase stands out. */
+  downbeats: Array<number>
+  /** Tonic with sharps (`C`, `C#`, ... `B`), or null with `keyReason`. */
+  key?: string
+  /** `major` or `minor`. */
+  mode?: string
+  /** Camelot code (`8B` = C major, `8A` = A minor). */
+  camelot?: string
+  keyConfidence: number
+  keyReason?: string
+  /** EBU R128 integrated loudness (LUFS); null for silence. */
+  loudnessLufs?: number
+  /** EBU R128 loudness range (LU). */
+  loudnessRangeLu?: number
+  /** True peak (dBTP). */
+  truePeakDbtp?: number
+  /** RMS level, linear (0..1). */
+  energy: number
+  /** Fixed-length vector for similarity (44 values; see the docs). */
+  summary: Array<number>
+  analyzerVersion: string
+}
 
 /**
  * Checks that a processor description builds (sample-rate-independent

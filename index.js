@@ -835,13 +835,16 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.AnalysisControl = nativeBinding.AnalysisControl
 module.exports.AudioRingBuffer = nativeBinding.AudioRingBuffer
+module.exports.NativeAnalyzer = nativeBinding.NativeAnalyzer
 module.exports.NativeChain = nativeBinding.NativeChain
 module.exports.NativeReader = nativeBinding.NativeReader
 module.exports.NativeRealtime = nativeBinding.NativeRealtime
 module.exports.NativeSeparationStream = nativeBinding.NativeSeparationStream
 module.exports.NativeWriter = nativeBinding.NativeWriter
 module.exports.PipelineControl = nativeBinding.PipelineControl
+module.exports.analyzeFileNative = nativeBinding.analyzeFileNative
 module.exports.correlation = nativeBinding.correlation
 module.exports.enhance = nativeBinding.enhance
 module.exports.enhanceFile = nativeBinding.enhanceFile

@@ -87,6 +87,17 @@ export async function readAll(path) {
   return { sampleRate: rate, channels: out }
 }
 
+/** Joins Float32Array blocks into one. */
+export function concat(parts) {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
+
 export function maxAbsDiff(a, b) {
   let m = 0
   for (let i = 0; i < Math.min(a.length, b.length); i++) m = Math.max(m, Math.abs(a[i] - b[i]))

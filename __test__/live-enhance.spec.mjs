@@ -6,21 +6,11 @@
 // measures the worker thread, not other specs' inference next to it.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { lib, asset, cli, readAll, maxAbsDiff } from './helpers.mjs'
+import { lib, asset, cli, readAll, maxAbsDiff, concat } from './helpers.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, FileSource, FileSink, Enhance, Gain, SpeechEnhancer, parseChain, processorKinds } = lib
 const RATE = 48000
 const BUFFER = 256
-
-function concat(parts) {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
 
 /** assets/noisy_speech.wav (real speech in real noise) at 48 kHz, mono, first `seconds`. */
 async function noisySpeech(seconds) {

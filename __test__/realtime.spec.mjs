@@ -5,7 +5,7 @@
 import test from 'ava'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { lib, root, cli, tempDir, writeWav, readAll } from './helpers.mjs'
+import { lib, root, cli, tempDir, writeWav, readAll, concat } from './helpers.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, CallbackSource, CallbackSink, FileSource, FileSink, MicrophoneSource, SpeakerSink, Gain, LowPass, HighPass, Biquad, Reverb, Delay, Limiter, listDevices, resolveStreamConfig } = lib
 
@@ -55,16 +55,6 @@ function goertzel(x, freq) {
     s1 = s
   }
   return (2 * Math.sqrt(s1 * s1 + s2 * s2 - k * s1 * s2)) / x.length
-}
-
-const concat = (parts) => {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
 }
 
 // Whether this process may use real-time scheduling (root, CAP_SYS_NICE or

@@ -170,7 +170,11 @@ async function main() {
   const md = render(results)
   console.log(md)
   if (only.length === SECTIONS.length) {
-    writeFileSync(join(ROOT, 'bench/RESULTS.md'), md)
+    // Section f (music analysis) is written by bench/analysis/report.py
+    // between markers; a full run here keeps it.
+    const old = existsSync(join(ROOT, 'bench/RESULTS.md')) ? readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8') : ''
+    const block = /<!-- analysis:begin -->[\s\S]*<!-- analysis:end -->\n/.exec(old)?.[0] ?? ''
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), block ? md.replace('## How to reproduce', `${block}\n## How to reproduce`) : md)
     log('wrote bench/RESULTS.md')
   } else {
     log('partial run: bench/RESULTS.md left as it was (raw numbers in bench/out/results.partial.json)')

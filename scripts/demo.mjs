@@ -1,5 +1,6 @@
 // `npm run demo`: builds if needed, then streams the bundled real recordings
-// through effect chains and prints the pipeline stats.
+// through effect chains and prints the pipeline stats, and analyses the
+// music (tempo, beats, key, loudness) with its frame features as CSV.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 execFileSync(process.execPath, [join(root, 'scripts', 'ensure-built.mjs')], { stdio: 'inherit' })
-const { StreamingPipeline, FileSource, FileSink, parseChain, info } = createRequire(import.meta.url)(join(root, 'dist', 'index.js'))
+const { StreamingPipeline, FileSource, FileSink, parseChain, info, analyze } = createRequire(import.meta.url)(join(root, 'dist', 'index.js'))
 
 const out = join(root, 'out')
 mkdirSync(out, { recursive: true })
@@ -42,3 +43,13 @@ for (const job of jobs) {
   console.log(`${job.name}: ${job.input} --[${job.chain}]--> ${output}`)
 }
 console.table(rows)
+
+const started = performance.now()
+const csv = join(out, 'music.frames.csv')
+const a = await analyze(join(root, 'assets/music.wav'), { framesCsv: csv })
+const ms = performance.now() - started
+console.log(
+  `analysis of assets/music.wav (${a.durationS} s) in ${ms.toFixed(0)} ms: ${a.tempoBpm?.toFixed(1)} BPM (confidence ${a.tempoConfidence.toFixed(2)}), ` +
+    `${a.beats.length} beats, key ${a.key ?? '-'} ${a.mode ?? ''} (${a.camelot ?? '-'}), ${a.loudnessLufs?.toFixed(1)} LUFS, ` +
+    `range ${a.loudnessRangeLu?.toFixed(1)} LU, true peak ${a.truePeakDbtp?.toFixed(1)} dBTP; frame features -> ${csv}`,
+)

@@ -7,6 +7,7 @@
 # Usage:
 #   bash scripts/system-deps.sh build   # compiler, pkg-config, ALSA headers (cpal links libasound)
 #   bash scripts/system-deps.sh test    # build + sox (parity specs) + PulseAudio (live specs)
+#                                       + fluidsynth and its GM sound font (analysis specs)
 #
 # Installs with apt-get as root, or with `sudo -n` when that works without a
 # password. Otherwise prints the apt-get line and exits 1. On a system
@@ -28,7 +29,13 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 has_pkg libasound2-dev || need+=(libasound2-dev)
 if [[ "$what" == test ]]; then
-  command -v sox >/dev/null || need+=(sox libsox-fmt-all)
+  command -v sox >/dev/null || need+=(sox)
+  # MP3/Ogg writers for the format specs (sox's LAME and Vorbis handlers).
+  has_pkg libsox-fmt-all || need+=(libsox-fmt-all)
+  # The analysis specs render a ground-truth set of songs from MIDI
+  # (scripts/make-groundtruth.mjs) with fluidsynth and the GM sound font.
+  command -v fluidsynth >/dev/null || need+=(fluidsynth)
+  has_pkg fluid-soundfont-gm || need+=(fluid-soundfont-gm)
   # A real audio server for the live specs: PulseAudio with a null sink
   # (scripts/start-pulseaudio.sh); the ALSA pulse plugin for cpal's ALSA host.
   command -v pulseaudio >/dev/null || need+=(pulseaudio)

@@ -14,6 +14,7 @@ import { FileSink, type Encoding } from './sinks'
 import { info } from './info'
 import { listDevices, testDevice, RealtimeProcessor, type Backend } from './realtime'
 import { SpeechEnhancer, Separator } from './ml'
+import { analyze } from './analysis'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -241,6 +242,60 @@ function fail(err: unknown): never {
   process.exit(err instanceof ResonodeError && err.code !== 'ERR_INTERNAL' ? 1 : 70)
 }
 
+async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; full?: boolean }) {
+  const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' analysing {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
+  bar?.start(100, 0)
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop)
+  try {
+    const a = await analyze(file, {
+      framesCsv: o.frames,
+      signal: controller.signal,
+      onProgress: (f) => {
+        if (Number.isFinite(f)) bar?.update(Math.round(f * 100))
+      },
+    })
+    bar?.update(100)
+    bar?.stop()
+    const round = (v: number | null | undefined, d = 2) => (v == null ? null : Math.round(v * 10 ** d) / 10 ** d)
+    const result: Record<string, unknown> = {
+      durationS: a.durationS,
+      sampleRate: a.sampleRate,
+      channels: a.channels,
+      tempoBpm: round(a.tempoBpm),
+      tempoConfidence: round(a.tempoConfidence, 3),
+      beats: a.beats.map((b) => round(b, 4)),
+      downbeats: a.downbeats.map((b) => round(b, 4)),
+      key: a.key ?? null,
+      mode: a.mode ?? null,
+      camelot: a.camelot ?? null,
+      keyConfidence: round(a.keyConfidence, 3),
+      loudnessLufs: round(a.loudnessLufs),
+      loudnessRangeLu: round(a.loudnessRangeLu),
+      truePeakDbtp: round(a.truePeakDbtp),
+      energy: round(a.energy, 4),
+    }
+    if (a.tempoReason) result.tempoReason = a.tempoReason
+    if (a.keyReason) result.keyReason = a.keyReason
+    if (o.full) Object.assign(result, { summary: a.summary, analyzerVersion: a.analyzerVersion })
+    if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
+    else {
+      const fmt = (v: number | null | undefined, unit: string) => (v == null ? 'n/a' : `${v} ${unit}`)
+      console.log(`${file}: ${a.durationS.toFixed(2)} s, ${a.channels} ch, ${a.sampleRate} Hz`)
+      console.log(`  tempo     ${a.tempoBpm != null ? `${round(a.tempoBpm)} BPM (confidence ${round(a.tempoConfidence)})` : `none: ${a.tempoReason}`}`)
+      console.log(`  beats     ${a.beats.length}${a.beats.length ? ` (first ${a.beats[0].toFixed(3)} s)` : ''}, downbeats ${a.downbeats.length}`)
+      console.log(`  key       ${a.key != null ? `${a.key} ${a.mode} (${a.camelot}, confidence ${round(a.keyConfidence)})` : `none: ${a.keyReason}`}`)
+      console.log(`  loudness  ${fmt(round(a.loudnessLufs), 'LUFS')}, range ${fmt(round(a.loudnessRangeLu), 'LU')}, true peak ${fmt(round(a.truePeakDbtp), 'dBTP')}`)
+      console.log(`  energy    ${a.energy.toFixed(4)} (RMS, full scale = 1)`)
+      if (o.frames) console.log(`  frames -> ${o.frames}`)
+    }
+  } finally {
+    bar?.stop()
+    process.off('SIGINT', stop)
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('resonode')
     .description('Streaming and real-time audio processing with a Rust core.')
@@ -260,6 +315,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print one JSON object with the run statistics')
     .addHelpText('after', chainHelp)
     .action(cmdProcess)
+
+  program
+    .command('analyze')
+    .description('Analyse the music in <file> (WAV, FLAC, MP3, Ogg Vorbis): tempo, beats, key (Camelot), loudness (EBU R128), energy.')
+    .argument('<file>')
+    .option('--json', 'print one JSON object: { durationS, sampleRate, tempoBpm, tempoConfidence, beats, key, mode, camelot, keyConfidence, loudnessLufs, loudnessRangeLu, truePeakDbtp, energy }')
+    .option('--frames <csv>', 'write every frame\'s features (RMS, ZCR, spectral shape, flux, onset strength, MFCC, chroma) to a CSV file')
+    .option('--full', 'with --json: add the 44-value summary vector and the analyzer version')
+    .action(cmdAnalyze)
 
   program
     .command('info')

@@ -34,6 +34,7 @@ export { StreamProcessor, type StreamProcessorOptions } from './stream-processor
 export { AudioRingBuffer } from './ring-buffer'
 export { ProcessorChain, type ProcessorChainOptions } from './processor-chain'
 export { info, type AudioInfo } from './info'
+export { analyze, Analyzer, type AnalysisOptions, type AnalyzeOptions, type AnalyzeResult, type AnalyzerOptions, type FeatureBatch, type TrackAnalysis, type LiveAnalysis } from './analysis'
 export {
   RealtimeProcessor,
   listDevices,

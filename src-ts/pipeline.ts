@@ -18,6 +18,7 @@ import { JsProcessor, NativeProcessor, Processor, type StreamInfo } from './proc
 import { CallbackSource, FileSource, MicrophoneSource, type ChunkReader, type Source } from './sources'
 import { FileSink, MultiFileSink, SpeakerSink, type ChunkWriter, type Sink } from './sinks'
 import { SeparationProcessor, type SeparationStream } from './separation'
+import { Analyzer } from './analysis'
 
 const canonical = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p))
 
@@ -50,7 +51,7 @@ export interface PipelineOptions {
 
 const emptyStats = (): PipelineStats => ({ chunksProcessed: 0, framesProcessed: 0, processingTimeS: 0, realtimeFactor: 0 })
 
-type Segment = { native: native.NativeChain; first: number; count: number } | { js: JsProcessor; index: number }
+type Segment = { native: native.NativeChain; first: number; count: number } | { js: JsProcessor; index: number } | { analyzer: Analyzer }
 
 /**
  * Runs a source through a chain of processors into a sink, off the JS
@@ -90,8 +91,8 @@ export class StreamingPipeline extends EventEmitter {
         if (this.processors.length !== 1) {
           throw makeError('ERR_INVALID_CHAIN', 'invalid chain: a SeparationProcessor must be the pipeline\'s only processor')
         }
-      } else if (!(p instanceof NativeProcessor) && !(p instanceof JsProcessor)) {
-        throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} is neither a native processor nor a JsProcessor`)
+      } else if (!(p instanceof NativeProcessor) && !(p instanceof JsProcessor) && !(p instanceof Analyzer)) {
+        throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} is neither a native processor, a JsProcessor nor an Analyzer`)
       }
     }
   }
@@ -145,7 +146,10 @@ export class StreamingPipeline extends EventEmitter {
   reset(): void {
     if (this.running) throw makeError('ERR_INVALID_STATE', 'invalid state: cannot reset a running pipeline')
     this.lastStats = emptyStats()
-    for (const s of this.segments) 'native' in s ? s.native.reset() : s.js.reset()
+    for (const s of this.segments) {
+      if ('native' in s) s.native.reset()
+      else if ('js' in s) s.js.reset()
+    }
   }
 
   /**
@@ -289,7 +293,11 @@ export class StreamingPipeline extends EventEmitter {
     }
     this.processors.forEach((p, i) => {
       if (p instanceof NativeProcessor) run.push(p)
-      else {
+      else if (p instanceof Analyzer) {
+        flush(i)
+        p.prepare(info)
+        segments.push({ analyzer: p })
+      } else {
         flush(i)
         ;(p as JsProcessor).prepare(info)
         segments.push({ js: p as JsProcessor, index: i })
@@ -331,6 +339,9 @@ export class StreamingPipeline extends EventEmitter {
             // Small blocks: a synchronous call beats a thread hop.
             if (frames >= 4096) chunk = await awaitNative(seg.native.processAsync(chunk))
             else callNative(() => seg.native.process(chunk!))
+          } else if ('analyzer' in seg) {
+            // Analysed on a worker thread; the audio passes unchanged.
+            await seg.analyzer.push(chunk)
           } else {
             const out = seg.js.process(chunk, { ...info, frameOffset: stats.framesProcessed })
             if (out) {
@@ -354,6 +365,7 @@ export class StreamingPipeline extends EventEmitter {
       if (stats.framesProcessed === 0 && !this.stopRequested) {
         throw makeError('ERR_EMPTY_AUDIO', 'empty audio: the source produced no frames')
       }
+      for (const seg of this.segments) if ('analyzer' in seg) await seg.analyzer.end()
     } finally {
       reader?.close()
       await writer?.close()

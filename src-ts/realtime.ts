@@ -12,6 +12,7 @@ import native = require('./native')
 import { awaitNative, callNative, makeError, type ErrorCode, type ResonodeError } from './errors'
 import { NativeProcessor, type Processor } from './processors'
 import { defaultRuntimePath } from './inference'
+import type { Analyzer } from './analysis'
 
 /** `'default'` is the platform's audio host (ALSA, reaching PulseAudio/PipeWire on Linux); `'none'` is a clocked backend with no hardware, for apps and tests. */
 export type Backend = 'default' | 'alsa' | 'none'
@@ -104,6 +105,8 @@ export interface RealtimeProcessorOptions {
   noneInput?: Float32Array
   /** ONNX Runtime library file or directory for {@link Enhance} elements (default: `ORT_DYLIB_PATH`, then the one inside `onnxruntime-node`). */
   runtimePath?: string
+  /** Analyse the processed audio live (see `Analyzer`): fed from the lock-free tap on the engine's pump thread, never in the callback. */
+  analyzer?: Analyzer
 }
 
 /**
@@ -131,16 +134,24 @@ export class RealtimeProcessor extends EventEmitter {
   private engine: native.NativeRealtime | null = null
   private keepAlive: NodeJS.Timeout | null = null
   private finalStats: RealtimeStats | null = null
+  private analyzer: Analyzer | null = null
 
   constructor(options: RealtimeProcessorOptions = {}) {
     super()
     this.options = options
     this.processors = options.processors ?? []
+    this.analyzer = options.analyzer ?? null
     for (const [i, p] of this.processors.entries()) {
       if (!(p instanceof NativeProcessor)) {
         throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} (${p.kind}) is not native; only native processors run in the audio callback`)
       }
     }
+  }
+
+  /** Feeds `analyzer` with the processed audio once started (what `analyzer.attach(rt)` calls). @throws InvalidStateError when already started */
+  attachAnalyzer(analyzer: Analyzer): void {
+    if (this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: attach the analyzer before start()')
+    this.analyzer = analyzer
   }
 
   /** True between `start()` and `stop()` (or the engine finishing by itself). */
@@ -161,8 +172,14 @@ export class RealtimeProcessor extends EventEmitter {
    */
   async start(): Promise<void> {
     if (this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: already started')
-    const tapFrames = this.options.tapFrames ?? (this.listenerCount('audio') > 0 ? (this.options.config?.sampleRate ?? 48000) : undefined)
+    const wantsAudio = this.options.tapFrames !== undefined || this.listenerCount('audio') > 0
+    const tapFrames = this.options.tapFrames ?? (wantsAudio || this.analyzer ? (this.options.config?.sampleRate ?? 48000) : undefined)
     this.finalStats = null
+    // The analyzer is handed to the engine at start, so it sees the tapped
+    // audio from the first frame: made for the engine's rate and its
+    // processing channels (the output's, or the input's when input-only).
+    const resolved = resolveStreamConfig(this.options.config)
+    const nativeAnalyzer = this.analyzer?.bindEngine(resolved.sampleRate, resolved.channelsOut > 0 ? resolved.channelsOut : resolved.channelsIn)
     this.engine = callNative(() =>
       native.NativeRealtime.start(
         this.options.config ?? {},
@@ -174,8 +191,10 @@ export class RealtimeProcessor extends EventEmitter {
           maxFrames: this.options.maxFrames,
           noneInput: this.options.noneInput,
           runtimePath: this.options.runtimePath ?? defaultRuntimePath(),
+          emitAudio: wantsAudio,
         },
         (m) => this.onMessage(m),
+        nativeAnalyzer,
       ),
     )
     // The pump's ThreadsafeFunction is weak (it never keeps Node alive by
@@ -187,6 +206,12 @@ export class RealtimeProcessor extends EventEmitter {
     switch (m.kind) {
       case 'audio':
         this.emit('audio', m.channels)
+        break
+      case 'analysis':
+        this.analyzer?.onEngineUpdate()
+        break
+      case 'analysisError':
+        this.analyzer?.onEngineError(makeError((m.code ?? 'ERR_INTERNAL') as ErrorCode, m.message ?? 'analysis failed'))
         break
       case 'finished':
         this.emit('finished', this.stats)

@@ -6,6 +6,7 @@
 //! error with code `ERR_INTERNAL` instead of aborting Node.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod analysis;
 mod chain;
 mod convert;
 mod error;

@@ -20,6 +20,7 @@ use resonode_device::{
 use resonode_ml::live::EnhanceKind;
 use resonode_ml::runtime::SessionOptions;
 
+use crate::analysis::{feed_interleaved, NativeAnalyzer, SharedAnalyzer};
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::{guard_core, to_napi};
 
@@ -373,6 +374,9 @@ pub struct RealtimeOptionsDesc {
     /// ONNX Runtime library file or directory for `enhance` elements
     /// (default: `ORT_DYLIB_PATH`, then the `node_modules` search).
     pub runtime_path: Option<String>,
+    /// Send tapped audio to JS as `audio` messages (default true); false
+    /// when the tap only feeds an attached analyzer.
+    pub emit_audio: Option<bool>,
 }
 
 type MessageFn = ThreadsafeFunction<RealtimeMessage, (), RealtimeMessage, napi::Status, false, true, 256>;
@@ -390,10 +394,20 @@ pub struct NativeRealtime {
     last_stats: Mutex<Option<EngineStats>>,
 }
 
-fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool>, tsfn: MessageFn) {
+fn message(kind: &str) -> RealtimeMessage {
+    RealtimeMessage { kind: kind.into(), code: None, message: None, side: None, channels: None }
+}
+
+fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool>, tsfn: MessageFn, analyzer: Option<SharedAnalyzer>, emit_audio: bool) {
     let mut tap = engine.lock().ok().and_then(|g| g.as_ref().and_then(|e| e.take_tap()));
+    // An input-only engine also queues its processed audio for a pipeline
+    // reader (`MicrophoneSource`); here nobody reads that queue (the same
+    // audio reaches JS through the tap), so it is emptied, not left to fill
+    // up and count an overrun on every callback.
+    let mut capture = engine.lock().ok().and_then(|g| g.as_ref().and_then(|e| e.take_capture()));
     let channels = tap.as_ref().map_or(1, |t| t.channels());
     let mut scratch = vec![0.0f32; 4096 * channels];
+    let mut analyzer_failed = false;
     while running.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
         let events = match engine.lock() {
@@ -403,11 +417,35 @@ fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool
         for e in &events {
             tsfn.call(event_to_js(e), ThreadsafeFunctionCallMode::NonBlocking);
         }
+        if let Some(c) = capture.as_mut() {
+            while c.skip(usize::MAX) > 0 {}
+        }
         if let Some(t) = tap.as_mut() {
             loop {
                 let got = t.read(&mut scratch);
                 if got == 0 {
                     break;
+                }
+                // The analyzer runs here, on the pump thread: off the audio
+                // callback, fed from the lock-free tap.
+                if let (Some(a), false) = (analyzer.as_ref(), analyzer_failed) {
+                    match feed_interleaved(a, &scratch[..got * channels], channels) {
+                        Some(true) => {
+                            tsfn.call(message("analysis"), ThreadsafeFunctionCallMode::NonBlocking);
+                        }
+                        Some(false) => {}
+                        None => {
+                            analyzer_failed = true;
+                            let m = a.lock().ok().and_then(|st| st.failure());
+                            tsfn.call(
+                                RealtimeMessage { kind: "analysisError".into(), code: m.as_ref().map(|e| e.code().to_string()), message: m.map(|e| e.to_string()), side: None, channels: None },
+                                ThreadsafeFunctionCallMode::NonBlocking,
+                            );
+                        }
+                    }
+                }
+                if !emit_audio {
+                    continue;
                 }
                 let planar = (0..channels)
                     .map(|c| Float32Array::new((0..got).map(|i| scratch[i * channels + c]).collect()))
@@ -420,10 +458,7 @@ fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool
         }
         let finished = engine.lock().map(|g| g.as_ref().is_none_or(|e| e.is_finished())).unwrap_or(true);
         if finished {
-            tsfn.call(
-                RealtimeMessage { kind: "finished".into(), code: None, message: None, side: None, channels: None },
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+            tsfn.call(message("finished"), ThreadsafeFunctionCallMode::NonBlocking);
             break;
         }
     }
@@ -439,22 +474,30 @@ impl NativeRealtime {
     /// `resonode-ml` (a `LiveEnhancer`: its model loads and its worker
     /// thread starts here, before the audio runs).
     ///
+    /// With `analyzer` (made for the engine's rate and processing
+    /// channels), the tapped audio (start with `tapFrames`) is analysed on
+    /// the pump thread from the first frame on; an `analysis` message
+    /// follows each update of its tempo / key / trend.
+    ///
     /// @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
     /// for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
-    #[napi(factory, ts_args_type = "config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void")]
+    #[napi(factory, ts_args_type = "config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void, analyzer?: NativeAnalyzer | undefined | null")]
     pub fn start(
         config: StreamConfigDesc,
         processors: Vec<ProcessorDesc>,
         backend_name: Option<String>,
         options: Option<RealtimeOptionsDesc>,
         on_message: Function<RealtimeMessage, ()>,
+        analyzer: Option<&NativeAnalyzer>,
     ) -> napi::Result<Self> {
+        let analyzer = analyzer.map(|a| a.inner.clone());
         let tsfn: MessageFn = on_message
             .build_threadsafe_function::<RealtimeMessage>()
             .callee_handled::<false>()
             .weak::<true>()
             .max_queue_size::<256>()
             .build()?;
+        let emit_audio = options.as_ref().and_then(|o| o.emit_audio).unwrap_or(true);
         let engine = guard_core(|| {
             let o = options.unwrap_or_default();
             let config = stream_config(&config)?;
@@ -479,7 +522,7 @@ impl NativeRealtime {
             let (engine, running) = (engine.clone(), running.clone());
             std::thread::Builder::new()
                 .name("resonode-pump".into())
-                .spawn(move || pump_loop(engine, running, tsfn))
+                .spawn(move || pump_loop(engine, running, tsfn, analyzer, emit_audio))
                 .map_err(|e| to_napi(Error::Internal { message: format!("cannot start the pump thread: {e}") }))?
         };
         Ok(NativeRealtime { engine, pump: Mutex::new(Pump { running, thread: Some(thread) }), last_stats: Mutex::new(None) })

@@ -1,0 +1,342 @@
+//! [`LiveAnalyzer`]: analysis of live input, fed block by block on a
+//! non-real-time thread (for the engine, the thread that drains its
+//! lock-free tap), never in the audio callback.
+//!
+//! It keeps the latest frame's features, and updates every
+//! [`UPDATE_INTERVAL_S`] of stream time: the tempo and the predicted next
+//! beats ([`crate::predict::BeatPredictor`] over the last 8 s of onset
+//! strength), the key (from chroma averaged with an exponential window of
+//! [`KEY_WINDOW_S`]) and the energy trend (the level, mean power in dBFS, of the last
+//! [`TREND_WINDOW_S`] against the one before). Memory is bounded.
+//!
+//! Times are *stream time*: seconds of input pushed since the start (input
+//! frame `n` is at `n / sample_rate`), the clock the tapped audio carries.
+
+use std::collections::VecDeque;
+
+use resonode_core::Result;
+
+use crate::config::AnalysisConfig;
+use crate::features::{FeatureExtractor, FeatureFrames};
+use crate::input::{AnalysisInput, LIVE_RESAMPLER_CHUNK};
+use crate::key::{estimate_key, KeyEstimate};
+use crate::predict::{BeatPrediction, BeatPredictor};
+
+/// Stream time between two updates of tempo, beats, key and trend (s).
+pub const UPDATE_INTERVAL_S: f64 = 1.0;
+/// Time constant of the chroma average behind the live key (s).
+pub const KEY_WINDOW_S: f64 = 30.0;
+/// Length of each of the two windows the energy trend compares (s).
+pub const TREND_WINDOW_S: f64 = 4.0;
+/// Level change between the two windows that counts as rising / dropping (dB).
+pub const TREND_THRESHOLD_DB: f64 = 1.5;
+/// Beats predicted ahead.
+pub const PREDICTED_BEATS: usize = 8;
+
+/// Whether the level is going up, staying or going down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnergyTrend {
+    Rising,
+    Steady,
+    Dropping,
+}
+
+impl EnergyTrend {
+    /// `"rising"`, `"steady"` or `"dropping"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnergyTrend::Rising => "rising",
+            EnergyTrend::Steady => "steady",
+            EnergyTrend::Dropping => "dropping",
+        }
+    }
+}
+
+/// The energy trend with what it was judged on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnergyTrendEstimate {
+    pub trend: EnergyTrend,
+    /// Level (mean power, dBFS) of the last window minus that of the window before.
+    pub change_db: f64,
+    /// Length of each window (s).
+    pub window_s: f64,
+}
+
+/// What the live analyzer knows at a moment.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LiveSnapshot {
+    /// Stream time of the input pushed so far (s).
+    pub time_s: f64,
+    /// The most recent analysis frame (one frame: each row holds one value).
+    pub frame: Option<FeatureFrames>,
+    /// Stream time of that frame's centre (s).
+    pub frame_time_s: f64,
+    /// Tempo, phase and predicted next beats, once the input has a pulse.
+    pub beats: Option<BeatPrediction>,
+    pub key: Option<KeyEstimate>,
+    pub energy_trend: Option<EnergyTrendEstimate>,
+    /// Level (mean power) of the last trend window, dBFS.
+    pub level_dbfs: Option<f64>,
+    /// Updates so far (each [`UPDATE_INTERVAL_S`]).
+    pub updates: u64,
+}
+
+/// Streaming analysis of live input. See the [module docs](self).
+///
+/// # Real-time safety
+/// Not for an audio callback: allocates and takes milliseconds per block.
+pub struct LiveAnalyzer {
+    cfg: AnalysisConfig,
+    sample_rate: u32,
+    input: AnalysisInput,
+    features: FeatureExtractor,
+    block: FeatureFrames,
+    predictor: BeatPredictor,
+    chroma: [f64; 12],
+    chroma_weight: f64,
+    levels: VecDeque<f32>,
+    frames_in: u64,
+    next_update_frame: u64,
+    snapshot: LiveSnapshot,
+}
+
+impl std::fmt::Debug for LiveAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveAnalyzer").field("sample_rate", &self.sample_rate).field("frames_in", &self.frames_in).finish_non_exhaustive()
+    }
+}
+
+impl LiveAnalyzer {
+    /// For input of `channels` channels at `sample_rate` Hz.
+    /// `cfg.floor_lookahead_s` is ignored (live analysis cannot look ahead).
+    ///
+    /// # Errors
+    /// [`resonode_core::Error::InvalidParameter`] for a bad configuration,
+    /// 0 channels or an unusable rate.
+    pub fn new(cfg: AnalysisConfig, sample_rate: u32, channels: usize) -> Result<Self> {
+        let cfg = AnalysisConfig { floor_lookahead_s: 0.0, ..cfg };
+        cfg.validate()?;
+        if !(resonode_io::MIN_SAMPLE_RATE..=resonode_io::MAX_SAMPLE_RATE).contains(&sample_rate) {
+            return Err(resonode_core::Error::param("sampleRate", format!("{sample_rate} Hz is outside [1000, 768000]")));
+        }
+        Ok(LiveAnalyzer {
+            input: AnalysisInput::new(sample_rate, channels, cfg.sample_rate, LIVE_RESAMPLER_CHUNK)?,
+            features: FeatureExtractor::new(cfg.clone())?,
+            block: FeatureFrames::new(cfg.n_mfcc),
+            predictor: BeatPredictor::new(cfg.frame_rate()),
+            chroma: [0.0; 12],
+            chroma_weight: 0.0,
+            levels: VecDeque::new(),
+            frames_in: 0,
+            next_update_frame: (UPDATE_INTERVAL_S * f64::from(sample_rate)) as u64,
+            snapshot: LiveSnapshot::default(),
+            cfg,
+            sample_rate,
+        })
+    }
+
+    /// The configuration (lookahead 0).
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.cfg
+    }
+
+    /// Input sample rate (Hz).
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Adds a planar block; `on_frames` gets the frame features it
+    /// completes. Returns true when the tempo / beats / key / trend were
+    /// updated by this block.
+    ///
+    /// # Errors
+    /// [`resonode_core::Error::Shape`] for a wrong channel count,
+    /// [`resonode_core::Error::NonFiniteSample`] for NaN or infinity (the
+    /// block is then not used).
+    pub fn push<S: AsRef<[f32]>>(&mut self, planar: &[S], on_frames: impl FnOnce(&FeatureFrames)) -> Result<bool> {
+        let frames = planar.first().map_or(0, |c| c.as_ref().len());
+        let Self { input, features, block, .. } = self;
+        block.clear(features.frames());
+        input.push(planar, self.frames_in, |mono| features.push(mono, block))?;
+        self.frames_in += frames as u64;
+        self.snapshot.time_s = self.frames_in as f64 / f64::from(self.sample_rate);
+        self.take_block();
+        if !self.block.is_empty() {
+            on_frames(&self.block);
+        }
+        if self.frames_in >= self.next_update_frame {
+            self.next_update_frame += (UPDATE_INTERVAL_S * f64::from(self.sample_rate)) as u64;
+            self.update();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn take_block(&mut self) {
+        let b = &self.block;
+        if b.is_empty() {
+            return;
+        }
+        self.predictor.push(&b.onset_strength);
+        let frame_rate = self.cfg.frame_rate();
+        let decay = (-1.0 / (KEY_WINDOW_S * frame_rate)).exp();
+        let keep = (2.0 * TREND_WINDOW_S * frame_rate).round() as usize;
+        for t in 0..b.len() {
+            let power = b.rms[t] * b.rms[t];
+            self.levels.push_back(power);
+            if power > 1e-6 {
+                for (c, acc) in self.chroma.iter_mut().enumerate() {
+                    *acc = *acc * decay + f64::from(b.chroma[c][t]);
+                }
+                self.chroma_weight = self.chroma_weight * decay + 1.0;
+            }
+        }
+        while self.levels.len() > keep {
+            self.levels.pop_front();
+        }
+        let last = b.len() - 1;
+        let mut one = FeatureFrames::new(b.mfcc.len());
+        one.first_frame = b.first_frame + last as u64;
+        for (dst, src) in [
+            (&mut one.rms, &b.rms),
+            (&mut one.zcr, &b.zcr),
+            (&mut one.centroid_hz, &b.centroid_hz),
+            (&mut one.bandwidth_hz, &b.bandwidth_hz),
+            (&mut one.rolloff_hz, &b.rolloff_hz),
+            (&mut one.flatness, &b.flatness),
+            (&mut one.flux, &b.flux),
+            (&mut one.onset_strength, &b.onset_strength),
+            (&mut one.onset_strength_low, &b.onset_strength_low),
+        ] {
+            dst.push(src[last]);
+        }
+        for (dst, src) in one.mfcc.iter_mut().zip(&b.mfcc).chain(one.chroma.iter_mut().zip(&b.chroma)) {
+            dst.push(src[last]);
+        }
+        self.snapshot.frame_time_s = self.cfg.frame_time(one.first_frame);
+        self.snapshot.frame = Some(one);
+    }
+
+    fn update(&mut self) {
+        self.snapshot.updates += 1;
+        self.snapshot.beats = self.predictor.predict(PREDICTED_BEATS);
+        self.snapshot.key = if self.chroma_weight > 0.0 {
+            let mut mean = [0f64; 12];
+            for (m, c) in mean.iter_mut().zip(&self.chroma) {
+                *m = c / self.chroma_weight;
+            }
+            estimate_key(&mean)
+        } else {
+            None
+        };
+        let w = (TREND_WINDOW_S * self.cfg.frame_rate()).round() as usize;
+        let n = self.levels.len();
+        // Level of a window: its mean power (mean squared RMS) in dBFS.
+        let mean = |it: &mut dyn Iterator<Item = &f32>, len: usize| {
+            10.0 * (it.map(|&v| f64::from(v)).sum::<f64>() / len as f64).max(1e-12).log10()
+        };
+        if n >= w.max(1) {
+            self.snapshot.level_dbfs = Some(mean(&mut self.levels.iter().skip(n - w), w));
+        }
+        self.snapshot.energy_trend = if n >= 2 * w && w > 0 {
+            let recent = mean(&mut self.levels.iter().skip(n - w), w);
+            let before = mean(&mut self.levels.iter().skip(n - 2 * w).take(w), w);
+            let change_db = recent - before;
+            let trend = if change_db > TREND_THRESHOLD_DB {
+                EnergyTrend::Rising
+            } else if change_db < -TREND_THRESHOLD_DB {
+                EnergyTrend::Dropping
+            } else {
+                EnergyTrend::Steady
+            };
+            Some(EnergyTrendEstimate { trend, change_db, window_s: TREND_WINDOW_S })
+        } else {
+            None
+        };
+    }
+
+    /// Ends the stream: flushes the resampler and the last frames (which
+    /// reach into the end padding) to `on_frames`, and updates the
+    /// estimates a last time. Later pushes are ignored by the framer.
+    ///
+    /// # Errors
+    /// Internal resampler errors.
+    pub fn finish(&mut self, on_frames: impl FnOnce(&FeatureFrames)) -> Result<()> {
+        let Self { input, features, block, .. } = self;
+        block.clear(features.frames());
+        input.finish(|mono| features.push(mono, block))?;
+        features.finish(block);
+        self.take_block();
+        if !self.block.is_empty() {
+            on_frames(&self.block);
+        }
+        self.update();
+        Ok(())
+    }
+
+    /// What is known now.
+    pub fn snapshot(&self) -> &LiveSnapshot {
+        &self.snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clicks (5 ms decaying 1 kHz bursts) at `bpm`, under a slow level ramp.
+    fn clicks(bpm: f64, rate: u32, seconds: f64, gain: impl Fn(f64) -> f32) -> Vec<f32> {
+        let n = (seconds * f64::from(rate)) as usize;
+        let period = 60.0 / bpm;
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / f64::from(rate);
+                let since = t % period;
+                let click = if since < 0.03 { (-(since / 0.005)).exp() * (2.0 * std::f64::consts::PI * 1000.0 * since).sin() } else { 0.0 };
+                click as f32 * gain(t)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_click_track_gets_its_tempo_beats_and_a_rising_trend() {
+        let rate = 48_000;
+        let sig = clicks(120.0, rate, 20.0, |t| 0.05 * 10f64.powf(t / 20.0) as f32);
+        let mut a = LiveAnalyzer::new(AnalysisConfig::default(), rate, 1).unwrap();
+        let mut updates = 0;
+        let mut frames = 0;
+        for b in sig.chunks(480) {
+            if a.push(&[b], |f| frames += f.len()).unwrap() {
+                updates += 1;
+            }
+        }
+        assert_eq!(updates, 20);
+        // Frames arrive as the input does (no lookahead), minus the resampler's lag.
+        assert!(frames as f64 > 19.5 * a.config().frame_rate(), "{frames}");
+        let s = a.snapshot();
+        let beats = s.beats.as_ref().expect("a tempo");
+        assert!((beats.bpm - 120.0).abs() < 2.0, "{}", beats.bpm);
+        for &b in &beats.next_beats_s {
+            let off = (b % 0.5).min(0.5 - b % 0.5);
+            assert!(off < 0.03, "predicted beat {b} is {off} s off the grid");
+        }
+        let trend = s.energy_trend.unwrap();
+        assert_eq!(trend.trend, EnergyTrend::Rising, "{trend:?}");
+        assert!((trend.change_db - 4.0).abs() < 1.0, "{trend:?}");
+        assert!(s.frame.as_ref().unwrap().len() == 1);
+    }
+
+    #[test]
+    fn silence_has_no_beats_no_key_and_a_steady_trend() {
+        let mut a = LiveAnalyzer::new(AnalysisConfig::default(), 44_100, 2).unwrap();
+        let z = vec![0f32; 4410];
+        for _ in 0..100 {
+            a.push(&[&z, &z], |_| {}).unwrap();
+        }
+        let s = a.snapshot();
+        assert!(s.beats.is_none());
+        assert!(s.key.is_none());
+        assert_eq!(s.energy_trend.unwrap().trend, EnergyTrend::Steady);
+        assert!((s.time_s - 10.0).abs() < 1e-9);
+    }
+}
