@@ -5,7 +5,7 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, asset, tempDir, readAll, maxAbsDiff } from './helpers.mjs'
+import { lib, root, asset, tempDir, readAll, maxAbsDiff, concat } from './helpers.mjs'
 
 const { Separator, SeparationProcessor, StreamingPipeline, FileSource, CallbackSource, MultiFileSink, FileSink, siSdr } = lib
 const fixtures = join(root, 'crates/ml/tests/fixtures/htdemucs')
@@ -74,16 +74,6 @@ function* randomBlocks(channels, seed, maxBlock) {
   }
 }
 
-const flat = (stem) => {
-  const out = new Float32Array(stem.reduce((n, c) => n + c.length, 0))
-  let off = 0
-  for (const c of stem) {
-    out.set(c, off)
-    off += c.length
-  }
-  return out
-}
-
 test.serial('separate() on the parity clip matches PyTorch apply_model (SI-SDR >= 70 dB, error <= 1e-3 of the peak)', async (t) => {
   const { channels, sampleRate } = await clip()
   const r = await separator.separate(channels, { sampleRate })
@@ -92,8 +82,8 @@ test.serial('separate() on the parity clip matches PyTorch apply_model (SI-SDR >
   t.is(r.frames, 348401)
   for (const [s, name] of r.stemNames.entries()) {
     t.is(r.stems[s].length, 2)
-    const ref = flat((await readAll(join(fixtures, `ref_${name}.wav`))).channels)
-    const est = flat(r.stems[s])
+    const ref = concat((await readAll(join(fixtures, `ref_${name}.wav`))).channels)
+    const est = concat(r.stems[s])
     t.is(est.length, ref.length)
     const peak = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
     const score = siSdr(est, ref)

@@ -59,6 +59,9 @@ def main():
         ('tempo Accuracy1 >= 85 %', fmt(t['resonode']['tempoAcc1'], '%'), yes(t['resonode']['tempoAcc1'] >= 0.85)),
         ('key weighted score >= 0.90', fmt(t['resonode']['keyScore'], ''), yes(t['resonode']['keyScore'] >= 0.90)),
     ]
+    ms = {m: agg['midi-synth'][m]['keyScore'] for m in METHODS}
+    rows.append(('key weighted score on the songs whose key is exact (midi-synth; the Planet Blupi keys are estimates): >= 0.90 and >= librosa, essentia',
+                 f'{ms["resonode"]:.3f} vs {max(ms["librosa"], ms["essentia"]):.3f}', yes(ms['resonode'] >= 0.90 and ms['resonode'] >= max(ms['librosa'], ms['essentia']))))
     for k, name, unit in METRICS:
         rows.append((f'{name}: at least the better of librosa and essentia (all labelled files)',
                      f'{fmt(t["resonode"][k], unit)} vs {fmt(best[k], unit)}', yes(t['resonode'][k] >= best[k] - 1e-12)))

@@ -63,6 +63,10 @@ pub fn analyze_file(
     let block = opts.block_frames.unwrap_or(65_536).max(1);
     let (tx, rx) = mpsc::sync_channel::<Result<Arc<AudioBuffer>>>(QUEUE_BLOCKS);
     let (peak_tx, peak_rx) = mpsc::sync_channel::<Arc<AudioBuffer>>(QUEUE_BLOCKS);
+    // Both consumers hand their references back; the second one returned is
+    // the last, and its buffer is decoded into again.
+    let (back_tx, back_rx) = mpsc::channel::<Arc<AudioBuffer>>();
+    let peak_back = back_tx.clone();
     let cancelled = AtomicBool::new(false);
     let loudness = std::thread::scope(|scope| {
         let cancelled = &cancelled;
@@ -74,7 +78,7 @@ pub fn analyze_file(
                     if cancelled.load(Ordering::Relaxed) {
                         return;
                     }
-                    let mut buf = AudioBuffer::new(channels, block);
+                    let mut buf = back_rx.try_iter().find_map(|b| Arc::try_unwrap(b).ok()).unwrap_or_else(|| AudioBuffer::new(channels, block));
                     let read = source.read(&mut buf).and_then(|n| {
                         let planar: Vec<&[f32]> = (0..channels).map(|c| buf.channel(c)).collect();
                         gated.push(&planar).map(|()| n)
@@ -107,6 +111,7 @@ pub fn analyze_file(
                         let planar: Vec<&[f32]> = (0..channels).map(|c| buf.channel(c)).collect();
                         // The shape is the decoder's own: pushing cannot fail.
                         let _ = peak.push(&planar);
+                        let _ = peak_back.send(buf);
                     }
                     peak.summary()
                 }))
@@ -130,6 +135,7 @@ pub fn analyze_file(
                     return Err(e);
                 }
                 on_progress(total.map_or(f64::NAN, |t| (analyzer.frames_in() as f64 / t.max(1) as f64).min(1.0)));
+                let _ = back_tx.send(buf);
             }
             Ok(())
         };

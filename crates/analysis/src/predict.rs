@@ -334,16 +334,7 @@ mod tests {
         // Kick on beats 1 and 3, snare on 2 and 4, hi-hat eighths (quieter).
         let bpm = 124.0;
         let beat = 60.0 / bpm;
-        let mut times = Vec::new();
-        let mut amps = Vec::new();
-        let mut t = 0.13;
-        while t < 30.0 {
-            times.push(t);
-            amps.push(1.0);
-            times.push(t + beat / 2.0);
-            amps.push(0.35);
-            t += beat;
-        }
+        let (times, amps) = accented_eighths(bpm, 0.13, 30.0, 0.35);
         let env = onset_envelope(&clicks(&times, &amps, 9.0, 0.02, 5));
         let p = fed(&env);
         let pred = p.predict(4).unwrap();

@@ -417,6 +417,20 @@ pub(crate) mod test_util {
 
     use realfft::RealFftPlanner;
 
+    /// Onsets of an accented pattern: every beat at amplitude 1 from `start`
+    /// s until `end` s, and an off-beat eighth at `off_amp` after each.
+    pub fn accented_eighths(bpm: f64, start: f64, end: f64, off_amp: f64) -> (Vec<f64>, Vec<f64>) {
+        let beat = 60.0 / bpm;
+        let (mut times, mut amps) = (Vec::new(), Vec::new());
+        let mut t = start;
+        while t < end {
+            times.extend([t, t + beat / 2.0]);
+            amps.extend([1.0, off_amp]);
+            t += beat;
+        }
+        (times, amps)
+    }
+
     /// Analysis rate and hop of the tests (librosa's defaults).
     pub const SR: f64 = 22_050.0;
     pub const HOP: usize = 512;
@@ -552,17 +566,7 @@ mod tests {
         // 110 BPM, kick on every beat (amplitude 1), quieter eighth-note
         // off-beats (0.4): the tempo is the beat, not the eighths.
         let bpm = 110.0;
-        let beat = 60.0 / bpm;
-        let mut times = Vec::new();
-        let mut amps = Vec::new();
-        let mut t = 0.2;
-        while t < 19.9 {
-            times.push(t);
-            amps.push(1.0);
-            times.push(t + beat / 2.0);
-            amps.push(0.4);
-            t += beat;
-        }
+        let (times, amps) = accented_eighths(bpm, 0.2, 19.9, 0.4);
         let env = onset_envelope(&clicks(&times, &amps, 20.0, 0.01, 3));
         let est = estimate_tempo(&env, FRAME_RATE).unwrap();
         assert!((est.bpm - bpm).abs() / bpm < 0.01, "{est:?}");

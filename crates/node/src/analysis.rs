@@ -475,7 +475,8 @@ impl NativeAnalyzer {
 }
 
 /// Called by the engine's pump thread with tapped (interleaved) audio.
-/// Failures are kept in the state (the pump reports them once).
+/// Failures, panics included, are kept in the state (the pump reports them
+/// once and the pump thread goes on).
 pub fn feed_interleaved(shared: &SharedAnalyzer, interleaved: &[f32], channels: usize) -> Option<bool> {
     let frames = interleaved.len() / channels.max(1);
     let planar: Vec<Vec<f32>> = (0..channels).map(|c| (0..frames).map(|i| interleaved[i * channels + c]).collect()).collect();
@@ -483,10 +484,15 @@ pub fn feed_interleaved(shared: &SharedAnalyzer, interleaved: &[f32], channels: 
     if st.failed.is_some() {
         return None;
     }
-    match st.push(&planar, |_| {}) {
-        Ok(updated) => Some(updated),
-        Err(e) => {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.push(&planar, |_| {})));
+    match outcome {
+        Ok(Ok(updated)) => Some(updated),
+        Ok(Err(e)) => {
             st.failed = Some(e);
+            None
+        }
+        Err(_) => {
+            st.failed = Some(Error::Internal { message: "the live analyzer panicked; it stopped, the engine goes on".into() });
             None
         }
     }
