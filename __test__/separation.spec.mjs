@@ -29,7 +29,7 @@ async function clip() {
 }
 
 /** Concatenates streamed chunks into stem x channel arrays, checking they are contiguous. */
-function concat(t, chunks) {
+function concatRegions(t, chunks) {
   let next = 0
   chunks.forEach((c, i) => {
     t.is(c.chunkIdx, i)
@@ -102,7 +102,7 @@ test.serial('streaming a file equals separateLong bit for bit; callback form, Fi
   const chunks = []
   for await (const c of stream) chunks.push(c)
   t.is(chunks.length, 3)
-  assertIdentical(t, concat(t, chunks), long.stems, 'path')
+  assertIdentical(t, concatRegions(t, chunks), long.stems, 'path')
   const stats = stream.stats
   t.deepEqual(stats.stemNames, long.stemNames)
   t.is(stats.framesOut, 529200)
@@ -114,7 +114,7 @@ test.serial('streaming a file equals separateLong bit for bit; callback form, Fi
 
   const viaCallback = []
   const cbStats = await separator.separateStreaming(new FileSource(asset('music.wav')), { onChunk: async (c) => void viaCallback.push(c) })
-  assertIdentical(t, concat(t, viaCallback), long.stems, 'FileSource, onChunk')
+  assertIdentical(t, concatRegions(t, viaCallback), long.stems, 'FileSource, onChunk')
   t.is(cbStats.regions, 3)
   t.true(cbStats.timeToFirstAudioS > 0)
 })
@@ -127,7 +127,7 @@ test.serial('streaming blocks of random sizes equals separateLong bit for bit (m
   const long = await separator.separateLong(channels, { sampleRate: 44100 })
   const chunks = []
   for await (const c of separator.separateStreaming(randomBlocks(channels, 7, 60000), { sampleRate: 44100, normalization: stats })) chunks.push(c)
-  assertIdentical(t, concat(t, chunks), long.stems, '44.1 kHz')
+  assertIdentical(t, concatRegions(t, chunks), long.stems, '44.1 kHz')
 
   // Another rate: resampled to the model's rate and back, in blocks.
   const fixed = { mean: 0.01, std: 0.2 }
@@ -138,7 +138,7 @@ test.serial('streaming blocks of random sizes equals separateLong bit for bit (m
     yield* randomBlocks(channels, 99, 20000)
   })()
   for await (const c of separator.separateStreaming(blocks, { sampleRate: 32000, normalization: fixed })) chunks32.push(c)
-  assertIdentical(t, concat(t, chunks32), long32.stems, '32 kHz')
+  assertIdentical(t, concatRegions(t, chunks32), long32.stems, '32 kHz')
 })
 
 test.serial('breaking out of for await stops the worker and frees the model', async (t) => {
