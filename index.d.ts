@@ -77,8 +77,6 @@ export declare class NativeAnalyzer {
   finishAsync(): Promise<FinishResult>
   /** The live state now. */
   snapshot(): LiveAnalysis
-  /** The error that stopped a live analyzer fed by an engine, if any. */
-  get failure(): string | null
 }
 
 /**

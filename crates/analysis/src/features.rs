@@ -80,10 +80,6 @@ pub struct FeatureFrames {
     pub onset_strength_low: Vec<f32>,
 }
 
-/// Names of the scalar rows of [`FeatureFrames`], in [`FeatureFrames::scalar_rows`] order.
-pub const SCALAR_FEATURES: [&str; 9] =
-    ["rms", "zcr", "centroid_hz", "bandwidth_hz", "rolloff_hz", "flatness", "flux", "onset_strength", "onset_strength_low"];
-
 impl FeatureFrames {
     /// Empty, shaped for `n_mfcc` coefficients.
     pub fn new(n_mfcc: usize) -> Self {
@@ -118,8 +114,17 @@ impl FeatureFrames {
         }
     }
 
-    /// The scalar rows, named by [`SCALAR_FEATURES`].
-    pub fn scalar_rows(&self) -> [&Vec<f32>; 9] {
+    /// Frame `t` of this block alone (one value per row).
+    pub fn frame(&self, t: usize) -> FeatureFrames {
+        let mut one = FeatureFrames::new(self.mfcc.len());
+        one.first_frame = self.first_frame + t as u64;
+        for (dst, src) in one.rows_mut().into_iter().zip(self.rows()) {
+            dst.push(src[t]);
+        }
+        one
+    }
+
+    fn scalar_rows(&self) -> [&Vec<f32>; 9] {
         [
             &self.rms,
             &self.zcr,

@@ -17,6 +17,9 @@
 use resonode_core::{Error, Result};
 use resonode_io::PlanarResampler;
 
+use crate::config::AnalysisConfig;
+use crate::features::{FeatureExtractor, FeatureFrames};
+
 /// Input frames per resampler block for files (see the module docs); the
 /// analysis signal lags the input by up to this many frames.
 pub const FILE_RESAMPLER_CHUNK: usize = 32768;
@@ -103,6 +106,92 @@ impl AnalysisInput {
             rs.finish(&mut self.out)?;
             f(&self.out[0]);
         }
+        Ok(())
+    }
+}
+
+/// The analysis signal cut into frame features: [`AnalysisInput`] feeding a
+/// [`FeatureExtractor`], counting input frames. Shared by the track and the
+/// live analyzer.
+pub struct FrameStream {
+    input: AnalysisInput,
+    features: FeatureExtractor,
+    block: FeatureFrames,
+    sample_rate: u32,
+    frames_in: u64,
+}
+
+impl std::fmt::Debug for FrameStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameStream").field("sample_rate", &self.sample_rate).field("frames_in", &self.frames_in).finish_non_exhaustive()
+    }
+}
+
+impl FrameStream {
+    /// For `channels` channels at `sample_rate` Hz, analysed with `cfg`,
+    /// resampling in blocks of about `chunk` input frames.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a bad configuration, 0 channels or a
+    /// rate outside 1000..=768000 Hz.
+    pub fn new(cfg: AnalysisConfig, sample_rate: u32, channels: usize, chunk: usize) -> Result<Self> {
+        cfg.validate()?;
+        if !(resonode_io::MIN_SAMPLE_RATE..=resonode_io::MAX_SAMPLE_RATE).contains(&sample_rate) {
+            return Err(Error::param("sampleRate", format!("{sample_rate} Hz is outside [1000, 768000]")));
+        }
+        Ok(FrameStream {
+            input: AnalysisInput::new(sample_rate, channels, cfg.sample_rate, chunk)?,
+            block: FeatureFrames::new(cfg.n_mfcc),
+            features: FeatureExtractor::new(cfg)?,
+            sample_rate,
+            frames_in: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AnalysisConfig {
+        self.features.config()
+    }
+
+    /// Input sample rate (Hz).
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Input frames pushed so far.
+    pub fn frames_in(&self) -> u64 {
+        self.frames_in
+    }
+
+    /// The frames completed by the last [`push`](FrameStream::push) or
+    /// [`finish`](FrameStream::finish) (possibly none).
+    pub fn block(&self) -> &FeatureFrames {
+        &self.block
+    }
+
+    /// Adds a planar block; its completed frames are then in [`block`](FrameStream::block).
+    ///
+    /// # Errors
+    /// As [`AnalysisInput::push`]; a refused block is not used.
+    pub fn push<S: AsRef<[f32]>>(&mut self, planar: &[S]) -> Result<()> {
+        let frames = planar.first().map_or(0, |c| c.as_ref().len());
+        let Self { input, features, block, .. } = self;
+        block.clear(features.frames());
+        input.push(planar, self.frames_in, |mono| features.push(mono, block))?;
+        self.frames_in += frames as u64;
+        Ok(())
+    }
+
+    /// Ends the stream: the resampler's last samples and the frames that
+    /// reach into the end padding (and any held back) go to [`block`](FrameStream::block).
+    ///
+    /// # Errors
+    /// Internal resampler errors.
+    pub fn finish(&mut self) -> Result<()> {
+        let Self { input, features, block, .. } = self;
+        block.clear(features.frames());
+        input.finish(|mono| features.push(mono, block))?;
+        features.finish(block);
         Ok(())
     }
 }

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use resonode_core::Result;
 
 use crate::config::AnalysisConfig;
-use crate::features::{FeatureExtractor, FeatureFrames};
-use crate::input::{AnalysisInput, LIVE_RESAMPLER_CHUNK};
+use crate::features::FeatureFrames;
+use crate::input::{FrameStream, LIVE_RESAMPLER_CHUNK};
 use crate::key::{estimate_key, KeyEstimate};
 use crate::predict::{BeatPrediction, BeatPredictor};
 
@@ -86,23 +86,18 @@ pub struct LiveSnapshot {
 /// # Real-time safety
 /// Not for an audio callback: allocates and takes milliseconds per block.
 pub struct LiveAnalyzer {
-    cfg: AnalysisConfig,
-    sample_rate: u32,
-    input: AnalysisInput,
-    features: FeatureExtractor,
-    block: FeatureFrames,
+    stream: FrameStream,
     predictor: BeatPredictor,
     chroma: [f64; 12],
     chroma_weight: f64,
     levels: VecDeque<f32>,
-    frames_in: u64,
     next_update_frame: u64,
     snapshot: LiveSnapshot,
 }
 
 impl std::fmt::Debug for LiveAnalyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveAnalyzer").field("sample_rate", &self.sample_rate).field("frames_in", &self.frames_in).finish_non_exhaustive()
+        f.debug_struct("LiveAnalyzer").field("stream", &self.stream).finish_non_exhaustive()
     }
 }
 
@@ -115,34 +110,25 @@ impl LiveAnalyzer {
     /// 0 channels or an unusable rate.
     pub fn new(cfg: AnalysisConfig, sample_rate: u32, channels: usize) -> Result<Self> {
         let cfg = AnalysisConfig { floor_lookahead_s: 0.0, ..cfg };
-        cfg.validate()?;
-        if !(resonode_io::MIN_SAMPLE_RATE..=resonode_io::MAX_SAMPLE_RATE).contains(&sample_rate) {
-            return Err(resonode_core::Error::param("sampleRate", format!("{sample_rate} Hz is outside [1000, 768000]")));
-        }
         Ok(LiveAnalyzer {
-            input: AnalysisInput::new(sample_rate, channels, cfg.sample_rate, LIVE_RESAMPLER_CHUNK)?,
-            features: FeatureExtractor::new(cfg.clone())?,
-            block: FeatureFrames::new(cfg.n_mfcc),
             predictor: BeatPredictor::new(cfg.frame_rate()),
+            stream: FrameStream::new(cfg, sample_rate, channels, LIVE_RESAMPLER_CHUNK)?,
             chroma: [0.0; 12],
             chroma_weight: 0.0,
             levels: VecDeque::new(),
-            frames_in: 0,
             next_update_frame: (UPDATE_INTERVAL_S * f64::from(sample_rate)) as u64,
             snapshot: LiveSnapshot::default(),
-            cfg,
-            sample_rate,
         })
     }
 
     /// The configuration (lookahead 0).
     pub fn config(&self) -> &AnalysisConfig {
-        &self.cfg
+        self.stream.config()
     }
 
     /// Input sample rate (Hz).
     pub fn sample_rate(&self) -> u32 {
-        self.sample_rate
+        self.stream.sample_rate()
     }
 
     /// Adds a planar block; `on_frames` gets the frame features it
@@ -154,18 +140,15 @@ impl LiveAnalyzer {
     /// [`resonode_core::Error::NonFiniteSample`] for NaN or infinity (the
     /// block is then not used).
     pub fn push<S: AsRef<[f32]>>(&mut self, planar: &[S], on_frames: impl FnOnce(&FeatureFrames)) -> Result<bool> {
-        let frames = planar.first().map_or(0, |c| c.as_ref().len());
-        let Self { input, features, block, .. } = self;
-        block.clear(features.frames());
-        input.push(planar, self.frames_in, |mono| features.push(mono, block))?;
-        self.frames_in += frames as u64;
-        self.snapshot.time_s = self.frames_in as f64 / f64::from(self.sample_rate);
+        self.stream.push(planar)?;
+        let (frames_in, rate) = (self.stream.frames_in(), self.stream.sample_rate());
+        self.snapshot.time_s = frames_in as f64 / f64::from(rate);
         self.take_block();
-        if !self.block.is_empty() {
-            on_frames(&self.block);
+        if !self.stream.block().is_empty() {
+            on_frames(self.stream.block());
         }
-        if self.frames_in >= self.next_update_frame {
-            self.next_update_frame += (UPDATE_INTERVAL_S * f64::from(self.sample_rate)) as u64;
+        if frames_in >= self.next_update_frame {
+            self.next_update_frame += (UPDATE_INTERVAL_S * f64::from(rate)) as u64;
             self.update();
             return Ok(true);
         }
@@ -173,12 +156,12 @@ impl LiveAnalyzer {
     }
 
     fn take_block(&mut self) {
-        let b = &self.block;
+        let b = self.stream.block();
         if b.is_empty() {
             return;
         }
         self.predictor.push(&b.onset_strength);
-        let frame_rate = self.cfg.frame_rate();
+        let frame_rate = self.stream.config().frame_rate();
         let decay = (-1.0 / (KEY_WINDOW_S * frame_rate)).exp();
         let keep = (2.0 * TREND_WINDOW_S * frame_rate).round() as usize;
         for t in 0..b.len() {
@@ -194,26 +177,8 @@ impl LiveAnalyzer {
         while self.levels.len() > keep {
             self.levels.pop_front();
         }
-        let last = b.len() - 1;
-        let mut one = FeatureFrames::new(b.mfcc.len());
-        one.first_frame = b.first_frame + last as u64;
-        for (dst, src) in [
-            (&mut one.rms, &b.rms),
-            (&mut one.zcr, &b.zcr),
-            (&mut one.centroid_hz, &b.centroid_hz),
-            (&mut one.bandwidth_hz, &b.bandwidth_hz),
-            (&mut one.rolloff_hz, &b.rolloff_hz),
-            (&mut one.flatness, &b.flatness),
-            (&mut one.flux, &b.flux),
-            (&mut one.onset_strength, &b.onset_strength),
-            (&mut one.onset_strength_low, &b.onset_strength_low),
-        ] {
-            dst.push(src[last]);
-        }
-        for (dst, src) in one.mfcc.iter_mut().zip(&b.mfcc).chain(one.chroma.iter_mut().zip(&b.chroma)) {
-            dst.push(src[last]);
-        }
-        self.snapshot.frame_time_s = self.cfg.frame_time(one.first_frame);
+        let one = b.frame(b.len() - 1);
+        self.snapshot.frame_time_s = self.stream.config().frame_time(one.first_frame);
         self.snapshot.frame = Some(one);
     }
 
@@ -229,7 +194,7 @@ impl LiveAnalyzer {
         } else {
             None
         };
-        let w = (TREND_WINDOW_S * self.cfg.frame_rate()).round() as usize;
+        let w = (TREND_WINDOW_S * self.stream.config().frame_rate()).round() as usize;
         let n = self.levels.len();
         // Level of a window: its mean power (mean squared RMS) in dBFS.
         let mean = |it: &mut dyn Iterator<Item = &f32>, len: usize| {
@@ -262,13 +227,10 @@ impl LiveAnalyzer {
     /// # Errors
     /// Internal resampler errors.
     pub fn finish(&mut self, on_frames: impl FnOnce(&FeatureFrames)) -> Result<()> {
-        let Self { input, features, block, .. } = self;
-        block.clear(features.frames());
-        input.finish(|mono| features.push(mono, block))?;
-        features.finish(block);
+        self.stream.finish()?;
         self.take_block();
-        if !self.block.is_empty() {
-            on_frames(&self.block);
+        if !self.stream.block().is_empty() {
+            on_frames(self.stream.block());
         }
         self.update();
         Ok(())

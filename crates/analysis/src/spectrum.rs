@@ -165,17 +165,6 @@ impl Stft {
         let _ = self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
     }
 
-    /// Writes `|X[k]|` of the windowed `frame` into `magnitude` (`n_fft / 2 + 1` values).
-    pub fn magnitude(&mut self, frame: &[f32], magnitude: &mut [f32]) {
-        for ((d, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
-            *d = x * w;
-        }
-        // Lengths are the plan's own, so the transform cannot fail.
-        let _ = self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
-        for (m, c) in magnitude.iter_mut().zip(&self.output) {
-            *m = c.norm();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -223,8 +212,9 @@ mod tests {
         let mut stft = Stft::new(n);
         let k0 = 32.0;
         let frame: Vec<f32> = (0..n).map(|i| (2.0 * std::f64::consts::PI * k0 * i as f64 / n as f64).sin() as f32).collect();
-        let mut mag = vec![0.0; n / 2 + 1];
-        stft.magnitude(&frame, &mut mag);
+        let (mut mag, mut power) = (vec![0.0; n / 2 + 1], vec![0.0; n / 2 + 1]);
+        stft.power_and_magnitude(&frame, &mut power, &mut mag);
+        assert!((power[32] - mag[32] * mag[32]).abs() < 1e-3 * power[32]);
         // A periodic Hann window has coherent gain 0.5: peak N/2 * 0.5 = N/4.
         assert!((mag[32] - n as f32 / 4.0).abs() < 1e-2, "{}", mag[32]);
         assert!((mag[31] - n as f32 / 8.0).abs() < 1e-2);

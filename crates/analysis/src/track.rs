@@ -11,8 +11,8 @@ use resonode_core::{Error, Result};
 
 use crate::beats::{beat_times_s, downbeat_phase, track_beats};
 use crate::config::AnalysisConfig;
-use crate::features::{FeatureExtractor, FeatureFrames};
-use crate::input::AnalysisInput;
+use crate::features::FeatureFrames;
+use crate::input::{FrameStream, FILE_RESAMPLER_CHUNK};
 use crate::key::{estimate_key, KeyEstimate};
 use crate::loudness::{LoudnessMeter, LoudnessSummary};
 use crate::tempo::{estimate_tempo, TempoEstimate};
@@ -90,15 +90,10 @@ struct Sums {
 /// # Real-time safety
 /// Not for an audio callback (allocates, milliseconds per block).
 pub struct TrackAnalyzer {
-    cfg: AnalysisConfig,
-    input: AnalysisInput,
-    features: FeatureExtractor,
+    stream: FrameStream,
     /// `None` when the caller measures loudness itself (on another thread).
     meter: Option<LoudnessMeter>,
-    sample_rate: u32,
     channels: usize,
-    frames_in: u64,
-    block: FeatureFrames,
     onset: Vec<f32>,
     onset_low: Vec<f32>,
     sums: Sums,
@@ -106,7 +101,7 @@ pub struct TrackAnalyzer {
 
 impl std::fmt::Debug for TrackAnalyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrackAnalyzer").field("cfg", &self.cfg).field("frames_in", &self.frames_in).finish_non_exhaustive()
+        f.debug_struct("TrackAnalyzer").field("stream", &self.stream).finish_non_exhaustive()
     }
 }
 
@@ -117,23 +112,10 @@ impl TrackAnalyzer {
     /// [`Error::InvalidParameter`] for a bad configuration, 0 channels or a
     /// sample rate outside 1000..=768000 Hz.
     pub fn new(cfg: AnalysisConfig, sample_rate: u32, channels: usize) -> Result<Self> {
-        Self::with_resampler_chunk(cfg, sample_rate, channels, crate::input::FILE_RESAMPLER_CHUNK)
-    }
-
-    pub(crate) fn with_resampler_chunk(cfg: AnalysisConfig, sample_rate: u32, channels: usize, chunk: usize) -> Result<Self> {
-        cfg.validate()?;
-        if !(resonode_io::MIN_SAMPLE_RATE..=resonode_io::MAX_SAMPLE_RATE).contains(&sample_rate) {
-            return Err(Error::param("sampleRate", format!("{sample_rate} Hz is outside [1000, 768000]")));
-        }
         Ok(TrackAnalyzer {
-            input: AnalysisInput::new(sample_rate, channels, cfg.sample_rate, chunk)?,
-            features: FeatureExtractor::new(cfg.clone())?,
+            stream: FrameStream::new(cfg, sample_rate, channels, FILE_RESAMPLER_CHUNK)?,
             meter: Some(LoudnessMeter::new(sample_rate, channels)?),
-            block: FeatureFrames::new(cfg.n_mfcc),
-            cfg,
-            sample_rate,
             channels,
-            frames_in: 0,
             onset: Vec::new(),
             onset_low: Vec::new(),
             sums: Sums::default(),
@@ -142,12 +124,12 @@ impl TrackAnalyzer {
 
     /// The configuration.
     pub fn config(&self) -> &AnalysisConfig {
-        &self.cfg
+        self.stream.config()
     }
 
     /// Input frames pushed so far.
     pub fn frames_in(&self) -> u64 {
-        self.frames_in
+        self.stream.frames_in()
     }
 
     /// Adds a planar block (`channels` x frames) and hands the frame
@@ -159,23 +141,19 @@ impl TrackAnalyzer {
     /// frame (from the start of the stream) and channel. Nothing of a
     /// refused block is used.
     pub fn push<S: AsRef<[f32]>>(&mut self, planar: &[S], mut on_frames: impl FnMut(&FeatureFrames)) -> Result<()> {
-        let frames = planar.first().map_or(0, |c| c.as_ref().len());
-        let Self { input, features, block, .. } = self;
-        block.clear(features.frames());
-        input.push(planar, self.frames_in, |mono| features.push(mono, block))?;
+        self.stream.push(planar)?;
         if let Some(m) = self.meter.as_mut() {
             m.push(planar)?;
         }
-        self.frames_in += frames as u64;
         self.take_block(&mut on_frames);
         Ok(())
     }
 
     fn take_block(&mut self, on_frames: &mut impl FnMut(&FeatureFrames)) {
-        if self.block.is_empty() {
+        let b = self.stream.block();
+        if b.is_empty() {
             return;
         }
-        let b = &self.block;
         self.onset.extend_from_slice(&b.onset_strength);
         self.onset_low.extend_from_slice(&b.onset_strength_low);
         let s = &mut self.sums;
@@ -204,7 +182,7 @@ impl TrackAnalyzer {
                 }
             }
         }
-        on_frames(&self.block);
+        on_frames(b);
     }
 
     /// Leaves loudness to the caller, who passes it to
@@ -232,31 +210,28 @@ impl TrackAnalyzer {
     /// # Errors
     /// [`Error::EmptyAudio`] when no frame was pushed.
     pub fn finish_with_loudness(mut self, loudness: LoudnessSummary, mut on_frames: impl FnMut(&FeatureFrames)) -> Result<TrackDescriptors> {
-        if self.frames_in == 0 {
+        let (frames_in, input_rate, cfg) = (self.stream.frames_in(), self.stream.sample_rate(), self.stream.config());
+        if frames_in == 0 {
             return Err(Error::EmptyAudio { reason: "no audio was given to analyse".into() });
         }
-        let analysis_samples = self.frames_in as f64 * f64::from(self.cfg.sample_rate) / f64::from(self.sample_rate);
-        if analysis_samples < self.cfg.n_fft as f64 {
-            let window_ms = self.cfg.n_fft as f64 / f64::from(self.cfg.sample_rate) * 1000.0;
+        if (frames_in as f64 * f64::from(cfg.sample_rate) / f64::from(input_rate)) < cfg.n_fft as f64 {
+            let window_ms = cfg.n_fft as f64 / f64::from(cfg.sample_rate) * 1000.0;
             return Err(Error::EmptyAudio {
                 reason: format!(
                     "{:.1} ms of audio is shorter than one analysis window ({} samples at {} Hz = {window_ms:.1} ms)",
-                    self.frames_in as f64 / f64::from(self.sample_rate) * 1000.0,
-                    self.cfg.n_fft,
-                    self.cfg.sample_rate
+                    frames_in as f64 / f64::from(input_rate) * 1000.0,
+                    cfg.n_fft,
+                    cfg.sample_rate
                 ),
             });
         }
-        let Self { input, features, block, .. } = &mut self;
-        block.clear(features.frames());
-        input.finish(|mono| features.push(mono, block))?;
-        features.finish(block);
+        self.stream.finish()?;
         self.take_block(&mut on_frames);
         Ok(self.descriptors(loudness))
     }
 
     fn descriptors(&self, loudness: LoudnessSummary) -> TrackDescriptors {
-        let rate = self.cfg.frame_rate();
+        let rate = self.stream.config().frame_rate();
         let silent = loudness.integrated_lufs.is_none_or(|l| l < SILENCE_LUFS);
         let (tempo, tempo_reason) = if silent {
             (None, Some(format!("silence: integrated loudness below {SILENCE_LUFS} LUFS")))
@@ -292,8 +267,8 @@ impl TrackAnalyzer {
             }
         };
         TrackDescriptors {
-            duration_s: self.frames_in as f64 / f64::from(self.sample_rate),
-            sample_rate: self.sample_rate,
+            duration_s: self.stream.frames_in() as f64 / f64::from(self.stream.sample_rate()),
+            sample_rate: self.stream.sample_rate(),
             channels: self.channels,
             frames: s.n,
             tempo,

@@ -362,9 +362,10 @@ pub(crate) struct InputState {
     pub in_buf: Box<[f32]>,
     pub chunk_frames: usize,
     pub channels_in: usize,
-    /// Where the frames go: the app's capture ring (input-only) or the
+    /// Where the frames go: the app's capture ring (input-only; `None` when
+    /// nothing reads it, see [`crate::EngineOptions::capture`]) or the
     /// duplex queue the output callback reads.
-    pub queue: Producer,
+    pub queue: Option<Producer>,
     pub shared: Arc<Shared>,
     pub events: EventSink,
     pub marks: Option<Producer<ClockMark>>,
@@ -406,8 +407,10 @@ impl InputState {
                 }
                 None => input,
             };
-            if self.queue.write(piece) < n {
-                lost = true;
+            if let Some(queue) = self.queue.as_mut() {
+                if queue.write(piece) < n {
+                    lost = true;
+                }
             }
             start += n;
         }

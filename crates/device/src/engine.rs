@@ -51,6 +51,11 @@ pub struct EngineOptions {
     /// Capacity in frames of the capture queue of an input-only engine
     /// ([`RealtimeEngine::take_capture`]); default one second.
     pub capture_frames: Option<usize>,
+    /// Whether an input-only engine queues its processed audio for
+    /// [`RealtimeEngine::take_capture`] (default true). Without a reader the
+    /// queue would fill and every later callback would count an overrun;
+    /// an engine whose audio leaves only through the tap sets it false.
+    pub capture: bool,
     /// Capacity in frames of a playback queue for an output-only engine
     /// ([`RealtimeEngine::take_playback`]): frames written there are the
     /// chain's input, silence when it runs dry. `None`: the chain's input is
@@ -80,6 +85,7 @@ impl Default for EngineOptions {
             auto_restart: false,
             max_restarts: 5,
             capture_frames: None,
+            capture: true,
             playback_frames: None,
             none_input: None,
             max_frames: None,
@@ -390,8 +396,11 @@ impl RealtimeEngine {
                     .capture_frames
                     .unwrap_or(sr as usize)
                     .max(2 * buffer);
-                let (tx, rx) = ring::channel(frames, channels);
-                capture_rx = Some(rx);
+                let queue = options.capture.then(|| {
+                    let (tx, rx) = ring::channel(frames, channels);
+                    capture_rx = Some(rx);
+                    tx
+                });
                 let cin = config.channels_in as usize;
                 AudioSide {
                     output: None,
@@ -400,7 +409,7 @@ impl RealtimeEngine {
                         in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
                         chunk_frames: chunk,
                         channels_in: cin,
-                        queue: tx,
+                        queue,
                         shared: shared.clone(),
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
@@ -428,7 +437,7 @@ impl RealtimeEngine {
                         in_buf: vec![0.0; chunk * cin].into_boxed_slice(),
                         chunk_frames: chunk,
                         channels_in: cin,
-                        queue: tx,
+                        queue: Some(tx),
                         shared: shared.clone(),
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),

@@ -466,25 +466,17 @@ impl NativeAnalyzer {
             Ok(live_to_js(st.live.snapshot(), self.frame_rate))
         })
     }
-
-    /// The error that stopped a live analyzer fed by an engine, if any.
-    #[napi(getter)]
-    pub fn failure(&self) -> Option<String> {
-        self.inner.lock().ok().and_then(|st| st.failed.as_ref().map(|e| format!("{}: {}", e.code(), e)))
-    }
 }
 
-/// Called by the engine's pump thread with tapped (interleaved) audio.
+/// Called by the engine's pump thread with tapped audio (planar).
 /// Failures, panics included, are kept in the state (the pump reports them
 /// once and the pump thread goes on).
-pub fn feed_interleaved(shared: &SharedAnalyzer, interleaved: &[f32], channels: usize) -> Option<bool> {
-    let frames = interleaved.len() / channels.max(1);
-    let planar: Vec<Vec<f32>> = (0..channels).map(|c| (0..frames).map(|i| interleaved[i * channels + c]).collect()).collect();
+pub fn feed_planar(shared: &SharedAnalyzer, planar: &[Vec<f32>]) -> Option<bool> {
     let mut st = shared.lock().ok()?;
     if st.failed.is_some() {
         return None;
     }
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.push(&planar, |_| {})));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.push(planar, |_| {})));
     match outcome {
         Ok(Ok(updated)) => Some(updated),
         Ok(Err(e)) => {

@@ -20,7 +20,7 @@ use resonode_device::{
 use resonode_ml::live::EnhanceKind;
 use resonode_ml::runtime::SessionOptions;
 
-use crate::analysis::{feed_interleaved, NativeAnalyzer, SharedAnalyzer};
+use crate::analysis::{feed_planar, NativeAnalyzer, SharedAnalyzer};
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::{guard_core, to_napi};
 
@@ -400,11 +400,6 @@ fn message(kind: &str) -> RealtimeMessage {
 
 fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool>, tsfn: MessageFn, analyzer: Option<SharedAnalyzer>, emit_audio: bool) {
     let mut tap = engine.lock().ok().and_then(|g| g.as_ref().and_then(|e| e.take_tap()));
-    // An input-only engine also queues its processed audio for a pipeline
-    // reader (`MicrophoneSource`); here nobody reads that queue (the same
-    // audio reaches JS through the tap), so it is emptied, not left to fill
-    // up and count an overrun on every callback.
-    let mut capture = engine.lock().ok().and_then(|g| g.as_ref().and_then(|e| e.take_capture()));
     let channels = tap.as_ref().map_or(1, |t| t.channels());
     let mut scratch = vec![0.0f32; 4096 * channels];
     let mut analyzer_failed = false;
@@ -417,19 +412,18 @@ fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool
         for e in &events {
             tsfn.call(event_to_js(e), ThreadsafeFunctionCallMode::NonBlocking);
         }
-        if let Some(c) = capture.as_mut() {
-            while c.skip(usize::MAX) > 0 {}
-        }
         if let Some(t) = tap.as_mut() {
             loop {
                 let got = t.read(&mut scratch);
                 if got == 0 {
                     break;
                 }
+                // One deinterleaved copy serves the analyzer and JS.
+                let planar: Vec<Vec<f32>> = (0..channels).map(|c| (0..got).map(|i| scratch[i * channels + c]).collect()).collect();
                 // The analyzer runs here, on the pump thread: off the audio
                 // callback, fed from the lock-free tap.
                 if let (Some(a), false) = (analyzer.as_ref(), analyzer_failed) {
-                    match feed_interleaved(a, &scratch[..got * channels], channels) {
+                    match feed_planar(a, &planar) {
                         Some(true) => {
                             tsfn.call(message("analysis"), ThreadsafeFunctionCallMode::NonBlocking);
                         }
@@ -447,9 +441,7 @@ fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool
                 if !emit_audio {
                     continue;
                 }
-                let planar = (0..channels)
-                    .map(|c| Float32Array::new((0..got).map(|i| scratch[i * channels + c]).collect()))
-                    .collect();
+                let planar = planar.into_iter().map(Float32Array::new).collect();
                 tsfn.call(
                     RealtimeMessage { kind: "audio".into(), code: None, message: None, side: None, channels: Some(planar) },
                     ThreadsafeFunctionCallMode::NonBlocking,
@@ -506,6 +498,9 @@ impl NativeRealtime {
                 auto_restart: o.auto_restart.unwrap_or(false),
                 max_frames: o.max_frames.map(|f| f as u64),
                 none_input: o.none_input.as_ref().map(|a| std::sync::Arc::from(&a[..])),
+                // Processed audio leaves through the tap only: no capture
+                // queue for a pipeline reader that does not exist here.
+                capture: false,
                 ..EngineOptions::default()
             };
             let specs = specs(&processors)?;
