@@ -120,6 +120,57 @@ export declare class NativeChain {
   get kinds(): Array<string>
 }
 
+/** A music library in a SQLite file (see `resonode_library`). */
+export declare class NativeLibrary {
+  /**
+   * Opens (creating on first use) the library at `path`.
+   *
+   * @throws ERR_NOT_FOUND (folder missing), ERR_DATABASE (not a library,
+   * damaged, newer schema), ERR_DATABASE_LOCKED
+   */
+  constructor(path: string, busyTimeoutMs?: number | undefined | null)
+  /** Closes the database (later calls reject with ERR_INVALID_STATE). */
+  close(): void
+  /**
+   * Scans `dir` on its own connection; `concurrency` files at once (0 = one per core).
+   *
+   * @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
+   */
+  scan(dir: string, concurrency: number | undefined | null, control: ScanControl): Promise<ScanSummaryJs>
+  /** Adds (or re-analyses) one file; a failed analysis is recorded and rejects with its error. */
+  add(path: string, control: ScanControl): Promise<LibraryTrackJs>
+  /** Every track, by path. */
+  list(): Promise<LibraryTrackJs[]>
+  /** One track by id or path. @throws ERR_TRACK_NOT_FOUND */
+  get(which: number | string): Promise<LibraryTrackJs>
+  /** Removes a track; resolves with what was removed. @throws ERR_TRACK_NOT_FOUND */
+  remove(which: number | string): Promise<LibraryTrackJs>
+  /**
+   * Ranks the tracks that can follow a track (id or path) or live features.
+   *
+   * @throws ERR_TRACK_NOT_FOUND, ERR_INVALID_STATE (the track has no analysis), ERR_INVALID_PARAMETER
+   */
+  recommend(from: number | string | CurrentFeaturesDesc, options?: RecommendOptionsDesc | undefined | null): Promise<RecommendationJs[]>
+  /**
+   * Stores feedback (after `from`, `to` was accepted or not, rating 0..1) and learns from it.
+   *
+   * @throws ERR_INVALID_PARAMETER (rating outside 0..1, unknown session), ERR_TRACK_NOT_FOUND
+   */
+  addFeedback(from: number | string | CurrentFeaturesDesc, to: number | string, accepted: boolean, rating?: number | undefined | null, session?: number | undefined | null): Promise<FeedbackJs>
+  /** The preference model now. */
+  model(): Promise<ModelJs>
+  /** Back to the default model; earlier feedback stops counting. */
+  resetLearning(): Promise<void>
+  /** Loads the recommendation index now; resolves with the number of tracks in it. */
+  warm(): Promise<number>
+  /** Starts a mix session; resolves with its id. */
+  beginSession(source?: string | undefined | null): Promise<number>
+  endSession(session: number): Promise<void>
+  /** Records a play (a library track, or a label for anything else). */
+  addPlay(session: number, track?: number | string | undefined | null, label?: string | undefined | null): Promise<PlayJs>
+  session(session: number): Promise<SessionJs>
+}
+
 /**
  * Reads a source chunk by chunk off the JS thread: a file (decoding and
  * resampling) or a live input device.
@@ -286,6 +337,15 @@ export declare class PipelineControl {
   get frames(): number
 }
 
+/** Stops a scan and reports its progress (polled from JS). */
+export declare class ScanControl {
+  constructor()
+  /** Ends the scan after the files in flight; what finished is kept. */
+  stop(): void
+  /** Progress so far. */
+  progress(): ScanProgressJs
+}
+
 /**
  * Analysis settings; absent fields take the defaults (22050 Hz, nFft 2048,
  * hopLength 512, nMels 128, nMfcc 13, rolloffPercent 0.85, tuning 0,
@@ -375,8 +435,31 @@ export interface AudioLevels {
   frames: number
 }
 
+/** Score components, each 0..1. */
+export interface ComponentsJs {
+  tempo: number
+  harmonic: number
+  energy: number
+  timbre: number
+  learned: number
+}
+
 /** Pearson correlation in [-1, 1]. */
 export declare function correlation(estimate: Float32Array, reference: Float32Array): number
+
+/** What is playing, as live analysis sees it (see `MixerSession`). */
+export interface CurrentFeaturesDesc {
+  tempoBpm?: number
+  /** Tonic (`C`, `F#`, `Bb`, ...) with `mode`, or a Camelot code. */
+  key?: string
+  mode?: string
+  camelot?: string
+  loudnessLufs?: number
+  /** RMS level, linear 0..1. */
+  energy?: number
+  /** A 44-value summary vector like the tracks'. */
+  summary?: Array<number>
+}
 
 /** What `testDevice` found. */
 export interface DeviceTestResult {
@@ -456,6 +539,13 @@ export interface FeatureBatch {
   chroma: Array<Float32Array>
 }
 
+/** What a feedback call stored and learned. */
+export interface FeedbackJs {
+  id: number
+  components: ComponentsJs
+  model: ModelJs
+}
+
 /** The result of `analyzeFile`: descriptors, and the frames when asked for. */
 export interface FileAnalysis {
   track: TrackAnalysis
@@ -483,6 +573,41 @@ export interface InferenceOptions {
   fallback?: boolean
   /** Intra-op threads (default: ONNX Runtime's choice; 1 = calling thread only). */
   threads?: number
+}
+
+/** A track as stored. Times in s, tempo in BPM, loudness in LUFS / LU / dBTP. */
+export interface LibraryTrackJs {
+  id: number
+  path: string
+  /** BLAKE3 of the file's bytes (hex). */
+  contentHash?: string
+  sizeBytes: number
+  /** File modification time, ms since the Unix epoch. */
+  mtimeMs: number
+  durationS?: number
+  sampleRate?: number
+  channels?: number
+  tempoBpm?: number
+  tempoConfidence?: number
+  key?: string
+  mode?: string
+  camelot?: string
+  keyConfidence?: number
+  loudnessLufs?: number
+  loudnessRangeLu?: number
+  truePeakDbtp?: number
+  /** RMS level, linear 0..1. */
+  energy?: number
+  beats: Array<number>
+  downbeats: Array<number>
+  /** The analyzer's 44-value summary vector. */
+  summary: Array<number>
+  analyzerVersion: string
+  /** ms since the Unix epoch. */
+  analyzedAtMs: number
+  /** Why analysis failed, and its code. */
+  error?: string
+  errorCode?: string
 }
 
 /**
@@ -517,6 +642,10 @@ export interface LiveAnalysis {
   energyWindowS: number
   /** Level (mean power) of the last window, dBFS. */
   levelDbfs?: number
+  /** Loudness of the last 30 s (LUFS, from EBU R128 short-term loudness). */
+  loudnessLufs?: number
+  /** Summary vector of the last 30 s (44 values, laid out as a track's). */
+  summary?: Array<number>
   /** Updates of tempo / key / trend so far (one per second of input). */
   updates: number
 }
@@ -530,6 +659,13 @@ export interface Metrics {
   sdr: number
   snr: number
   correlation: number
+}
+
+/** The preference model: one weight per component, a bias, and the feedback events learned from. */
+export interface ModelJs {
+  weights: ComponentsJs
+  bias: number
+  updates: number
 }
 
 /** A native pipeline job: source -> processors -> sink, all in Rust. */
@@ -582,6 +718,18 @@ export interface PipelineStats {
   channels: number
   /** True when `stop()` ended the run early. */
   stopped: boolean
+}
+
+/** Pitch-class names, C first (for key names in JS). */
+export declare function pitchClasses(): Array<string>
+
+/** A play in a mix session. */
+export interface PlayJs {
+  session: number
+  seq: number
+  trackId?: number
+  label?: string
+  startedAtMs: number
 }
 
 /**
@@ -727,6 +875,30 @@ export interface RealtimeStats {
   workerLoad: number
 }
 
+/** One recommended track. */
+export interface RecommendationJs {
+  trackId: number
+  path: string
+  /** Predicted acceptance, 0..1. */
+  score: number
+  components: ComponentsJs
+  tempoBpm?: number
+  camelot?: string
+  /** Playback-rate factor bringing the candidate to the current tempo. */
+  stretchRatio?: number
+  /** 1, or 2 / 0.5 when mixed at double / half time. */
+  tempoMultiple: number
+}
+
+/** Options of `recommend`. */
+export interface RecommendOptionsDesc {
+  limit?: number
+  session?: number
+  tempoTolerance?: number
+  keyLock?: boolean
+  exclude?: Array<number>
+}
+
 /** A validated configuration with its derived values. */
 export interface ResolvedStreamConfig {
   sampleRate: number
@@ -757,6 +929,38 @@ export declare function resolveStreamConfig(config: StreamConfigDesc): ResolvedS
  * with everything processed before the failure.
  */
 export declare function runNativePipeline(spec: NativePipelineSpec, control: PipelineControl): Promise<PipelineStats>
+
+/** A file a scan could not analyse. */
+export interface ScanFailureJs {
+  path: string
+  code: string
+  message: string
+}
+
+/** Progress of a scan. */
+export interface ScanProgressJs {
+  total: number
+  done: number
+  added: number
+  updated: number
+  unchanged: number
+  failed: number
+  /** The file just done. */
+  path: string
+}
+
+/** What a scan did. */
+export interface ScanSummaryJs {
+  files: number
+  added: number
+  updated: number
+  unchanged: number
+  failed: number
+  ignored: number
+  aborted: boolean
+  durationS: number
+  failures: Array<ScanFailureJs>
+}
 
 /** BSS Eval SDR in dB (Vincent et al. 2006; 512-tap distortion filter, as museval / torchmetrics). */
 export declare function sdr(estimate: Float32Array, reference: Float32Array): number
@@ -924,6 +1128,15 @@ export interface SeparationOptionsDesc {
   segmentS?: number
   normalization?: NormalizationDesc
   inference?: InferenceOptions
+}
+
+/** A mix session and its plays. */
+export interface SessionJs {
+  id: number
+  source?: string
+  startedAtMs: number
+  endedAtMs?: number
+  plays: Array<PlayJs>
 }
 
 /** Where a native pipeline writes: a file, or a live output device. */

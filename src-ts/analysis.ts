@@ -79,7 +79,7 @@ function checkKeys(options: object, accepted: Set<string>, what: string): void {
 }
 
 const TRACK_NULLABLE = ['tempoBpm', 'tempoReason', 'key', 'mode', 'camelot', 'keyReason', 'loudnessLufs', 'loudnessRangeLu', 'truePeakDbtp']
-const LIVE_NULLABLE = ['features', 'tempoBpm', 'lastBeatS', 'key', 'mode', 'camelot', 'energyTrend', 'energyChangeDb', 'levelDbfs']
+const LIVE_NULLABLE = ['features', 'tempoBpm', 'lastBeatS', 'key', 'mode', 'camelot', 'energyTrend', 'energyChangeDb', 'levelDbfs', 'loudnessLufs', 'summary']
 
 /** Absent optional fields (napi leaves them undefined) become `null`, as documented. */
 function nullable<T extends object>(o: T, keys: string[]): T {

@@ -15,6 +15,7 @@ import { info } from './info'
 import { listDevices, testDevice, RealtimeProcessor, type Backend } from './realtime'
 import { SpeechEnhancer, Separator } from './ml'
 import { analyze } from './analysis'
+import { addLibraryCommands } from './cli-library'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -392,6 +393,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--threads <n>', 'inference threads', positiveInt('--threads'))
     .option('--json', 'print one JSON object: { stems, processingTimeS, realtimeFactor, timeToFirstAudioS }')
     .action(cmdSeparate)
+
+  addLibraryCommands(program)
 
   try {
     await program.parseAsync(argv)

@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'ERR_EXECUTION_PROVIDER_NOT_AVAILABLE'
   | 'ERR_MODEL'
   | 'ERR_MODEL_MISMATCH'
+  | 'ERR_DATABASE'
+  | 'ERR_DATABASE_LOCKED'
+  | 'ERR_TRACK_NOT_FOUND'
   | 'ERR_INTERNAL'
 
 /** Base class of every error resonode throws. */
@@ -78,6 +81,12 @@ export class ExecutionProviderNotAvailableError extends ResonodeError {}
 export class ModelError extends ResonodeError {}
 /** A model's inputs/outputs are not what the caller needs; names expected vs actual shapes (`ERR_MODEL_MISMATCH`). */
 export class ModelMismatchError extends ResonodeError {}
+/** The library database failed: not a database, damaged, from a newer resonode, or a statement failed (`ERR_DATABASE`). Committed data is kept. */
+export class DatabaseError extends ResonodeError {}
+/** Another connection held the library database's write lock past the busy timeout (`ERR_DATABASE_LOCKED`); retry later. */
+export class DatabaseLockedError extends ResonodeError {}
+/** No track in the library has this id or path (`ERR_TRACK_NOT_FOUND`). */
+export class TrackNotFoundError extends ResonodeError {}
 /** A bug in resonode, such as a caught Rust panic (`ERR_INTERNAL`). */
 export class InternalError extends ResonodeError {}
 
@@ -102,6 +111,9 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?
   ERR_EXECUTION_PROVIDER_NOT_AVAILABLE: ExecutionProviderNotAvailableError,
   ERR_MODEL: ModelError,
   ERR_MODEL_MISMATCH: ModelMismatchError,
+  ERR_DATABASE: DatabaseError,
+  ERR_DATABASE_LOCKED: DatabaseLockedError,
+  ERR_TRACK_NOT_FOUND: TrackNotFoundError,
   ERR_INTERNAL: InternalError,
 }
 

@@ -70,3 +70,23 @@ export {
   type SeparationProcessorOptions,
   type Normalization,
 } from './separation'
+export {
+  Library,
+  DEFAULT_LIBRARY_PATH,
+  type LibraryOptions,
+  type LibraryTrack,
+  type TrackListEntry,
+  type ScanOptions,
+  type ScanProgress,
+  type ScanSummary,
+  type CurrentFeatures,
+  type TrackRef,
+  type RecommendOptions,
+  type Recommendation,
+  type ScoreComponents,
+  type PreferenceModel,
+  type FeedbackResult,
+  type Play,
+  type MixSessionRecord,
+} from './library'
+export { MixerSession, type MixerSessionOptions, type SessionFeatures, type SessionPredictions } from './mixer'

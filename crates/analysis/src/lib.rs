@@ -42,6 +42,7 @@ pub mod loudness;
 pub mod mel;
 pub mod predict;
 pub mod spectrum;
+pub mod summary;
 pub mod tempo;
 pub mod track;
 

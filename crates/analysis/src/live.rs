@@ -20,6 +20,8 @@ use crate::config::AnalysisConfig;
 use crate::features::FeatureFrames;
 use crate::input::{FrameStream, LIVE_RESAMPLER_CHUNK};
 use crate::key::{estimate_key, KeyEstimate};
+use crate::loudness::{LoudnessMeter, Measures};
+use crate::summary::SummaryStats;
 use crate::predict::{BeatPrediction, BeatPredictor};
 
 /// Stream time between two updates of tempo, beats, key and trend (s).
@@ -77,6 +79,13 @@ pub struct LiveSnapshot {
     pub energy_trend: Option<EnergyTrendEstimate>,
     /// Level (mean power) of the last trend window, dBFS.
     pub level_dbfs: Option<f64>,
+    /// Loudness of the last [`KEY_WINDOW_S`] seconds (LUFS): the power mean
+    /// of the short-term loudness (EBU R128, 3 s windows) taken at each
+    /// update, those below -70 LUFS left out (BS.1770's absolute gate).
+    pub loudness_lufs: Option<f64>,
+    /// Summary vector of the last [`KEY_WINDOW_S`] seconds (exponential
+    /// window), laid out as a track's ([`crate::summary::SUMMARY_LEN`] values).
+    pub summary: Option<Vec<f64>>,
     /// Updates so far (each [`UPDATE_INTERVAL_S`]).
     pub updates: u64,
 }
@@ -88,8 +97,9 @@ pub struct LiveSnapshot {
 pub struct LiveAnalyzer {
     stream: FrameStream,
     predictor: BeatPredictor,
-    chroma: [f64; 12],
-    chroma_weight: f64,
+    stats: SummaryStats,
+    meter: LoudnessMeter,
+    short_term: VecDeque<f64>,
     levels: VecDeque<f32>,
     next_update_frame: u64,
     snapshot: LiveSnapshot,
@@ -113,8 +123,9 @@ impl LiveAnalyzer {
         Ok(LiveAnalyzer {
             predictor: BeatPredictor::new(cfg.frame_rate()),
             stream: FrameStream::new(cfg, sample_rate, channels, LIVE_RESAMPLER_CHUNK)?,
-            chroma: [0.0; 12],
-            chroma_weight: 0.0,
+            stats: SummaryStats::default(),
+            meter: LoudnessMeter::with_measures(sample_rate, channels, Measures::ShortTerm)?,
+            short_term: VecDeque::new(),
             levels: VecDeque::new(),
             next_update_frame: (UPDATE_INTERVAL_S * f64::from(sample_rate)) as u64,
             snapshot: LiveSnapshot::default(),
@@ -141,6 +152,7 @@ impl LiveAnalyzer {
     /// block is then not used).
     pub fn push<S: AsRef<[f32]>>(&mut self, planar: &[S], on_frames: impl FnOnce(&FeatureFrames)) -> Result<bool> {
         self.stream.push(planar)?;
+        self.meter.push(planar)?;
         let (frames_in, rate) = (self.stream.frames_in(), self.stream.sample_rate());
         self.snapshot.time_s = frames_in as f64 / f64::from(rate);
         self.take_block();
@@ -165,14 +177,8 @@ impl LiveAnalyzer {
         let decay = (-1.0 / (KEY_WINDOW_S * frame_rate)).exp();
         let keep = (2.0 * TREND_WINDOW_S * frame_rate).round() as usize;
         for t in 0..b.len() {
-            let power = b.rms[t] * b.rms[t];
-            self.levels.push_back(power);
-            if power > 1e-6 {
-                for (c, acc) in self.chroma.iter_mut().enumerate() {
-                    *acc = *acc * decay + f64::from(b.chroma[c][t]);
-                }
-                self.chroma_weight = self.chroma_weight * decay + 1.0;
-            }
+            self.levels.push_back(b.rms[t] * b.rms[t]);
+            self.stats.add(b, t, decay);
         }
         while self.levels.len() > keep {
             self.levels.pop_front();
@@ -185,15 +191,18 @@ impl LiveAnalyzer {
     fn update(&mut self) {
         self.snapshot.updates += 1;
         self.snapshot.beats = self.predictor.predict(PREDICTED_BEATS);
-        self.snapshot.key = if self.chroma_weight > 0.0 {
-            let mut mean = [0f64; 12];
-            for (m, c) in mean.iter_mut().zip(&self.chroma) {
-                *m = c / self.chroma_weight;
-            }
-            estimate_key(&mean)
-        } else {
-            None
-        };
+        self.snapshot.key = if self.stats.loud > 0.0 { estimate_key(&self.stats.chroma_mean()) } else { None };
+        self.snapshot.summary = (self.stats.n > 0.0).then(|| self.stats.vector());
+        if let Some(l) = self.meter.short_term_lufs() {
+            self.short_term.push_back(l);
+        }
+        let keep = (KEY_WINDOW_S / UPDATE_INTERVAL_S).round() as usize;
+        while self.short_term.len() > keep {
+            self.short_term.pop_front();
+        }
+        let gated: Vec<f64> = self.short_term.iter().copied().filter(|l| *l > -70.0).collect();
+        self.snapshot.loudness_lufs = (!gated.is_empty())
+            .then(|| 10.0 * (gated.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / gated.len() as f64).log10());
         let w = (TREND_WINDOW_S * self.stream.config().frame_rate()).round() as usize;
         let n = self.levels.len();
         // Level of a window: its mean power (mean squared RMS) in dBFS.

@@ -39,6 +39,8 @@ pub enum Measures {
     Gated,
     /// True peak only (the costliest: 4x oversampling of every channel).
     TruePeak,
+    /// Short-term loudness (the last 3 s) only, for live metering.
+    ShortTerm,
 }
 
 /// Streaming loudness meter over planar blocks.
@@ -83,6 +85,7 @@ impl LoudnessMeter {
             Measures::All => Mode::I | Mode::LRA | Mode::TRUE_PEAK,
             Measures::Gated => Mode::I | Mode::LRA,
             Measures::TruePeak => Mode::TRUE_PEAK,
+            Measures::ShortTerm => Mode::S,
         };
         let meter = EbuR128::new(ch, sample_rate, mode).map_err(|e| Error::param("sampleRate", format!("{sample_rate} Hz: {e}")))?;
         Ok(LoudnessMeter { meter, channels, measures })
@@ -105,13 +108,22 @@ impl LoudnessMeter {
         Ok(())
     }
 
+    /// Short-term loudness (LUFS) of the last 3 s, with
+    /// [`Measures::ShortTerm`]; `None` otherwise or in digital silence.
+    pub fn short_term_lufs(&self) -> Option<f64> {
+        if self.measures != Measures::ShortTerm {
+            return None;
+        }
+        self.meter.loudness_shortterm().ok().filter(|v| v.is_finite())
+    }
+
     /// The measures so far.
     pub fn summary(&self) -> LoudnessSummary {
         let finite = |v: f64| v.is_finite().then_some(v);
-        let gated = self.measures != Measures::TruePeak;
+        let gated = matches!(self.measures, Measures::All | Measures::Gated);
         let integrated = if gated { self.meter.loudness_global().ok().and_then(finite) } else { None };
         let range = if integrated.is_some() { self.meter.loudness_range().ok().and_then(finite) } else { None };
-        let peak = if self.measures != Measures::Gated {
+        let peak = if matches!(self.measures, Measures::All | Measures::TruePeak) {
             (0..self.channels as u32).filter_map(|c| self.meter.true_peak(c).ok()).fold(0f64, f64::max)
         } else {
             0.0

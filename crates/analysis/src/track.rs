@@ -21,8 +21,8 @@ use crate::tempo::{estimate_tempo, TempoEstimate};
 /// no tempo, no key. (BS.1770's absolute gate is -70 LUFS.)
 pub const SILENCE_LUFS: f64 = -70.0;
 
-/// Length of [`TrackDescriptors::summary`].
-pub const SUMMARY_LEN: usize = 13 * 2 + 12 + 6;
+pub use crate::summary::SUMMARY_LEN;
+use crate::summary::SummaryStats;
 
 /// What a track is, for mixing and recommendation.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,17 +73,6 @@ impl TrackDescriptors {
     }
 }
 
-#[derive(Debug, Default)]
-struct Sums {
-    n: u64,
-    loud: u64,
-    mfcc: [f64; 13],
-    mfcc_sq: [f64; 13],
-    chroma: [f64; 12],
-    spectral: [f64; 6],
-    power: f64,
-}
-
 /// Streaming whole-track analysis: push planar blocks of any size, then
 /// [`finish`](TrackAnalyzer::finish).
 ///
@@ -96,7 +85,7 @@ pub struct TrackAnalyzer {
     channels: usize,
     onset: Vec<f32>,
     onset_low: Vec<f32>,
-    sums: Sums,
+    sums: SummaryStats,
 }
 
 impl std::fmt::Debug for TrackAnalyzer {
@@ -118,7 +107,7 @@ impl TrackAnalyzer {
             channels,
             onset: Vec::new(),
             onset_low: Vec::new(),
-            sums: Sums::default(),
+            sums: SummaryStats::default(),
         })
     }
 
@@ -156,31 +145,8 @@ impl TrackAnalyzer {
         }
         self.onset.extend_from_slice(&b.onset_strength);
         self.onset_low.extend_from_slice(&b.onset_strength_low);
-        let s = &mut self.sums;
         for t in 0..b.len() {
-            s.n += 1;
-            s.power += f64::from(b.rms[t]).powi(2);
-            for (acc, v) in s.spectral.iter_mut().zip([
-                f64::from(b.centroid_hz[t]) / 1000.0,
-                f64::from(b.bandwidth_hz[t]) / 1000.0,
-                f64::from(b.rolloff_hz[t]) / 1000.0,
-                f64::from(b.flatness[t]),
-                f64::from(b.zcr[t]),
-                f64::from(b.onset_strength[t]),
-            ]) {
-                *acc += v;
-            }
-            if 20.0 * f64::from(b.rms[t]).max(1e-12).log10() > -60.0 {
-                s.loud += 1;
-                for c in 0..13.min(b.mfcc.len()) {
-                    let v = f64::from(b.mfcc[c][t]);
-                    s.mfcc[c] += v;
-                    s.mfcc_sq[c] += v * v;
-                }
-                for c in 0..12 {
-                    s.chroma[c] += f64::from(b.chroma[c][t]);
-                }
-            }
+            self.sums.add(b, t, 1.0);
         }
         on_frames(b);
     }
@@ -250,12 +216,7 @@ impl TrackAnalyzer {
             None => Vec::new(),
         };
         let s = &self.sums;
-        let loud = s.loud.max(1) as f64;
-        let mut summary = Vec::with_capacity(SUMMARY_LEN);
-        summary.extend(s.mfcc.iter().map(|v| v / loud));
-        summary.extend(s.mfcc.iter().zip(&s.mfcc_sq).map(|(m, q)| (q / loud - (m / loud).powi(2)).max(0.0).sqrt()));
-        summary.extend(s.chroma.iter().map(|v| v / loud));
-        summary.extend(s.spectral.iter().map(|v| v / s.n.max(1) as f64));
+        let summary = s.vector();
         let mut chroma = [0f64; 12];
         chroma.copy_from_slice(&summary[26..38]);
         let (key, key_reason) = if silent {
@@ -270,7 +231,7 @@ impl TrackAnalyzer {
             duration_s: self.stream.frames_in() as f64 / f64::from(self.stream.sample_rate()),
             sample_rate: self.stream.sample_rate(),
             channels: self.channels,
-            frames: s.n,
+            frames: s.n as u64,
             tempo,
             tempo_reason,
             beats_s,
@@ -278,7 +239,7 @@ impl TrackAnalyzer {
             key,
             key_reason,
             loudness,
-            energy: (s.power / s.n.max(1) as f64).sqrt(),
+            energy: (s.power / s.n.max(1.0)).sqrt(),
             summary,
         }
     }

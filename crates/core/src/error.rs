@@ -86,6 +86,18 @@ pub enum Error {
     /// types and shapes (`ERR_MODEL_MISMATCH`).
     #[error("model {path} does not fit: {reason}")]
     ModelMismatch { path: String, reason: String },
+    /// The music library's database failed: not a database or damaged,
+    /// created by a newer resonode, or a statement failed (`ERR_DATABASE`).
+    /// What was committed before stays as it was.
+    #[error("database {path}: {reason}")]
+    Database { path: String, reason: String },
+    /// Another connection held the database's write lock for longer than
+    /// the busy timeout (`ERR_DATABASE_LOCKED`); retrying later can work.
+    #[error("database {path} is locked: {reason}")]
+    DatabaseLocked { path: String, reason: String },
+    /// No track in the library has this id or path (`ERR_TRACK_NOT_FOUND`).
+    #[error("no track `{track}` in the library")]
+    TrackNotFound { track: String },
 }
 
 impl Error {
@@ -113,6 +125,9 @@ impl Error {
             Error::ExecutionProviderNotAvailable { .. } => "ERR_EXECUTION_PROVIDER_NOT_AVAILABLE",
             Error::Model { .. } => "ERR_MODEL",
             Error::ModelMismatch { .. } => "ERR_MODEL_MISMATCH",
+            Error::Database { .. } => "ERR_DATABASE",
+            Error::DatabaseLocked { .. } => "ERR_DATABASE_LOCKED",
+            Error::TrackNotFound { .. } => "ERR_TRACK_NOT_FOUND",
         }
     }
 

@@ -325,6 +325,10 @@ pub struct LiveAnalysis {
     pub energy_window_s: f64,
     /// Level (mean power) of the last window, dBFS.
     pub level_dbfs: Option<f64>,
+    /// Loudness of the last 30 s (LUFS, from EBU R128 short-term loudness).
+    pub loudness_lufs: Option<f64>,
+    /// Summary vector of the last 30 s (44 values, laid out as a track's).
+    pub summary: Option<Vec<f64>>,
     /// Updates of tempo / key / trend so far (one per second of input).
     pub updates: f64,
 }
@@ -346,6 +350,8 @@ fn live_to_js(s: &LiveSnapshot, frame_rate: f64) -> LiveAnalysis {
         energy_change_db: s.energy_trend.map(|t| t.change_db),
         energy_window_s: resonode_analysis::live::TREND_WINDOW_S,
         level_dbfs: s.level_dbfs,
+        loudness_lufs: s.loudness_lufs,
+        summary: s.summary.clone(),
         updates: s.updates as f64,
     }
 }

@@ -11,6 +11,7 @@ mod chain;
 mod convert;
 mod error;
 mod file;
+mod library;
 mod pipeline;
 mod ml;
 mod realtime;

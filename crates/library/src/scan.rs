@@ -1,0 +1,399 @@
+//! [`scan`]: every audio file under a folder into the library, analysed on
+//! all cores.
+//!
+//! Per file, in order of cost: a file whose size, modification time and
+//! analyzer version match its row is unchanged (no read at all); otherwise
+//! its bytes are hashed (BLAKE3) and a file whose content is already
+//! analysed (same path, or moved / copied from another path) takes that
+//! analysis; only new or changed content is analysed. Each outcome,
+//! including a failure (damaged, truncated, not audio, unreadable), is
+//! committed in its own transaction as it arrives, so a scan stopped in any
+//! way (`stop`, Ctrl-C, `kill -9`) keeps everything finished before it and
+//! the next scan carries on where it ended, without duplicate rows (one row
+//! per path).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use resonode_analysis::{analyze_file, AnalyzeOptions, ANALYZER_VERSION};
+use resonode_core::{Error, Result};
+
+use crate::descriptors::Descriptors;
+use crate::store::{FileMeta, FileState, Store, TrackId, TrackRecord, TrackRef, TrackWrite};
+
+/// File extensions a scan analyses (case-insensitive); other files are
+/// left alone and counted as ignored.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga"];
+
+/// Options of [`scan`].
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Files analysed at once; 0 = one per core.
+    pub concurrency: usize,
+    pub analysis: AnalyzeOptions,
+}
+
+/// Progress after each file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanProgress {
+    /// Audio files found, and how many are done.
+    pub total: usize,
+    pub done: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    /// The file just done.
+    pub path: String,
+}
+
+/// A file that could not be analysed (it is also recorded in the library
+/// with this error, except when it could not even be listed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanFailure {
+    pub path: String,
+    /// The error's code (`ERR_DECODE`, `ERR_UNSUPPORTED_FORMAT`, `ERR_IO`, ...).
+    pub code: String,
+    pub message: String,
+}
+
+/// What a scan did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanSummary {
+    /// Audio files found.
+    pub files: usize,
+    /// New paths analysed, paths re-analysed (content or analyzer changed),
+    /// unchanged, and failed.
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    /// Other files left alone.
+    pub ignored: usize,
+    /// True when `stop` ended the scan early; run it again to finish.
+    pub aborted: bool,
+    pub duration_s: f64,
+    pub failures: Vec<ScanFailure>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn file_meta(path: &Path) -> Result<FileMeta> {
+    let m = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    let mtime_ms = m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64);
+    Ok(FileMeta { size_bytes: m.len(), mtime_ms })
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::NotFound { path: path.display().to_string() }
+    } else {
+        Error::Io { path: path.display().to_string(), reason: e.to_string() }
+    }
+}
+
+/// BLAKE3 of a file's bytes, hex.
+pub fn content_hash(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| io_error(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+}
+
+/// A path as the library stores it: absolute, `.` and `..` resolved.
+pub fn library_path(path: &Path) -> Result<String> {
+    let abs = std::fs::canonicalize(path).map_err(|e| io_error(path, e))?;
+    abs.to_str().map(str::to_string).ok_or_else(|| Error::param("path", format!("{} is not valid UTF-8", abs.display())))
+}
+
+/// What became of one file.
+enum Outcome {
+    /// Same content: only the file facts were refreshed.
+    Unchanged { id: TrackId, file: FileMeta },
+    /// Same content as an analysed track elsewhere.
+    Copy { from: TrackId, path: String, hash: String, file: FileMeta, existed: bool },
+    /// Analysed, or failed (`outcome` holds the error's code and message, `error` the error).
+    Written { write: TrackWrite, existed: bool, error: Option<Error> },
+    /// Stopped before it finished: nothing to write.
+    Stopped,
+}
+
+struct Job {
+    path: PathBuf,
+    key: String,
+    file: FileMeta,
+    prior: Option<FileState>,
+}
+
+/// Hashes and (when needed) analyses one file. Never fails: failures
+/// become a [`TrackWrite`] with the error.
+fn process(job: &Job, known: &HashMap<String, TrackId>, opts: &AnalyzeOptions, stop: &AtomicBool) -> Outcome {
+    let existed = job.prior.is_some();
+    let failed = |e: Error, hash: Option<String>| Outcome::Written {
+        write: TrackWrite {
+            path: job.key.clone(),
+            content_hash: hash,
+            file: job.file,
+            outcome: Err((e.code().to_string(), e.to_string())),
+            analyzer_version: ANALYZER_VERSION.to_string(),
+            analyzed_at_ms: now_ms(),
+        },
+        existed,
+        error: Some(e),
+    };
+    let hash = match content_hash(&job.path) {
+        Ok(h) => h,
+        Err(e) => return failed(e, None),
+    };
+    if let Some(p) = &job.prior {
+        if p.content_hash.as_deref() == Some(hash.as_str()) && p.analyzer_version == ANALYZER_VERSION {
+            return Outcome::Unchanged { id: p.id, file: job.file };
+        }
+    }
+    if let Some(&from) = known.get(&hash) {
+        return Outcome::Copy { from, path: job.key.clone(), hash, file: job.file, existed };
+    }
+    match analyze_file(&job.path, opts, stop, |_| {}, |_| Ok(())) {
+        Ok(d) => Outcome::Written {
+            write: TrackWrite {
+                path: job.key.clone(),
+                content_hash: Some(hash),
+                file: job.file,
+                outcome: Ok(Descriptors::from(&d)),
+                analyzer_version: ANALYZER_VERSION.to_string(),
+                analyzed_at_ms: now_ms(),
+            },
+            existed,
+            error: None,
+        },
+        Err(_) if stop.load(Ordering::Relaxed) => Outcome::Stopped,
+        Err(e) => failed(e, Some(hash)),
+    }
+}
+
+/// Runs [`process`], turning a panic into a recorded `ERR_INTERNAL` failure
+/// so that one bad file never ends a scan.
+fn catch(job: &Job, f: impl FnOnce() -> Outcome) -> Outcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        let e = Error::Internal { message: format!("{}: the analysis panicked", job.key) };
+        Outcome::Written {
+            write: TrackWrite {
+                path: job.key.clone(),
+                content_hash: None,
+                file: job.file,
+                outcome: Err((e.code().to_string(), e.to_string())),
+                analyzer_version: ANALYZER_VERSION.to_string(),
+                analyzed_at_ms: now_ms(),
+            },
+            existed: job.prior.is_some(),
+            error: Some(e),
+        }
+    })
+}
+
+/// Scans `dir` (recursively) into `store`. See the module docs.
+/// `on_progress` is called on the calling thread after each file;
+/// `stop` ends the scan after the files in flight (their analysis is
+/// abandoned; everything already done is kept).
+///
+/// # Errors
+/// `Error::NotFound` when `dir` does not exist, `Error::InvalidParameter`
+/// when it is not a folder, and the store's errors (`Error::Database`,
+/// `Error::DatabaseLocked`), which end the scan (what was committed stays).
+/// Files that fail are not errors: they are recorded and listed in
+/// [`ScanSummary::failures`].
+pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &AtomicBool, mut on_progress: impl FnMut(&ScanProgress)) -> Result<ScanSummary> {
+    let started = Instant::now();
+    if !dir.exists() {
+        return Err(Error::NotFound { path: dir.display().to_string() });
+    }
+    if !dir.is_dir() {
+        return Err(Error::param("dir", format!("{} is not a folder", dir.display())));
+    }
+    let mut summary = ScanSummary::default();
+    let mut jobs = VecDeque::new();
+    let mut p = ScanProgress::default();
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                if is_audio(e.path()) {
+                    found.push(e.into_path());
+                } else {
+                    summary.ignored += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().map_or_else(|| dir.display().to_string(), |p| p.display().to_string());
+                summary.failures.push(ScanFailure { path, code: "ERR_IO".into(), message: e.to_string() });
+            }
+        }
+    }
+    summary.files = found.len();
+    p.total = found.len();
+    for path in found {
+        let (key, file) = match library_path(&path).and_then(|k| Ok((k, file_meta(&path)?))) {
+            Ok(v) => v,
+            Err(e) => {
+                summary.failed += 1;
+                summary.failures.push(ScanFailure { path: path.display().to_string(), code: e.code().into(), message: e.to_string() });
+                p.done += 1;
+                p.failed += 1;
+                continue;
+            }
+        };
+        let prior = store.file_state(&key)?;
+        if let Some(s) = &prior {
+            if s.file == file && s.analyzer_version == ANALYZER_VERSION {
+                summary.unchanged += 1;
+                if s.failed {
+                    // Still broken and untouched: count it, do not retry.
+                    if let Ok(rec) = store.track(&TrackRef::Id(s.id)) {
+                        summary.failures.push(ScanFailure {
+                            path: key.clone(),
+                            code: rec.error_code.unwrap_or_default(),
+                            message: rec.error.unwrap_or_default(),
+                        });
+                    }
+                }
+                p.done += 1;
+                p.unchanged += 1;
+                p.path = key;
+                on_progress(&p);
+                continue;
+            }
+        }
+        jobs.push_back(Job { path, key, file, prior });
+    }
+
+    let known: Arc<HashMap<String, TrackId>> = Arc::new(store.analysed_hashes(ANALYZER_VERSION)?.into_iter().collect());
+    let workers = if opts.concurrency == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.concurrency };
+    let workers = workers.min(jobs.len()).max(1);
+    let queue = Arc::new(Mutex::new(jobs));
+    let (tx, rx) = mpsc::channel::<Outcome>();
+    let halt = AtomicBool::new(false);
+    let result = std::thread::scope(|s| -> Result<()> {
+        for i in 0..workers {
+            let (queue, tx, known, analysis) = (queue.clone(), tx.clone(), known.clone(), &opts.analysis);
+            let (halt, stop) = (&halt, stop);
+            std::thread::Builder::new()
+                .name(format!("resonode-scan-{i}"))
+                .spawn_scoped(s, move || loop {
+                    if stop.load(Ordering::Relaxed) || halt.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Some(job) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { return };
+                    let out = catch(&job, || process(&job, &known, analysis, stop));
+                    if tx.send(out).is_err() {
+                        return;
+                    }
+                })
+                .map_err(|e| Error::Internal { message: format!("cannot start a scan thread: {e}") })?;
+        }
+        drop(tx);
+        for out in rx.iter() {
+            let written = match out {
+                Outcome::Stopped => continue,
+                Outcome::Unchanged { id, file } => {
+                    p.path = store.track(&TrackRef::Id(id)).map(|r| r.path).unwrap_or_default();
+                    store.touch_track(id, file).map(|()| {
+                        p.unchanged += 1;
+                        summary.unchanged += 1;
+                    })
+                }
+                Outcome::Copy { from, path, hash, file, existed } => {
+                    p.path = path.clone();
+                    store.copy_analysis(from, &path, &hash, file).map(|_| count_written(&mut p, &mut summary, existed))
+                }
+                Outcome::Written { write, existed, .. } => {
+                    p.path = write.path.clone();
+                    if let Err((code, message)) = &write.outcome {
+                        summary.failures.push(ScanFailure { path: write.path.clone(), code: code.clone(), message: message.clone() });
+                        p.failed += 1;
+                        summary.failed += 1;
+                    }
+                    let ok = write.outcome.is_ok();
+                    store.put_track(&write).map(|_| {
+                        if ok {
+                            count_written(&mut p, &mut summary, existed)
+                        }
+                    })
+                }
+            };
+            if let Err(e) = written {
+                halt.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            p.done += 1;
+            on_progress(&p);
+        }
+        Ok(())
+    });
+    result?;
+    summary.aborted = stop.load(Ordering::Relaxed) && p.done < p.total;
+    summary.duration_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn count_written(p: &mut ScanProgress, s: &mut ScanSummary, existed: bool) {
+    if existed {
+        p.updated += 1;
+        s.updated += 1;
+    } else {
+        p.added += 1;
+        s.added += 1;
+    }
+}
+
+/// Adds (or re-analyses) one file, outside a scan. A failed analysis is
+/// recorded in the library and returned as the error.
+///
+/// # Errors
+/// `Error::NotFound` (nothing recorded), the analysis's error
+/// (`Error::Decode`, `Error::UnsupportedFormat`, ...), store errors.
+pub fn add_file(store: &mut dyn Store, path: &Path, opts: &AnalyzeOptions, stop: &AtomicBool) -> Result<TrackRecord> {
+    if !path.exists() {
+        return Err(Error::NotFound { path: path.display().to_string() });
+    }
+    if path.is_dir() {
+        return Err(Error::param("path", format!("{} is a folder: use scan", path.display())));
+    }
+    let key = library_path(path)?;
+    let file = file_meta(path)?;
+    let prior = store.file_state(&key)?;
+    let known: HashMap<String, TrackId> = store.analysed_hashes(ANALYZER_VERSION)?.into_iter().collect();
+    let job = Job { path: path.to_path_buf(), key: key.clone(), file, prior };
+    match catch(&job, || process(&job, &known, opts, stop)) {
+        Outcome::Stopped => return Err(Error::InvalidState { reason: "adding the track was stopped".into() }),
+        Outcome::Unchanged { id, file } => store.touch_track(id, file)?,
+        Outcome::Copy { from, path, hash, file, .. } => {
+            store.copy_analysis(from, &path, &hash, file)?;
+        }
+        Outcome::Written { write, error, .. } => {
+            store.put_track(&write)?;
+            if let Some(e) = error {
+                return Err(e);
+            }
+        }
+    }
+    store.track(&TrackRef::Path(key))
+}

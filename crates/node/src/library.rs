@@ -1,0 +1,562 @@
+//! Music library bindings: `NativeLibrary` wraps a `resonode_library::Library`
+//! behind a lock; every call runs on a worker thread. A scan opens its own
+//! connection, so listing and recommending go on while it writes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use napi::bindgen_prelude::{AsyncTask, Either, ToNapiValue, TypeName};
+use napi::{Env, Task};
+use napi_derive::napi;
+use resonode_analysis::key::PITCH_CLASSES;
+use resonode_core::Error;
+use resonode_library::camelot::parse_camelot;
+use resonode_library::descriptors::{parse_mode, parse_tonic};
+use resonode_library::learn::COMPONENTS;
+use resonode_library::store::{Play, SessionRecord};
+use resonode_library::{
+    CurrentFeatures, FeedbackInput, Library, RecommendFrom, RecommendOptions, Recommendation, ScanOptions, ScanProgress, ScanSummary,
+    SqliteStore, TrackRecord, TrackRef,
+};
+
+use crate::error::guard_core;
+
+type Shared = Arc<Mutex<Option<Library>>>;
+
+/// A job on the library, run on a worker thread, converted to JS on the JS thread.
+pub struct LibraryTask<T: Send + 'static, J> {
+    lib: Shared,
+    job: Option<Box<dyn FnOnce(&mut Library) -> resonode_core::Result<T> + Send>>,
+    to_js: fn(T) -> J,
+}
+
+impl<T: Send + 'static, J: ToNapiValue + TypeName + 'static> Task for LibraryTask<T, J> {
+    type Output = T;
+    type JsValue = J;
+    fn compute(&mut self) -> napi::Result<T> {
+        let job = self.job.take();
+        let lib = self.lib.clone();
+        guard_core(move || {
+            let job = job.ok_or_else(|| Error::Internal { message: "library task ran twice".into() })?;
+            let mut guard = lib.lock().unwrap_or_else(|p| p.into_inner());
+            let lib = guard.as_mut().ok_or_else(|| Error::InvalidState { reason: "the library is closed".into() })?;
+            job(lib)
+        })
+    }
+    fn resolve(&mut self, _: Env, out: T) -> napi::Result<J> {
+        Ok((self.to_js)(out))
+    }
+}
+
+fn task<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
+    lib: &Shared,
+    to_js: fn(T) -> J,
+    job: impl FnOnce(&mut Library) -> resonode_core::Result<T> + Send + 'static,
+) -> AsyncTask<LibraryTask<T, J>> {
+    AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(Box::new(job)), to_js })
+}
+
+/// A track as stored. Times in s, tempo in BPM, loudness in LUFS / LU / dBTP.
+#[napi(object)]
+pub struct LibraryTrackJs {
+    pub id: i64,
+    pub path: String,
+    /// BLAKE3 of the file's bytes (hex).
+    pub content_hash: Option<String>,
+    pub size_bytes: f64,
+    /// File modification time, ms since the Unix epoch.
+    pub mtime_ms: f64,
+    pub duration_s: Option<f64>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+    pub tempo_bpm: Option<f64>,
+    pub tempo_confidence: Option<f64>,
+    pub key: Option<String>,
+    pub mode: Option<String>,
+    pub camelot: Option<String>,
+    pub key_confidence: Option<f64>,
+    pub loudness_lufs: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    /// RMS level, linear 0..1.
+    pub energy: Option<f64>,
+    pub beats: Vec<f64>,
+    pub downbeats: Vec<f64>,
+    /// The analyzer's 44-value summary vector.
+    pub summary: Vec<f64>,
+    pub analyzer_version: String,
+    /// ms since the Unix epoch.
+    pub analyzed_at_ms: f64,
+    /// Why analysis failed, and its code.
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+}
+
+fn track_js(r: TrackRecord) -> LibraryTrackJs {
+    let d = r.descriptors.as_ref();
+    LibraryTrackJs {
+        id: r.id,
+        content_hash: r.content_hash.clone(),
+        size_bytes: r.file.size_bytes as f64,
+        mtime_ms: r.file.mtime_ms as f64,
+        duration_s: d.map(|d| d.duration_s),
+        sample_rate: d.map(|d| d.sample_rate),
+        channels: d.map(|d| d.channels),
+        tempo_bpm: d.and_then(|d| d.tempo_bpm),
+        tempo_confidence: d.map(|d| d.tempo_confidence),
+        key: d.and_then(|d| d.key_name()).map(str::to_string),
+        mode: d.and_then(|d| d.mode).map(|m| m.as_str().to_string()),
+        camelot: d.and_then(|d| d.camelot()),
+        key_confidence: d.map(|d| d.key_confidence),
+        loudness_lufs: d.and_then(|d| d.loudness_lufs),
+        loudness_range_lu: d.and_then(|d| d.loudness_range_lu),
+        true_peak_dbtp: d.and_then(|d| d.true_peak_dbtp),
+        energy: d.map(|d| d.energy),
+        beats: d.map(|d| d.beats_s.clone()).unwrap_or_default(),
+        downbeats: d.map(|d| d.downbeats_s.clone()).unwrap_or_default(),
+        summary: d.map(|d| d.summary.clone()).unwrap_or_default(),
+        analyzer_version: r.analyzer_version,
+        analyzed_at_ms: r.analyzed_at_ms as f64,
+        error: r.error,
+        error_code: r.error_code,
+        path: r.path,
+    }
+}
+
+fn tracks_js(v: Vec<TrackRecord>) -> Vec<LibraryTrackJs> {
+    v.into_iter().map(track_js).collect()
+}
+
+/// Progress of a scan.
+#[napi(object)]
+#[derive(Default)]
+pub struct ScanProgressJs {
+    pub total: u32,
+    pub done: u32,
+    pub added: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    pub failed: u32,
+    /// The file just done.
+    pub path: String,
+}
+
+/// A file a scan could not analyse.
+#[napi(object)]
+pub struct ScanFailureJs {
+    pub path: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What a scan did.
+#[napi(object)]
+pub struct ScanSummaryJs {
+    pub files: u32,
+    pub added: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    pub failed: u32,
+    pub ignored: u32,
+    pub aborted: bool,
+    pub duration_s: f64,
+    pub failures: Vec<ScanFailureJs>,
+}
+
+fn summary_js(s: ScanSummary) -> ScanSummaryJs {
+    ScanSummaryJs {
+        files: s.files as u32,
+        added: s.added as u32,
+        updated: s.updated as u32,
+        unchanged: s.unchanged as u32,
+        failed: s.failed as u32,
+        ignored: s.ignored as u32,
+        aborted: s.aborted,
+        duration_s: s.duration_s,
+        failures: s.failures.into_iter().map(|f| ScanFailureJs { path: f.path, code: f.code, message: f.message }).collect(),
+    }
+}
+
+/// Stops a scan and reports its progress (polled from JS).
+#[napi]
+pub struct ScanControl {
+    stop: Arc<AtomicBool>,
+    progress: Arc<Mutex<ScanProgress>>,
+}
+
+#[napi]
+impl ScanControl {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        ScanControl { stop: Arc::new(AtomicBool::new(false)), progress: Arc::default() }
+    }
+
+    /// Ends the scan after the files in flight; what finished is kept.
+    #[napi]
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Progress so far.
+    #[napi]
+    pub fn progress(&self) -> ScanProgressJs {
+        let p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        ScanProgressJs {
+            total: p.total as u32,
+            done: p.done as u32,
+            added: p.added as u32,
+            updated: p.updated as u32,
+            unchanged: p.unchanged as u32,
+            failed: p.failed as u32,
+            path: p.path.clone(),
+        }
+    }
+}
+
+impl Default for ScanControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What is playing, as live analysis sees it (see `MixerSession`).
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct CurrentFeaturesDesc {
+    pub tempo_bpm: Option<f64>,
+    /// Tonic (`C`, `F#`, `Bb`, ...) with `mode`, or a Camelot code.
+    pub key: Option<String>,
+    pub mode: Option<String>,
+    pub camelot: Option<String>,
+    pub loudness_lufs: Option<f64>,
+    /// RMS level, linear 0..1.
+    pub energy: Option<f64>,
+    /// A 44-value summary vector like the tracks'.
+    pub summary: Option<Vec<f64>>,
+}
+
+fn current(c: &CurrentFeaturesDesc) -> resonode_core::Result<CurrentFeatures> {
+    let key = match (&c.key, &c.mode, &c.camelot) {
+        (Some(k), Some(m), _) => Some((
+            parse_tonic(k).ok_or_else(|| Error::param("key", format!("`{k}` is not a key (C, C#, Db, ... B)")))?,
+            parse_mode(m).ok_or_else(|| Error::param("mode", format!("`{m}` is not major or minor")))?,
+        )),
+        (Some(_), None, None) => return Err(Error::param("mode", "a key needs its mode (major or minor)")),
+        (_, _, Some(code)) => Some(parse_camelot(code).ok_or_else(|| Error::param("camelot", format!("`{code}` is not a Camelot code (1A..12B)")))?),
+        _ => None,
+    };
+    Ok(CurrentFeatures {
+        tempo_bpm: c.tempo_bpm,
+        key_tonic: key.map(|k| k.0),
+        mode: key.map(|k| k.1),
+        loudness_lufs: c.loudness_lufs,
+        energy: c.energy,
+        summary: c.summary.clone(),
+    })
+}
+
+fn track_ref(which: Either<i64, String>) -> TrackRef {
+    match which {
+        Either::A(id) => TrackRef::Id(id),
+        Either::B(path) => TrackRef::path(&path),
+    }
+}
+
+fn from_desc(from: Either<Either<i64, String>, CurrentFeaturesDesc>) -> resonode_core::Result<RecommendFrom> {
+    Ok(match from {
+        Either::A(which) => RecommendFrom::Track(track_ref(which)),
+        Either::B(c) => RecommendFrom::Current(current(&c)?),
+    })
+}
+
+/// Options of `recommend`.
+#[napi(object)]
+#[derive(Default)]
+pub struct RecommendOptionsDesc {
+    pub limit: Option<u32>,
+    pub session: Option<i64>,
+    pub tempo_tolerance: Option<f64>,
+    pub key_lock: Option<bool>,
+    pub exclude: Option<Vec<i64>>,
+}
+
+/// Score components, each 0..1.
+#[napi(object)]
+pub struct ComponentsJs {
+    pub tempo: f64,
+    pub harmonic: f64,
+    pub energy: f64,
+    pub timbre: f64,
+    pub learned: f64,
+}
+
+fn components_js(c: resonode_library::Components) -> ComponentsJs {
+    ComponentsJs { tempo: c.tempo, harmonic: c.harmonic, energy: c.energy, timbre: c.timbre, learned: c.learned }
+}
+
+/// One recommended track.
+#[napi(object)]
+pub struct RecommendationJs {
+    pub track_id: i64,
+    pub path: String,
+    /// Predicted acceptance, 0..1.
+    pub score: f64,
+    pub components: ComponentsJs,
+    pub tempo_bpm: Option<f64>,
+    pub camelot: Option<String>,
+    /// Playback-rate factor bringing the candidate to the current tempo.
+    pub stretch_ratio: Option<f64>,
+    /// 1, or 2 / 0.5 when mixed at double / half time.
+    pub tempo_multiple: f64,
+}
+
+fn recs_js(v: Vec<Recommendation>) -> Vec<RecommendationJs> {
+    v.into_iter()
+        .map(|r| RecommendationJs {
+            track_id: r.track_id,
+            path: r.path,
+            score: r.score,
+            components: components_js(r.components),
+            tempo_bpm: r.tempo_bpm,
+            camelot: r.camelot,
+            stretch_ratio: r.stretch_ratio,
+            tempo_multiple: r.tempo_multiple,
+        })
+        .collect()
+}
+
+/// The preference model: one weight per component, a bias, and the feedback events learned from.
+#[napi(object)]
+pub struct ModelJs {
+    pub weights: ComponentsJs,
+    pub bias: f64,
+    pub updates: f64,
+}
+
+fn model_js(m: resonode_library::learn::ModelState) -> ModelJs {
+    let w = m.weights;
+    debug_assert_eq!(COMPONENTS.len(), w.len());
+    ModelJs {
+        weights: ComponentsJs { tempo: w[0], harmonic: w[1], energy: w[2], timbre: w[3], learned: w[4] },
+        bias: m.bias,
+        updates: m.updates as f64,
+    }
+}
+
+/// What a feedback call stored and learned.
+#[napi(object)]
+pub struct FeedbackJs {
+    pub id: i64,
+    pub components: ComponentsJs,
+    pub model: ModelJs,
+}
+
+/// A play in a mix session.
+#[napi(object)]
+pub struct PlayJs {
+    pub session: i64,
+    pub seq: i64,
+    pub track_id: Option<i64>,
+    pub label: Option<String>,
+    pub started_at_ms: f64,
+}
+
+fn play_js(p: Play) -> PlayJs {
+    PlayJs { session: p.session, seq: p.seq, track_id: p.track, label: p.label, started_at_ms: p.started_at_ms as f64 }
+}
+
+/// A mix session and its plays.
+#[napi(object)]
+pub struct SessionJs {
+    pub id: i64,
+    pub source: Option<String>,
+    pub started_at_ms: f64,
+    pub ended_at_ms: Option<f64>,
+    pub plays: Vec<PlayJs>,
+}
+
+fn session_js(s: SessionRecord) -> SessionJs {
+    SessionJs {
+        id: s.id,
+        source: s.source,
+        started_at_ms: s.started_at_ms as f64,
+        ended_at_ms: s.ended_at_ms.map(|v| v as f64),
+        plays: s.plays.into_iter().map(play_js).collect(),
+    }
+}
+
+/// A music library in a SQLite file (see `resonode_library`).
+#[napi]
+pub struct NativeLibrary {
+    lib: Shared,
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+fn id(v: i64) -> i64 {
+    v
+}
+
+#[napi]
+impl NativeLibrary {
+    /// Opens (creating on first use) the library at `path`.
+    ///
+    /// @throws ERR_NOT_FOUND (folder missing), ERR_DATABASE (not a library,
+    /// damaged, newer schema), ERR_DATABASE_LOCKED
+    #[napi(constructor)]
+    pub fn new(path: String, busy_timeout_ms: Option<u32>) -> napi::Result<Self> {
+        let busy_timeout = Duration::from_millis(busy_timeout_ms.unwrap_or(5000) as u64);
+        let path = PathBuf::from(path);
+        let lib = guard_core(|| Library::open(&path, Some(busy_timeout)))?;
+        Ok(NativeLibrary { lib: Arc::new(Mutex::new(Some(lib))), path, busy_timeout })
+    }
+
+    /// Closes the database (later calls reject with ERR_INVALID_STATE).
+    #[napi]
+    pub fn close(&self) {
+        self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Scans `dir` on its own connection; `concurrency` files at once (0 = one per core).
+    ///
+    /// @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
+    #[napi(ts_return_type = "Promise<ScanSummaryJs>")]
+    pub fn scan(&self, dir: String, concurrency: Option<u32>, control: &ScanControl) -> AsyncTask<LibraryTask<ScanSummary, ScanSummaryJs>> {
+        let (path, timeout) = (self.path.clone(), self.busy_timeout);
+        let (stop, progress) = (control.stop.clone(), control.progress.clone());
+        let opts = ScanOptions { concurrency: concurrency.unwrap_or(0) as usize, ..Default::default() };
+        task(&self.lib, summary_js, move |_| {
+            let mut store = SqliteStore::open(&path, timeout)?;
+            resonode_library::scan(&mut store, &PathBuf::from(dir), &opts, &stop, |p| {
+                *progress.lock().unwrap_or_else(|p| p.into_inner()) = p.clone();
+            })
+        })
+    }
+
+    /// Adds (or re-analyses) one file; a failed analysis is recorded and rejects with its error.
+    #[napi(ts_return_type = "Promise<LibraryTrackJs>")]
+    pub fn add(&self, path: String, control: &ScanControl) -> AsyncTask<LibraryTask<TrackRecord, LibraryTrackJs>> {
+        let stop = control.stop.clone();
+        task(&self.lib, track_js, move |lib| lib.add_file(&PathBuf::from(path), &Default::default(), &stop))
+    }
+
+    /// Every track, by path.
+    #[napi(ts_return_type = "Promise<LibraryTrackJs[]>")]
+    pub fn list(&self) -> AsyncTask<LibraryTask<Vec<TrackRecord>, Vec<LibraryTrackJs>>> {
+        task(&self.lib, tracks_js, |lib| lib.tracks())
+    }
+
+    /// One track by id or path. @throws ERR_TRACK_NOT_FOUND
+    #[napi(ts_return_type = "Promise<LibraryTrackJs>")]
+    pub fn get(&self, which: Either<i64, String>) -> AsyncTask<LibraryTask<TrackRecord, LibraryTrackJs>> {
+        let which = track_ref(which);
+        task(&self.lib, track_js, move |lib| lib.track(&which))
+    }
+
+    /// Removes a track; resolves with what was removed. @throws ERR_TRACK_NOT_FOUND
+    #[napi(ts_return_type = "Promise<LibraryTrackJs>")]
+    pub fn remove(&self, which: Either<i64, String>) -> AsyncTask<LibraryTask<TrackRecord, LibraryTrackJs>> {
+        let which = track_ref(which);
+        task(&self.lib, track_js, move |lib| lib.remove(&which))
+    }
+
+    /// Ranks the tracks that can follow a track (id or path) or live features.
+    ///
+    /// @throws ERR_TRACK_NOT_FOUND, ERR_INVALID_STATE (the track has no analysis), ERR_INVALID_PARAMETER
+    #[napi(ts_return_type = "Promise<RecommendationJs[]>")]
+    pub fn recommend(
+        &self,
+        from: Either<Either<i64, String>, CurrentFeaturesDesc>,
+        options: Option<RecommendOptionsDesc>,
+    ) -> AsyncTask<LibraryTask<Vec<Recommendation>, Vec<RecommendationJs>>> {
+        let o = options.unwrap_or_default();
+        let from = from_desc(from);
+        task(&self.lib, recs_js, move |lib| {
+            let base = RecommendOptions::default();
+            let opts = RecommendOptions {
+                limit: o.limit.map_or(base.limit, |v| v as usize),
+                session: o.session,
+                tempo_tolerance: o.tempo_tolerance.unwrap_or(base.tempo_tolerance),
+                key_lock: o.key_lock.unwrap_or(base.key_lock),
+                exclude: o.exclude.unwrap_or_default(),
+            };
+            lib.recommend(&from?, &opts)
+        })
+    }
+
+    /// Stores feedback (after `from`, `to` was accepted or not, rating 0..1) and learns from it.
+    ///
+    /// @throws ERR_INVALID_PARAMETER (rating outside 0..1, unknown session), ERR_TRACK_NOT_FOUND
+    #[napi(ts_return_type = "Promise<FeedbackJs>")]
+    pub fn add_feedback(
+        &self,
+        from: Either<Either<i64, String>, CurrentFeaturesDesc>,
+        to: Either<i64, String>,
+        accepted: bool,
+        rating: Option<f64>,
+        session: Option<i64>,
+    ) -> AsyncTask<LibraryTask<resonode_library::library::FeedbackOutcome, FeedbackJs>> {
+        let from = from_desc(from);
+        let to = track_ref(to);
+        task(
+            &self.lib,
+            |f| FeedbackJs { id: f.id, components: components_js(f.components), model: model_js(f.model) },
+            move |lib| lib.add_feedback(&FeedbackInput { session, from: from?, to, accepted, rating }),
+        )
+    }
+
+    /// The preference model now.
+    #[napi(ts_return_type = "Promise<ModelJs>")]
+    pub fn model(&self) -> AsyncTask<LibraryTask<resonode_library::learn::ModelState, ModelJs>> {
+        task(&self.lib, model_js, |lib| lib.model())
+    }
+
+    /// Back to the default model; earlier feedback stops counting.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn reset_learning(&self) -> AsyncTask<LibraryTask<(), ()>> {
+        task(&self.lib, |()| (), |lib| lib.reset_learning())
+    }
+
+    /// Loads the recommendation index now; resolves with the number of tracks in it.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn warm(&self) -> AsyncTask<LibraryTask<usize, u32>> {
+        task(&self.lib, |n| n as u32, |lib| lib.warm())
+    }
+
+    /// Starts a mix session; resolves with its id.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn begin_session(&self, source: Option<String>) -> AsyncTask<LibraryTask<i64, i64>> {
+        task(&self.lib, id, move |lib| lib.begin_session(source.as_deref()))
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn end_session(&self, session: i64) -> AsyncTask<LibraryTask<(), ()>> {
+        task(&self.lib, |()| (), move |lib| lib.end_session(session))
+    }
+
+    /// Records a play (a library track, or a label for anything else).
+    #[napi(ts_return_type = "Promise<PlayJs>")]
+    pub fn add_play(&self, session: i64, track: Option<Either<i64, String>>, label: Option<String>) -> AsyncTask<LibraryTask<Play, PlayJs>> {
+        let track = track.map(track_ref);
+        task(&self.lib, play_js, move |lib| {
+            let id = match track {
+                Some(t) => Some(lib.track(&t)?.id),
+                None => None,
+            };
+            lib.add_play(session, id, label.as_deref())
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<SessionJs>")]
+    pub fn session(&self, session: i64) -> AsyncTask<LibraryTask<SessionRecord, SessionJs>> {
+        task(&self.lib, session_js, move |lib| lib.session(session))
+    }
+}
+
+/// Pitch-class names, C first (for key names in JS).
+#[napi]
+pub fn pitch_classes() -> Vec<String> {
+    PITCH_CLASSES.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,469 @@
+/**
+ * The music library: analysed tracks in an embedded SQLite database (one
+ * file, created on first use), folder scans on all cores, recommendations
+ * for what can follow a track or what is playing, and a preference model
+ * that learns from feedback.
+ *
+ * The database layer is Rust (`rusqlite` with SQLite compiled in), behind
+ * one `Store` interface that a server database can implement too. SQLite
+ * runs in WAL mode: listing and recommending go on while a scan writes,
+ * and each scanned file is committed on its own, so an interrupted scan
+ * (Ctrl-C, `AbortSignal`, `kill -9`) keeps everything finished and the
+ * next scan resumes.
+ */
+import { resolve } from 'node:path'
+import native = require('./native')
+import { awaitNative, callNative, makeError } from './errors'
+
+/** Default library file, in the working directory. */
+export const DEFAULT_LIBRARY_PATH = 'music_library.db'
+
+/** Options of {@link Library}. */
+export interface LibraryOptions {
+  /** How long a write waits for another connection's lock before `ERR_DATABASE_LOCKED` (ms, default 5000). */
+  busyTimeoutMs?: number
+}
+
+/**
+ * A track as stored, in full. Times in s, tempo in BPM, loudness in LUFS /
+ * LU / dBTP, `energy` linear RMS 0..1, `summary` the analyzer's 44-value
+ * vector. `analyzedAt` is an ISO 8601 time. A track whose analysis failed
+ * has `error` (and `errorCode`) and null descriptors.
+ */
+export interface LibraryTrack {
+  id: number
+  path: string
+  contentHash: string | null
+  sizeBytes: number
+  mtimeMs: number
+  durationS: number | null
+  sampleRate: number | null
+  channels: number | null
+  tempoBpm: number | null
+  tempoConfidence: number | null
+  key: string | null
+  mode: 'major' | 'minor' | null
+  camelot: string | null
+  keyConfidence: number | null
+  loudnessLufs: number | null
+  loudnessRangeLu: number | null
+  truePeakDbtp: number | null
+  energy: number | null
+  beats: number[]
+  downbeats: number[]
+  summary: number[]
+  analyzerVersion: string
+  analyzedAt: string
+  error: string | null
+  errorCode: string | null
+}
+
+/** A track in {@link Library.list} (and `resonode library list --json`). */
+export interface TrackListEntry {
+  id: number
+  path: string
+  durationS: number | null
+  tempoBpm: number | null
+  key: string | null
+  mode: 'major' | 'minor' | null
+  camelot: string | null
+  loudnessLufs: number | null
+  analyzedAt: string
+  /** Why analysis failed; null for analysed tracks. */
+  error: string | null
+}
+
+/** Scan progress, after each file. */
+export type ScanProgress = native.ScanProgressJs
+/** What a scan did: counts, `aborted` when stopped early, and the files that failed. */
+export type ScanSummary = native.ScanSummaryJs
+
+/** Options of {@link Library.scan}. */
+export interface ScanOptions {
+  /** Called after each file (polled every `progressIntervalMs`, and once at the end). */
+  onProgress?: (p: ScanProgress) => void
+  /** Stops the scan after the files in flight; it resolves with `aborted: true` and what finished is kept. */
+  signal?: AbortSignal
+  /** Files analysed at once (default: one per core). */
+  concurrency?: number
+  /** Milliseconds between progress polls (default 100). */
+  progressIntervalMs?: number
+}
+
+/**
+ * What is playing, for recommendations: any subset (missing values make
+ * their component neutral). An `Analyzer`'s `state` ({@link LiveAnalysis})
+ * fits as it is.
+ */
+export interface CurrentFeatures {
+  tempoBpm?: number | null
+  /** Tonic (`C`, `F#`, `Bb`) with `mode`, or `camelot`. */
+  key?: string | null
+  mode?: string | null
+  camelot?: string | null
+  loudnessLufs?: number | null
+  /** RMS level, linear 0..1. */
+  energy?: number | null
+  /** A 44-value summary vector (as tracks and live analysis give). */
+  summary?: number[] | null
+}
+
+/** A track id, or its path. */
+export type TrackRef = number | string
+
+/** Options of {@link Library.recommend}. */
+export interface RecommendOptions {
+  /** A track (id or path) or what is playing now. */
+  from: TrackRef | CurrentFeatures
+  /** How many (default 10). */
+  limit?: number
+  /** Leave out what this mix session played (a session id, or a `MixerSession`). */
+  session?: number | { id: number | null }
+  /** Largest tempo stretch, a fraction (default 0.08 = ±8 %). */
+  tempoTolerance?: number
+  /** Mixes keep the pitch when stretching (default true); false scores the key as stretched. */
+  keyLock?: boolean
+  /** Track ids to leave out. */
+  exclude?: number[]
+}
+
+/** Score components, each 0..1: see {@link Library.recommend}. */
+export interface ScoreComponents {
+  tempo: number
+  harmonic: number
+  energy: number
+  timbre: number
+  learned: number
+}
+
+/** One recommended track (`resonode library recommend --json` prints an array of these). */
+export interface Recommendation {
+  trackId: number
+  path: string
+  /** Predicted acceptance 0..1 (the preference model over the components). */
+  score: number
+  components: ScoreComponents
+  tempoBpm: number | null
+  camelot: string | null
+  /** Playback-rate factor bringing the track to the current tempo (null without tempos). */
+  stretchRatio: number | null
+  /** 1, or 2 / 0.5 when it mixes at double / half time. */
+  tempoMultiple: number
+}
+
+/** The preference model: a weight per component, a bias, and how many feedback events it learned from. */
+export interface PreferenceModel {
+  weights: ScoreComponents
+  bias: number
+  updates: number
+}
+
+/** What {@link Library.addFeedback} stored and learned. */
+export interface FeedbackResult {
+  id: number
+  /** The transition's components when the feedback was given. */
+  components: ScoreComponents
+  model: PreferenceModel
+}
+
+/** A play in a mix session. */
+export interface Play {
+  session: number
+  seq: number
+  trackId: number | null
+  label: string | null
+  startedAt: string
+}
+
+/** A mix session with its plays in order. */
+export interface MixSessionRecord {
+  id: number
+  source: string | null
+  startedAt: string
+  endedAt: string | null
+  plays: Play[]
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+function track(t: native.LibraryTrackJs): LibraryTrack {
+  return {
+    id: t.id,
+    path: t.path,
+    contentHash: t.contentHash ?? null,
+    sizeBytes: t.sizeBytes,
+    mtimeMs: t.mtimeMs,
+    durationS: t.durationS ?? null,
+    sampleRate: t.sampleRate ?? null,
+    channels: t.channels ?? null,
+    tempoBpm: t.tempoBpm ?? null,
+    tempoConfidence: t.tempoConfidence ?? null,
+    key: t.key ?? null,
+    mode: (t.mode as 'major' | 'minor' | undefined) ?? null,
+    camelot: t.camelot ?? null,
+    keyConfidence: t.keyConfidence ?? null,
+    loudnessLufs: t.loudnessLufs ?? null,
+    loudnessRangeLu: t.loudnessRangeLu ?? null,
+    truePeakDbtp: t.truePeakDbtp ?? null,
+    energy: t.energy ?? null,
+    beats: t.beats,
+    downbeats: t.downbeats,
+    summary: t.summary,
+    analyzerVersion: t.analyzerVersion,
+    analyzedAt: iso(t.analyzedAtMs),
+    error: t.error ?? null,
+    errorCode: t.errorCode ?? null,
+  }
+}
+
+function entry(t: native.LibraryTrackJs): TrackListEntry {
+  return {
+    id: t.id,
+    path: t.path,
+    durationS: t.durationS ?? null,
+    tempoBpm: t.tempoBpm ?? null,
+    key: t.key ?? null,
+    mode: (t.mode as 'major' | 'minor' | undefined) ?? null,
+    camelot: t.camelot ?? null,
+    loudnessLufs: t.loudnessLufs ?? null,
+    analyzedAt: iso(t.analyzedAtMs),
+    error: t.error ?? null,
+  }
+}
+
+function recommendation(r: native.RecommendationJs): Recommendation {
+  return {
+    trackId: r.trackId,
+    path: r.path,
+    score: r.score,
+    components: r.components,
+    tempoBpm: r.tempoBpm ?? null,
+    camelot: r.camelot ?? null,
+    stretchRatio: r.stretchRatio ?? null,
+    tempoMultiple: r.tempoMultiple,
+  }
+}
+
+function session(s: native.SessionJs): MixSessionRecord {
+  return {
+    id: s.id,
+    source: s.source ?? null,
+    startedAt: iso(s.startedAtMs),
+    endedAt: s.endedAtMs == null ? null : iso(s.endedAtMs),
+    plays: s.plays.map(play),
+  }
+}
+
+function play(p: native.PlayJs): Play {
+  return { session: p.session, seq: p.seq, trackId: p.trackId ?? null, label: p.label ?? null, startedAt: iso(p.startedAtMs) }
+}
+
+function checkRef(which: unknown, name: string): TrackRef {
+  if (typeof which === 'number' && Number.isInteger(which)) return which
+  if (typeof which === 'string' && which.length > 0) return which
+  throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${name}\`: a track id (integer) or path, got ${JSON.stringify(which)}`)
+}
+
+function nativeFrom(from: unknown): number | string | native.CurrentFeaturesDesc {
+  if (typeof from === 'number' || typeof from === 'string') return checkRef(from, 'from')
+  if (from && typeof from === 'object') {
+    const c = from as CurrentFeatures
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined)
+    return {
+      tempoBpm: num(c.tempoBpm),
+      key: str(c.key),
+      mode: str(c.mode),
+      camelot: str(c.camelot),
+      loudnessLufs: num(c.loudnessLufs),
+      energy: num(c.energy),
+      summary: Array.isArray(c.summary) ? c.summary : undefined,
+    }
+  }
+  throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `from`: a track id, a path, or current features ({ tempoBpm, key, mode, ... })')
+}
+
+function sessionId(s: RecommendOptions['session']): number | undefined {
+  if (s == null) return undefined
+  if (typeof s === 'number') return s
+  return s.id ?? undefined
+}
+
+/**
+ * A music library in a SQLite file.
+ *
+ * ```ts
+ * const library = new Library('music_library.db')
+ * await library.scan('~/Music', { onProgress: (p) => console.log(p.done, '/', p.total) })
+ * const next = await library.recommend({ from: '/music/a.flac', limit: 5 })
+ * ```
+ *
+ * Recommendation components (each 0..1): **tempo** (stretch needed, trying
+ * half / double time; 0 beyond `tempoTolerance`), **harmonic** (Camelot
+ * wheel: same key 1, ±1 or relative major/minor 0.9/0.85, diagonal 0.6,
+ * ±2 0.5, a semitone 0.45, clashes 0.1), **energy** (loudness continuity,
+ * exp(-ΔLUFS² / 32)), **timbre** (cosine similarity of standardised
+ * MFCC / spectral summaries) and **learned** (what feedback said of the
+ * track). The score is the preference model's predicted acceptance,
+ * σ(b + w · components), trained online by {@link Library.addFeedback}.
+ *
+ * @throws (constructor) NotFoundError (the folder does not exist),
+ *   DatabaseError (not a library, damaged, made by a newer resonode; the
+ *   file is left untouched), DatabaseLockedError
+ */
+export class Library {
+  /** Absolute path of the database file. */
+  readonly path: string
+  private readonly native: native.NativeLibrary
+
+  constructor(path: string = DEFAULT_LIBRARY_PATH, options: LibraryOptions = {}) {
+    if (typeof path !== 'string' || path.length === 0) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `path`: a database file path')
+    const t = options.busyTimeoutMs
+    if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`busyTimeoutMs\`: a whole number of ms >= 0, got ${t}`)
+    this.path = resolve(path)
+    this.native = callNative(() => new native.NativeLibrary(this.path, t))
+  }
+
+  /**
+   * Analyses every audio file (WAV, FLAC, MP3, Ogg Vorbis) under `dir` on
+   * all cores: unchanged files are skipped, changed ones re-analysed,
+   * failures recorded per file (`summary.failures`, and as tracks with
+   * `error`). Stopping keeps everything finished.
+   *
+   * @throws NotFoundError (no such folder), InvalidParameterError (not a
+   *   folder), DatabaseError, DatabaseLockedError
+   */
+  async scan(dir: string, options: ScanOptions = {}): Promise<ScanSummary> {
+    const c = options.concurrency
+    if (c !== undefined && !(Number.isInteger(c) && c >= 1)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`concurrency\`: a whole number >= 1, got ${c}`)
+    const control = new native.ScanControl()
+    const abort = () => control.stop()
+    if (options.signal?.aborted) control.stop()
+    options.signal?.addEventListener('abort', abort)
+    let lastDone = -1
+    const report = () => {
+      const p = control.progress()
+      if (p.done !== lastDone && p.total > 0) {
+        lastDone = p.done
+        options.onProgress?.(p)
+      }
+    }
+    const timer = options.onProgress ? setInterval(report, options.progressIntervalMs ?? 100) : null
+    try {
+      const summary = await awaitNative(this.native.scan(resolve(dir), c, control))
+      if (options.onProgress) report()
+      return summary
+    } finally {
+      if (timer) clearInterval(timer)
+      options.signal?.removeEventListener('abort', abort)
+    }
+  }
+
+  /**
+   * Adds (or re-analyses) one file. A failed analysis is recorded as a
+   * track with `error` and rejects with its error.
+   *
+   * @throws NotFoundError, DecodeError, UnsupportedFormatError, EmptyAudioError, DatabaseError
+   */
+  async add(file: string, options: { signal?: AbortSignal } = {}): Promise<LibraryTrack> {
+    const control = new native.ScanControl()
+    const abort = () => control.stop()
+    options.signal?.addEventListener('abort', abort)
+    try {
+      return track(await awaitNative(this.native.add(resolve(file), control)))
+    } finally {
+      options.signal?.removeEventListener('abort', abort)
+    }
+  }
+
+  /** Every track, by path (summary fields; {@link Library.get} has everything). */
+  async list(): Promise<TrackListEntry[]> {
+    return (await awaitNative(this.native.list())).map(entry)
+  }
+
+  /** Every track in full. */
+  async tracks(): Promise<LibraryTrack[]> {
+    return (await awaitNative(this.native.list())).map(track)
+  }
+
+  /** One track by id or path. @throws TrackNotFoundError */
+  async get(which: TrackRef): Promise<LibraryTrack> {
+    return track(await awaitNative(this.native.get(checkRef(which, 'track'))))
+  }
+
+  /** Removes a track (and the feedback about transitions into it); resolves with what was removed. @throws TrackNotFoundError */
+  async remove(which: TrackRef): Promise<LibraryTrack> {
+    return track(await awaitNative(this.native.remove(checkRef(which, 'track'))))
+  }
+
+  /**
+   * Ranks the tracks that can follow `from` (a track, or live features),
+   * best first, leaving out `from`, the session's plays and `exclude`.
+   * See the class docs for the components.
+   *
+   * @throws TrackNotFoundError, InvalidStateError (the track's analysis failed), InvalidParameterError
+   */
+  async recommend(options: RecommendOptions): Promise<Recommendation[]> {
+    if (!options || options.from === undefined) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `from`: recommend({ from: trackId | path | currentFeatures })')
+    const { limit, tempoTolerance, keyLock, exclude } = options
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`limit\`: a whole number >= 1, got ${limit}`)
+    const out = await awaitNative(
+      this.native.recommend(nativeFrom(options.from), { limit, tempoTolerance, keyLock, exclude, session: sessionId(options.session) }),
+    )
+    return out.map(recommendation)
+  }
+
+  /**
+   * Stores that after `from`, `to` was accepted or rejected (optionally
+   * rated 0..1), and trains the preference model on it; both are saved in
+   * one transaction and used by the next {@link Library.recommend}.
+   *
+   * @throws InvalidParameterError (rating outside 0..1; nothing is stored), TrackNotFoundError
+   */
+  async addFeedback(from: TrackRef | CurrentFeatures, to: TrackRef, accepted: boolean, rating?: number | null, session?: number | null): Promise<FeedbackResult> {
+    if (typeof accepted !== 'boolean') throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `accepted`: true or false')
+    if (rating != null && !(typeof rating === 'number' && rating >= 0 && rating <= 1)) {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`rating\`: must be within 0..1, got ${rating}`)
+    }
+    return awaitNative(this.native.addFeedback(nativeFrom(from), checkRef(to, 'to'), accepted, rating ?? undefined, session ?? undefined))
+  }
+
+  /** The preference model now (the defaults until feedback arrives). */
+  async model(): Promise<PreferenceModel> {
+    return awaitNative(this.native.model())
+  }
+
+  /** Back to the default model; earlier feedback stops counting (its rows are kept). */
+  async resetLearning(): Promise<void> {
+    await awaitNative(this.native.resetLearning())
+  }
+
+  /** Loads the recommendation index now (otherwise the first recommend() after a change does); resolves with its size. */
+  async warm(): Promise<number> {
+    return awaitNative(this.native.warm())
+  }
+
+  /** Starts a mix session; resolves with its id. */
+  async beginSession(source?: string): Promise<number> {
+    return awaitNative(this.native.beginSession(source))
+  }
+
+  async endSession(id: number): Promise<void> {
+    await awaitNative(this.native.endSession(id))
+  }
+
+  /** Records that a track (or something outside the library, `label`) started playing in a session. */
+  async addPlay(sessionId: number, which: TrackRef | null, label?: string): Promise<Play> {
+    return play(await awaitNative(this.native.addPlay(sessionId, which == null ? undefined : checkRef(which, 'track'), label)))
+  }
+
+  /** A mix session with its plays. @throws InvalidParameterError (no such session) */
+  async session(id: number): Promise<MixSessionRecord> {
+    return session(await awaitNative(this.native.session(id)))
+  }
+
+  /** Closes the database; later calls reject with `ERR_INVALID_STATE`. */
+  close(): void {
+    this.native.close()
+  }
+}
