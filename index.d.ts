@@ -346,6 +346,12 @@ export declare class ScanControl {
   progress(): ScanProgressJs
 }
 
+/** Stops a transition render. */
+export declare class TransitionControl {
+  constructor()
+  stop(): void
+}
+
 /**
  * Analysis settings; absent fields take the defaults (22050 Hz, nFft 2048,
  * hopLength 512, nMels 128, nMfcc 13, rolloffPercent 0.85, tuning 0,
@@ -660,6 +666,15 @@ export interface Metrics {
   snr: number
   correlation: number
 }
+
+/**
+ * Renders the end of `a` into the start of `b` (B time-stretched to A's
+ * tempo, downbeats aligned, equal-power crossfade, loudness matched) into `out`.
+ *
+ * @throws ERR_NOT_FOUND, ERR_DECODE, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
+ * (crossfadeBeats, a track too short), ERR_INVALID_STATE (no tempo; stopped), ERR_IO
+ */
+export declare function mixTransitionNative(a: string, b: string, out: string, options: TransitionOptionsDesc | undefined | null, control: TransitionControl): Promise<TransitionReportJs>
 
 /** The preference model: one weight per component, a bias, and the feedback events learned from. */
 export interface ModelJs {
@@ -1290,6 +1305,48 @@ export interface TrackAnalysis {
   /** Fixed-length vector for similarity (44 values; see the docs). */
   summary: Array<number>
   analyzerVersion: string
+}
+
+/**
+ * Options of `mixTransitionNative`; absent fields take the defaults
+ * (16 / 16 / 16 beats, loudness matched).
+ */
+export interface TransitionOptionsDesc {
+  crossfadeBeats?: number
+  leadInBeats?: number
+  tailBeats?: number
+  matchLoudness?: boolean
+}
+
+/**
+ * What a rendered transition holds. Times in s (output time unless said),
+ * tempos in BPM, gains in dB, loudness in LUFS.
+ */
+export interface TransitionReportJs {
+  out: string
+  durationS: number
+  sampleRate: number
+  channels: number
+  tempoABpm: number
+  tempoBBpm: number
+  /** Playback-rate factor applied to B (tempo A / tempo B), pitch kept. */
+  stretchRatio: number
+  /** Where in A the output starts, and A's downbeat (time in A) where the crossfade starts. */
+  aStartS: number
+  aDownbeatS: number
+  /** B's downbeat (time in B, unstretched) aligned to it. */
+  bDownbeatS: number
+  crossfadeStartS: number
+  crossfadeEndS: number
+  tailBeats: number
+  /** Loudness-matching gain applied to B. */
+  gainBDb: number
+  /** 0, or the (negative) gain that kept the mix from clipping. */
+  outputGainDb: number
+  loudnessALufs?: number
+  loudnessBLufs?: number
+  /** Where beats should fall in the output (A's grid through the crossfade, then B's stretched grid). */
+  expectedBeats: Array<number>
 }
 
 /**

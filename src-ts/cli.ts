@@ -16,6 +16,7 @@ import { listDevices, testDevice, RealtimeProcessor, type Backend } from './real
 import { SpeechEnhancer, Separator } from './ml'
 import { analyze } from './analysis'
 import { addLibraryCommands } from './cli-library'
+import { mixTransition } from './transition'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -297,6 +298,25 @@ async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; fu
   }
 }
 
+async function cmdMix(a: string, b: string, out: string, o: { crossfadeBeats?: number; json?: boolean }) {
+  const ac = new AbortController()
+  const interrupt = () => ac.abort()
+  process.once('SIGINT', interrupt)
+  try {
+    const r = await mixTransition(a, b, { out, crossfadeBeats: o.crossfadeBeats, signal: ac.signal })
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
+      return
+    }
+    process.stdout.write(
+      `${r.out}: ${r.durationS.toFixed(1)} s; A ${r.tempoABpm.toFixed(1)} BPM, B ${r.tempoBBpm.toFixed(1)} BPM stretched x${r.stretchRatio.toFixed(4)}; ` +
+        `crossfade ${r.crossfadeStartS.toFixed(2)}-${r.crossfadeEndS.toFixed(2)} s; B gain ${r.gainBDb.toFixed(1)} dB\n`,
+    )
+  } finally {
+    process.off('SIGINT', interrupt)
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('resonode')
     .description('Streaming and real-time audio processing with a Rust core.')
@@ -395,6 +415,16 @@ export async function main(argv: string[]): Promise<void> {
     .action(cmdSeparate)
 
   addLibraryCommands(program)
+
+  program
+    .command('mix')
+    .description('Render a beat-matched transition from the end of <a> into the start of <b>: B stretched to A\'s tempo (pitch kept), downbeats aligned, equal-power crossfade, loudness matched.')
+    .argument('<a>')
+    .argument('<b>')
+    .argument('<out>', 'output file (.wav float 32 or .flac)')
+    .option('--crossfade-beats <n>', 'crossfade length in beats of A (default 16)', positiveInt('--crossfade-beats'))
+    .option('--json', 'print one JSON object: tempos, stretchRatio, crossfade times, gains, expectedBeats')
+    .action(cmdMix)
 
   try {
     await program.parseAsync(argv)

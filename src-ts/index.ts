@@ -90,3 +90,4 @@ export {
   type MixSessionRecord,
 } from './library'
 export { MixerSession, type MixerSessionOptions, type SessionFeatures, type SessionPredictions } from './mixer'
+export { mixTransition, type TransitionOptions, type TransitionReport } from './transition'

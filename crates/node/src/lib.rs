@@ -12,6 +12,7 @@ mod convert;
 mod error;
 mod file;
 mod library;
+mod mix;
 mod pipeline;
 mod ml;
 mod realtime;

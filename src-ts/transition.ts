@@ -1,0 +1,73 @@
+/**
+ * Beat-matched transitions: the end of one track mixed into the start of
+ * the next, as a DJ would.
+ */
+import { resolve } from 'node:path'
+import native = require('./native')
+import { awaitNative, makeError } from './errors'
+
+/** Options of {@link mixTransition}. */
+export interface TransitionOptions {
+  /** Output file (`.wav` float 32, or `.flac` 24-bit). */
+  out: string
+  /** Length of the crossfade in beats of A (1..128, default 16). */
+  crossfadeBeats?: number
+  /** Beats of A alone before the crossfade (default 16; fewer when A is short). */
+  leadInBeats?: number
+  /** Beats of B alone after the crossfade (default 16; fewer when B is short). */
+  tailBeats?: number
+  /** Gain B to A's integrated loudness (default true; ±12 dB at most). */
+  matchLoudness?: boolean
+  /** Stops the render (rejects with `ERR_INVALID_STATE`). */
+  signal?: AbortSignal
+}
+
+/**
+ * What {@link mixTransition} rendered: tempos (BPM), the stretch applied to
+ * B (`stretchRatio` = tempo A / tempo B, as a playback rate, pitch kept),
+ * where A starts and which downbeats were aligned (s), the crossfade in
+ * output time (s), loudness of both (LUFS) and the gain on B (dB), and
+ * `expectedBeats`: where the beats fall in the output.
+ */
+export type TransitionReport = native.TransitionReportJs
+
+function beats(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)) {
+    throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${name}\`: a whole number of beats within ${min}..${max}, got ${v}`)
+  }
+  return v
+}
+
+/**
+ * Renders the end of track `a` into the start of track `b`: both are
+ * analysed (tempo, beats, downbeats, EBU R128 loudness); B is time-stretched
+ * to A's tempo without changing its pitch (Signalsmith Stretch); B's first
+ * usable downbeat is placed on the last downbeat of A that leaves room for
+ * the crossfade; the two are mixed with an equal-power crossfade
+ * (cos / sin gains) over `crossfadeBeats` beats; B is gained to A's
+ * loudness, and the mix scaled down if it would clip. Runs off the JS
+ * thread; not real-time.
+ *
+ * @throws NotFoundError, DecodeError, UnsupportedFormatError,
+ *   InvalidParameterError (beat counts; a track too short for the
+ *   crossfade), InvalidStateError (a track without a steady beat; aborted)
+ */
+export async function mixTransition(a: string, b: string, options: TransitionOptions): Promise<TransitionReport> {
+  if (!options || typeof options.out !== 'string' || options.out.length === 0) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `out`: the output file path')
+  const desc = {
+    crossfadeBeats: beats('crossfadeBeats', options.crossfadeBeats, 1, 128),
+    leadInBeats: beats('leadInBeats', options.leadInBeats, 0, 1024),
+    tailBeats: beats('tailBeats', options.tailBeats, 0, 1024),
+    matchLoudness: options.matchLoudness,
+  }
+  const control = new native.TransitionControl()
+  const abort = () => control.stop()
+  if (options.signal?.aborted) control.stop()
+  options.signal?.addEventListener('abort', abort)
+  try {
+    return await awaitNative(native.mixTransitionNative(resolve(a), resolve(b), resolve(options.out), desc, control))
+  } finally {
+    options.signal?.removeEventListener('abort', abort)
+  }
+}
