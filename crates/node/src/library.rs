@@ -25,10 +25,12 @@ use crate::error::guard_core;
 
 type Shared = Arc<Mutex<Option<Library>>>;
 
+type Job<T> = Box<dyn FnOnce(&Shared) -> resonode_core::Result<T> + Send>;
+
 /// A job on the library, run on a worker thread, converted to JS on the JS thread.
 pub struct LibraryTask<T: Send + 'static, J> {
     lib: Shared,
-    job: Option<Box<dyn FnOnce(&mut Library) -> resonode_core::Result<T> + Send>>,
+    job: Option<Job<T>>,
     to_js: fn(T) -> J,
 }
 
@@ -38,24 +40,35 @@ impl<T: Send + 'static, J: ToNapiValue + TypeName + 'static> Task for LibraryTas
     fn compute(&mut self) -> napi::Result<T> {
         let job = self.job.take();
         let lib = self.lib.clone();
-        guard_core(move || {
-            let job = job.ok_or_else(|| Error::Internal { message: "library task ran twice".into() })?;
-            let mut guard = lib.lock().unwrap_or_else(|p| p.into_inner());
-            let lib = guard.as_mut().ok_or_else(|| Error::InvalidState { reason: "the library is closed".into() })?;
-            job(lib)
-        })
+        guard_core(move || job.ok_or_else(|| Error::Internal { message: "library task ran twice".into() })?(&lib))
     }
     fn resolve(&mut self, _: Env, out: T) -> napi::Result<J> {
         Ok((self.to_js)(out))
     }
 }
 
+/// A job holding the library's lock while it runs.
 fn task<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
     lib: &Shared,
     to_js: fn(T) -> J,
     job: impl FnOnce(&mut Library) -> resonode_core::Result<T> + Send + 'static,
 ) -> AsyncTask<LibraryTask<T, J>> {
-    AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(Box::new(job)), to_js })
+    let job: Job<T> = Box::new(move |shared| {
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let lib = guard.as_mut().ok_or_else(|| Error::InvalidState { reason: "the library is closed".into() })?;
+        job(lib)
+    });
+    AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
+}
+
+/// A job on its own connection: the library's lock stays free for readers.
+fn detached<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
+    lib: &Shared,
+    to_js: fn(T) -> J,
+    job: impl FnOnce() -> resonode_core::Result<T> + Send + 'static,
+) -> AsyncTask<LibraryTask<T, J>> {
+    let job: Job<T> = Box::new(move |_| job());
+    AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
 }
 
 /// A track as stored. Times in s, tempo in BPM, loudness in LUFS / LU / dBTP.
@@ -427,7 +440,7 @@ impl NativeLibrary {
         let (path, timeout) = (self.path.clone(), self.busy_timeout);
         let (stop, progress) = (control.stop.clone(), control.progress.clone());
         let opts = ScanOptions { concurrency: concurrency.unwrap_or(0) as usize, ..Default::default() };
-        task(&self.lib, summary_js, move |_| {
+        detached(&self.lib, summary_js, move || {
             let mut store = SqliteStore::open(&path, timeout)?;
             resonode_library::scan(&mut store, &PathBuf::from(dir), &opts, &stop, |p| {
                 *progress.lock().unwrap_or_else(|p| p.into_inner()) = p.clone();
