@@ -143,6 +143,29 @@ pub fn beat_times_s(beats: &[usize], frame_rate: f64) -> Vec<f64> {
     beats.iter().map(|&b| (b as f64 / frame_rate - crate::predict::ONSET_LAG_S).max(0.0)).collect()
 }
 
+/// [`beat_times_s`] below the frame grid: where a beat frame is a peak of
+/// the onset envelope, the peak's position is refined by fitting a parabola
+/// through it and its two neighbours (quadratic interpolation, as for
+/// spectral peaks: Smith, *Spectral Audio Signal Processing*, 2011). Frames
+/// are 23 ms at the defaults; interpolated peaks keep beat times of
+/// steady material within a few ms instead of ±12 ms.
+pub fn refined_beat_times_s(beats: &[usize], onset: &[f32], frame_rate: f64) -> Vec<f64> {
+    beats
+        .iter()
+        .map(|&b| {
+            let offset = match (b.checked_sub(1).and_then(|i| onset.get(i)), onset.get(b), onset.get(b + 1)) {
+                (Some(&l), Some(&c), Some(&r)) if c >= l && c >= r => {
+                    let (l, c, r) = (f64::from(l), f64::from(c), f64::from(r));
+                    let curvature = l - 2.0 * c + r;
+                    if curvature < -1e-12 { (0.5 * (l - r) / curvature).clamp(-0.5, 0.5) } else { 0.0 }
+                }
+                _ => 0.0,
+            };
+            ((b as f64 + offset) / frame_rate - crate::predict::ONSET_LAG_S).max(0.0)
+        })
+        .collect()
+}
+
 /// Drops leading and trailing beats whose smoothed local score is below half
 /// the RMS of the smoothed local scores at all beats.
 fn trim_weak_ends(beats: &mut Vec<usize>, local: &[f64]) {

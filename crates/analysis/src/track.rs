@@ -9,7 +9,7 @@
 
 use resonode_core::{Error, Result};
 
-use crate::beats::{beat_times_s, downbeat_phase, track_beats};
+use crate::beats::{downbeat_phase, refined_beat_times_s, track_beats};
 use crate::config::AnalysisConfig;
 use crate::features::FeatureFrames;
 use crate::input::{FrameStream, FILE_RESAMPLER_CHUNK};
@@ -208,9 +208,9 @@ impl TrackAnalyzer {
             }
         };
         // Dynamic-programming beats; their times compensate the onset
-        // envelope's lag (see `beats::beat_times_s`).
+        // envelope's lag, refined between frames (see `beats::refined_beat_times_s`).
         let beats = tempo.map(|t| track_beats(&self.onset, rate, t.bpm)).unwrap_or_default();
-        let beats_s = beat_times_s(&beats, rate);
+        let beats_s = refined_beat_times_s(&beats, &self.onset, rate);
         let downbeats_s = match downbeat_phase(&beats, &self.onset_low, 4) {
             Some(phase) => beats_s.iter().skip(phase).step_by(4).copied().collect(),
             None => Vec::new(),

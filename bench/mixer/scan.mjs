@@ -1,0 +1,184 @@
+// Scan throughput: `Library.scan()` into a fresh database beside the
+// analyzer alone (`analyze()`) on the same files, at concurrency 1 and 2,
+// a re-scan of the unchanged folder, and librosa as an anchor
+// (bench/mixer/librosa_files.py). Used by bench/mixer/run.mjs; alone:
+//
+//   node bench/mixer/scan.mjs [--songs DIR] [--reps 5] [--no-librosa]   # prints JSON
+//
+// RESONODE_PKG=/path/to/package picks the built package to import
+// (default: the repository root; its dist/index.js and the .node beside it).
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { median } from '../common.mjs'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+export const ROOT = resolve(HERE, '../..')
+export const DEFAULT_SONGS = '/tmp/benchsongs'
+export const SONG_COUNT = 24
+export const SONG_SECONDS = 30
+
+export function loadApi(pkg = process.env.RESONODE_PKG || ROOT) {
+  const require = createRequire(import.meta.url)
+  return require(join(resolve(pkg), 'dist/index.js'))
+}
+
+/** Renders the input songs with the repo's generator when they are missing; returns the WAV folder. */
+export function ensureSongs(out = DEFAULT_SONGS, log = console.error) {
+  const dir = join(out, 'midi-synth')
+  const have = existsSync(dir) ? readdirSync(dir).filter((f) => /^song-\d+\.wav$/.test(f)).length : 0
+  if (have < SONG_COUNT) {
+    log(`rendering ${SONG_COUNT} songs x ${SONG_SECONDS} s into ${dir}`)
+    const r = spawnSync('node', [join(ROOT, 'scripts/make-groundtruth.mjs'), '--subset', 'synth', '--count', String(SONG_COUNT), '--seconds', String(SONG_SECONDS), '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] })
+    if (r.status !== 0) throw new Error('scripts/make-groundtruth.mjs failed (needs fluidsynth, fluid-soundfont-gm and sox)')
+  }
+  return dir
+}
+
+export function dbFiles(path) {
+  return ['', '-wal', '-shm'].map((s) => path + s)
+}
+
+export function removeDb(path) {
+  for (const f of dbFiles(path)) rmSync(f, { force: true })
+}
+
+/** Bytes of the database file and its WAL (0 when absent). */
+export function dbBytes(path) {
+  const [main, wal] = dbFiles(path).map((f) => (existsSync(f) ? statSync(f).size : 0))
+  return { main, wal }
+}
+
+/** Runs `fn` and returns wall seconds and this process's CPU seconds (all threads). */
+async function measure(fn) {
+  const c0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  const out = await fn()
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9
+  const c = process.cpuUsage(c0)
+  return { wallS, cpuS: (c.user + c.system) / 1e6, out }
+}
+
+async function pool(items, n, fn) {
+  let next = 0
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++])
+  }))
+}
+
+/**
+ * @param {{ api, songsDir: string, workDir: string, reps: number, librosa: boolean, log, beforeEach?: () => Promise<void> }} ctx
+ */
+export async function benchScan({ api, songsDir, workDir, reps, librosa = true, log = console.error, beforeEach = async () => {} }) {
+  mkdirSync(workDir, { recursive: true })
+  const files = readdirSync(songsDir).filter((f) => f.endsWith('.wav')).sort().map((f) => join(songsDir, f))
+  const bytes = files.reduce((s, f) => s + statSync(f).size, 0)
+  // Unmeasured pass: loads the addon, puts the files in the page cache, gives the durations.
+  let audioS = 0
+  for (const f of files) audioS += (await api.analyze(f)).durationS
+  const emptyDb = join(workDir, 'empty.db')
+  removeDb(emptyDb)
+  new api.Library(emptyDb).close()
+  const emptyDbBytes = dbBytes(emptyDb).main
+
+  const runs = { scan2: [], scan1: [], rescan2: [], analyzeSeq: [], analyzePool2: [] }
+  let realDb = null
+  const jobs = {
+    scan2: async (rep) => {
+      const db = join(workDir, `scan-c2-${rep}.db`)
+      removeDb(db)
+      const lib = new api.Library(db)
+      await beforeEach()
+      const m = await measure(() => lib.scan(songsDir, { concurrency: 2 }))
+      check(m.out, files.length, 'added')
+      await beforeEach()
+      const re = await measure(() => lib.scan(songsDir, { concurrency: 2 }))
+      check(re.out, files.length, 'unchanged')
+      lib.close()
+      if (rep === 0) {
+        const tracks = files.length
+        realDb = { path: db, tracks, ...dbBytes(db) }
+      } else removeDb(db)
+      runs.rescan2.push({ wallS: re.wallS, cpuS: re.cpuS, rustS: re.out.durationS })
+      return { wallS: m.wallS, cpuS: m.cpuS, rustS: m.out.durationS }
+    },
+    scan1: async (rep) => {
+      const db = join(workDir, `scan-c1-${rep}.db`)
+      removeDb(db)
+      const lib = new api.Library(db)
+      await beforeEach()
+      const m = await measure(() => lib.scan(songsDir, { concurrency: 1 }))
+      check(m.out, files.length, 'added')
+      lib.close()
+      removeDb(db)
+      return { wallS: m.wallS, cpuS: m.cpuS, rustS: m.out.durationS }
+    },
+    analyzeSeq: async () => {
+      await beforeEach()
+      const m = await measure(async () => {
+        for (const f of files) await api.analyze(f)
+      })
+      return { wallS: m.wallS, cpuS: m.cpuS }
+    },
+    analyzePool2: async () => {
+      await beforeEach()
+      const m = await measure(() => pool(files, 2, (f) => api.analyze(f)))
+      return { wallS: m.wallS, cpuS: m.cpuS }
+    },
+  }
+  const order = ['scan2', 'analyzePool2', 'scan1', 'analyzeSeq']
+  for (let rep = 0; rep < reps; rep++) {
+    // Rotate the order so no job always runs first or after the same one.
+    for (let k = 0; k < order.length; k++) {
+      const name = order[(k + rep) % order.length]
+      const r = await jobs[name](rep)
+      runs[name].push(r)
+      log(`  scan rep ${rep + 1}/${reps} ${name}: ${r.wallS.toFixed(3)} s wall, ${(r.cpuS / r.wallS).toFixed(2)} cores busy`)
+    }
+  }
+  const med = (name) => {
+    const xs = runs[name]
+    return {
+      wallS: median(xs.map((r) => r.wallS)),
+      minS: Math.min(...xs.map((r) => r.wallS)),
+      maxS: Math.max(...xs.map((r) => r.wallS)),
+      cpuS: median(xs.map((r) => r.cpuS)),
+      rustS: xs[0].rustS === undefined ? null : median(xs.map((r) => r.rustS)),
+    }
+  }
+  const result = {
+    songsDir,
+    files: files.length,
+    bytes,
+    audioS,
+    reps,
+    emptyDbBytes,
+    realDb,
+    runs,
+    median: Object.fromEntries(Object.keys(runs).map((k) => [k, med(k)])),
+  }
+  if (librosa) {
+    await beforeEach()
+    log('  librosa over the same files (one process, then a pool of 2)')
+    const py = spawnSync('python3', [join(HERE, 'librosa_files.py'), '--reps', String(Math.min(reps, 3)), ...files], { encoding: 'utf8', maxBuffer: 16 << 20 })
+    if (py.status === 0) result.librosa = JSON.parse(py.stdout.trim().split('\n').pop())
+    else result.librosa = { error: (py.stderr || String(py.error)).trim().split('\n').slice(-3).join(' ') }
+  }
+  return result
+}
+
+function check(summary, files, field) {
+  if (summary.files !== files || summary[field] !== files || summary.failed !== 0) {
+    throw new Error(`unexpected scan summary (expected ${files} ${field}): ${JSON.stringify({ ...summary, failures: summary.failures.slice(0, 3) })}`)
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values: o } = parseArgs({ options: { songs: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-librosa': { type: 'boolean', default: false } } })
+  const songsDir = o.songs ?? ensureSongs()
+  const r = await benchScan({ api: loadApi(), songsDir, workDir: join(ROOT, 'bench/out/mixer'), reps: Number(o.reps), librosa: !o['no-librosa'] })
+  console.log(JSON.stringify(r))
+}
