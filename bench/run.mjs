@@ -170,10 +170,14 @@ async function main() {
   const md = render(results)
   console.log(md)
   if (only.length === SECTIONS.length) {
-    // Section f (music analysis) is written by bench/analysis/report.py
-    // between markers; a full run here keeps it.
+    // Sections f (music analysis, bench/analysis/report.py) and g (music
+    // library, bench/mixer/run.mjs) are written between markers; a full
+    // run here keeps them.
     const old = existsSync(join(ROOT, 'bench/RESULTS.md')) ? readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8') : ''
-    const block = /<!-- analysis:begin -->[\s\S]*<!-- analysis:end -->\n/.exec(old)?.[0] ?? ''
+    const block = ['analysis', 'mixer']
+      .map((name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(old)?.[0])
+      .filter(Boolean)
+      .join('\n')
     writeFileSync(join(ROOT, 'bench/RESULTS.md'), block ? md.replace('## How to reproduce', `${block}\n## How to reproduce`) : md)
     log('wrote bench/RESULTS.md')
   } else {

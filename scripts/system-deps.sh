@@ -5,7 +5,8 @@
 # Debian 12 machine and not only after CI set it up.
 #
 # Usage:
-#   bash scripts/system-deps.sh build   # compiler, pkg-config, ALSA headers (cpal links libasound)
+#   bash scripts/system-deps.sh build   # compiler, pkg-config, ALSA headers (cpal links libasound),
+#                                       libclang (bindgen, for the Signalsmith Stretch wrapper)
 #   bash scripts/system-deps.sh test    # build + sox (parity specs) + PulseAudio (live specs)
 #                                       + fluidsynth and its GM sound font (analysis specs)
 #
@@ -28,6 +29,8 @@ has_pkg() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; 
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 has_pkg libasound2-dev || need+=(libasound2-dev)
+# signalsmith-stretch generates its C++ bindings with bindgen, which loads libclang.
+has_pkg libclang-dev || need+=(libclang-dev)
 if [[ "$what" == test ]]; then
   command -v sox >/dev/null || need+=(sox)
   # MP3/Ogg writers for the format specs (sox's LAME and Vorbis handlers).

@@ -59,7 +59,7 @@ export async function nodeJob(api, db, tracks, calls) {
 }
 
 /** Payload and page use of the tracks table (python3's sqlite3 with dbstat), or null. */
-function pageUse(db) {
+export function pageUse(db) {
   const code = `import sqlite3, json, sys
 c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
 n = c.execute('select count(*) from tracks').fetchone()[0]

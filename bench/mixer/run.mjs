@@ -29,7 +29,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { compilerRunning, table } from '../common.mjs'
 import { DEFAULT_SONGS, ROOT, SONG_COUNT, SONG_SECONDS, benchScan, ensureSongs, loadApi } from './scan.mjs'
-import { SIZES, benchRecommend } from './recommend.mjs'
+import { SIZES, benchRecommend, pageUse } from './recommend.mjs'
 
 const { values: o } = parseArgs({
   options: {
@@ -128,8 +128,8 @@ function render(r) {
   ]
   const lr = s.librosa
   if (lr && !lr.error) {
-    scanRows.push(row('librosa + pyloudnorm, one process', lr.seqS, { ratio: `${f(md.analyzeSeq.wallS / lr.seqS, 3)} (vs one after another)` }))
-    scanRows.push(row('librosa + pyloudnorm, 2 processes (`multiprocessing.Pool(2)`)', lr.pool2S, { ratio: `${f(md.analyzePool2.wallS / lr.pool2S, 3)} (vs two at a time)` }))
+    scanRows.push(row('librosa + pyloudnorm, one process', lr.default.seqS, { ratio: `${f(md.analyzeSeq.wallS / lr.default.seqS, 3)} (vs one after another)` }))
+    scanRows.push(row('librosa + pyloudnorm, 2 processes (`multiprocessing.Pool(2)`), one BLAS thread each', lr.blas1.pool2S, { ratio: `${f(md.analyzePool2.wallS / lr.blas1.pool2S, 3)} (vs two at a time)` }))
   }
   const rescan = md.rescan2
   const rec = r.recommend
@@ -148,7 +148,7 @@ function render(r) {
   if (realDb) {
     sizeRows.push([
       `scanned songs above, ${realDb.tracks} tracks`,
-      `(in the scan) ${f(s.runs.scan2[0].wallS, 3)}`,
+      'n/a (in the scan)',
       'n/a',
       f(realDb.main / 1048576, 2),
       int(realDb.main / realDb.tracks),
@@ -175,7 +175,7 @@ function render(r) {
 
 Written by \`node bench/mixer/run.mjs\` on ${r.date.slice(0, 10)}, separately from the sections above;
 one run, one machine: ${m.cpu}, ${m.cores} cores, ${m.memGb} GiB, ${m.os}, node ${m.node}, rustc ${m.rustc}.
-resonode commit ${m.commit}; addon and dist/ imported from \`${m.pkg === ROOT ? '.' : m.pkg}\` (a copy of the repository's build, addon built ${m.addonBuilt}).
+resonode commit ${m.commit}; addon and dist/ imported from \`${m.pkg === ROOT ? '.' : m.pkg}\`${m.pkg === ROOT ? '' : " (a copy of the repository's build)"}, addon built ${m.addonBuilt}.
 Load average at the start ${m.load}; measurements start only while no rustc / cargo runs${r.waits ? ` (the run waited for one ${r.waits} time${r.waits > 1 ? 's' : ''})` : ''}. Total run time ${f(r.totalS / 60, 1)} min.
 
 ### g1. Scan throughput
@@ -191,14 +191,17 @@ ${table(['job', 'wall s', 'tracks/min', 'audio s per wall s', 'cores busy', 'thr
 
 - Scan at concurrency 2: **${int((n / md.scan2.wallS) * 60)} tracks/min** (${f(s.audioS / md.scan2.wallS, 0)} s of audio per second), ${f(md.analyzePool2.wallS / md.scan2.wallS, 3)}x the throughput of \`analyze()\` two at a time;
   concurrency 1: ${int((n / md.scan1.wallS) * 60)} tracks/min, ${f(md.analyzeSeq.wallS / md.scan1.wallS, 3)}x \`analyze()\` one after another. Concurrency 2 vs 1: ${f(md.scan1.wallS / md.scan2.wallS)}x
-  (one analysis already runs on three threads: decoding with loudness, true peak, features).
+  (one \`analyze()\` already keeps ${cores('analyzeSeq')} cores busy: it decodes with loudness, measures true peak and computes features on three threads).
 - Re-scan of the unchanged folder: **${f(rescan.wallS * 1000, 1)} ms** (median; ${f(rescan.minS * 1000, 1)}-${f(rescan.maxS * 1000, 1)} ms) for ${n} files, all \`unchanged\` (size, mtime and analyzer version match: no file is read).
 - Rust-side \`summary.durationS\` of the scans (median): ${f(md.scan2.rustS, 3)} s at concurrency 2, ${f(md.scan1.rustS, 3)} s at 1, ${f(rescan.rustS * 1000, 1)} ms for the re-scan.`)
   if (lr && !lr.error) {
-    lines.push(`- librosa anchor: \`bench/mixer/librosa_files.py\` runs the librosa job of \`bench/analysis/speed.py\` (librosa ${lr.librosa} + pyloudnorm: load at 22.05 kHz,
-  one STFT for all features, MFCC, chroma, onset strength, \`beat_track\`, a key by Krumhansl-Schmuckler, integrated loudness) with its frame CSV turned off, timed after the imports
-  (${f(lr.importS, 2)} s) and one warm-up file per process (numba compilation, ${f(lr.warmupFileS, 2)} s), median of ${lr.reps}; BLAS threads at their defaults. It stores nothing.
-  resonode's scan at concurrency 2 is **${f(lr.pool2S / md.scan2.wallS, 1)}x** faster than librosa in 2 processes and ${f(Math.min(lr.seqS, lr.pool2S) / md.scan2.wallS, 1)}x faster than librosa's better variant.`)
+    const d = lr.default
+    lines.push(`- librosa anchor: \`bench/mixer/librosa_files.py\` runs the librosa job of \`bench/analysis/speed.py\` (librosa ${d.librosa} + pyloudnorm: load at 22.05 kHz,
+  one STFT for all features, MFCC, chroma, onset strength, \`beat_track\`, a key by Krumhansl-Schmuckler, integrated loudness) with its frame CSV turned off, timed after
+  the imports (${f(d.importS, 2)} s) and one warm-up file per process (numba compilation, ${f(d.warmupFileS, 2)} s), median of ${d.reps}; it stores nothing.
+  With OpenBLAS at its default threads the pool of 2 takes ${f(d.pool2S, 2)} s (the processes' BLAS threads compete for the 2 cores); with one BLAS
+  thread one process takes ${f(lr.blas1.seqS, 2)} s. Best of each against resonode: the scan at concurrency 2 is **${f(Math.min(d.pool2S, lr.blas1.pool2S) / md.scan2.wallS, 1)}x** faster than
+  librosa in 2 processes; at concurrency 1, ${f(Math.min(d.seqS, lr.blas1.seqS) / md.scan1.wallS, 1)}x faster than librosa in one process.`)
   } else if (lr?.error) {
     lines.push(`- librosa anchor not run: ${lr.error}`)
   } else {
@@ -221,7 +224,7 @@ ${table(['tracks', 'Rust first call ms', 'Rust median ms', 'Rust p95 ms', 'Rust 
 - Target: under 20 ms at ${int(big.tracks)} tracks. Warm p95 **${f(big.rust.p95Ms, 2)} ms** from Rust (${met(big.rust.p95Ms)}), **${f(big.node.p95Ms, 2)} ms** from Node (${met(big.node.p95Ms)});
   the first call after opening (index load) takes ${f(big.rust.firstMs, 0)} ms (Rust) / ${f(big.node.firstMs, 0)} ms (Node) and happens again only after the tracks change
   (\`library.warm()\` does it ahead of time).
-- Every call scores the whole library: ${at(1000) && at(10000) && big ? `median ${f(at(1000).rust.medianMs * 1000, 0)} us / ${f(at(10000).rust.medianMs * 1000, 0)} us / ${f(big.rust.medianMs * 1000, 0)} us at 1k / 10k / ${int(big.tracks / 1000)}k tracks (Rust), about ${f((big.rust.medianMs * 1e6) / big.tracks, 0)} ns per track at ${int(big.tracks / 1000)}k` : 'see the table'}.
+- Every call scores the whole library: Rust median ${rec.map((x) => `${f(x.rust.medianMs * 1000, 0)} us at ${int(x.tracks)}`).join(', ')} tracks, about ${f((big.rust.medianMs * 1e6) / big.tracks, 0)} ns per track at ${int(big.tracks)}.
 
 ### g3. Database size and write rate
 
@@ -232,9 +235,10 @@ per track in the \`tracks\` table / bytes of pages it occupies per track.
 
 ${table(['database', 'write s', 'tracks/s', 'file MB', 'bytes/track', 'bytes/track minus empty', 'tracks table: row / page bytes per track'], sizeRows)}
 
-- A synthetic track's row holds about 2.4 KB (beats 1600 B, downbeats 400 B, summary 176 B as float32, path, hash,
-  scalars); with 4 KiB pages one such row fills a page on its own, hence about 4.2 KB per track. The scanned songs are 30 s
-  long (about 60 beats), so their rows are small and the fixed schema pages dominate their per-track size.
+${big.pages ? `- A synthetic track's row holds ${int(big.pages.payload / big.pages.rows)} bytes (beats 1600, downbeats 400, summary 176 as float32, path, hash,
+  scalars); with ${int(big.pages.pageSize)}-byte pages that leaves room for one row per page, so the table takes ${int(big.pages.pages / big.pages.rows)} bytes per track
+  (${f((100 * big.pages.unused) / big.pages.pages, 0)} % of it unused). ` : ''}The scanned songs are ${SONG_SECONDS} s long (about ${f(s.beatsPerTrack, 0)} beats each), so their rows are
+  small and the fixed schema pages dominate their per-track size.
 
 Reproduce:
 
@@ -281,16 +285,7 @@ async function main() {
   const results = { machine: machine(), date: new Date().toISOString() }
   log('g1. scan throughput')
   results.scan = await benchScan({ api, songsDir, workDir: OUT, reps, librosa: !o['no-librosa'], log, beforeEach: waitForCompilers })
-  const { spawnSync: sp } = await import('node:child_process')
-  if (results.scan.realDb) {
-    const code = `import sqlite3, json, sys
-c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
-n = c.execute('select count(*) from tracks').fetchone()[0]
-p, u, s = c.execute("select sum(payload), sum(unused), sum(pgsize) from dbstat where name = 'tracks'").fetchone()
-print(json.dumps({'rows': n, 'payload': p, 'unused': u, 'pages': s}))`
-    const py = sp('python3', ['-c', code, results.scan.realDb.path], { encoding: 'utf8' })
-    if (py.status === 0) results.scan.realDb.pages = JSON.parse(py.stdout.trim())
-  }
+  if (results.scan.realDb) results.scan.realDb.pages = pageUse(results.scan.realDb.path)
   log('g2/g3. synthetic libraries: write, recommend, size')
   results.recommend = await benchRecommend({ bin, dbDir: OUT, sizes, calls, log, beforeEach: waitForCompilers })
   results.waits = waits

@@ -78,7 +78,12 @@ export async function benchScan({ api, songsDir, workDir, reps, librosa = true, 
   const bytes = files.reduce((s, f) => s + statSync(f).size, 0)
   // Unmeasured pass: loads the addon, puts the files in the page cache, gives the durations.
   let audioS = 0
-  for (const f of files) audioS += (await api.analyze(f)).durationS
+  let beats = 0
+  for (const f of files) {
+    const a = await api.analyze(f)
+    audioS += a.durationS
+    beats += a.beats.length
+  }
   const emptyDb = join(workDir, 'empty.db')
   removeDb(emptyDb)
   new api.Library(emptyDb).close()
@@ -154,6 +159,7 @@ export async function benchScan({ api, songsDir, workDir, reps, librosa = true, 
     files: files.length,
     bytes,
     audioS,
+    beatsPerTrack: beats / files.length,
     reps,
     emptyDbBytes,
     realDb,
@@ -161,11 +167,19 @@ export async function benchScan({ api, songsDir, workDir, reps, librosa = true, 
     median: Object.fromEntries(Object.keys(runs).map((k) => [k, med(k)])),
   }
   if (librosa) {
-    await beforeEach()
-    log('  librosa over the same files (one process, then a pool of 2)')
-    const py = spawnSync('python3', [join(HERE, 'librosa_files.py'), '--reps', String(Math.min(reps, 3)), ...files], { encoding: 'utf8', maxBuffer: 16 << 20 })
-    if (py.status === 0) result.librosa = JSON.parse(py.stdout.trim().split('\n').pop())
-    else result.librosa = { error: (py.stderr || String(py.error)).trim().split('\n').slice(-3).join(' ') }
+    // Twice: BLAS (OpenBLAS) at its default threads, and one thread per
+    // process (what a pool of 2 processes needs on 2 cores).
+    result.librosa = {}
+    for (const [name, env] of [['default', {}], ['blas1', { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }]]) {
+      await beforeEach()
+      log(`  librosa over the same files (one process, then a pool of 2; BLAS threads ${name === 'default' ? 'default' : '1'})`)
+      const py = spawnSync('python3', [join(HERE, 'librosa_files.py'), '--reps', String(Math.min(reps, 3)), ...files], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, ...env } })
+      if (py.status === 0) result.librosa[name] = JSON.parse(py.stdout.trim().split('\n').pop())
+      else {
+        result.librosa = { error: (py.stderr || String(py.error)).trim().split('\n').slice(-3).join(' ') }
+        break
+      }
+    }
   }
   return result
 }
