@@ -21,7 +21,9 @@
 // Environment: RESONODE_PKG (built package to import: dist/index.js and the
 // .node beside it; default the repository root), RESONODE_SRC (workspace
 // to build the example from; default the repository root),
-// CARGO_TARGET_DIR (default bench/out/mixer-target).
+// CARGO_TARGET_DIR (default bench/out/mixer-target), RESONODE_COMMIT (the
+// commit the package and workspace were built from, for the record;
+// default the repository's HEAD).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -77,8 +79,12 @@ function sh(cmd, args) {
 
 function machine() {
   const model = sh('lscpu', []).match(/^Model name:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model ?? 'unknown'
-  let commit = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || 'unknown'
-  if (sh('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'])) commit += ' (with uncommitted changes)'
+  let commit = process.env.RESONODE_COMMIT
+  if (!commit) {
+    commit = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || 'unknown'
+    // Changes under bench/ do not touch what is measured.
+    if (sh('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench'])) commit += ' (with uncommitted changes outside bench/)'
+  }
   const addon = sh('sh', ['-c', `ls ${JSON.stringify(PKG)}/*.node | head -1`])
   return {
     cpu: model,
@@ -253,7 +259,7 @@ node bench/mixer/recommend.mjs --node-job /tmp/synth-100k.db --tracks 100000 --c
 \`\`\`
 
 Environment: \`RESONODE_PKG\` (package to import, default the repository root), \`RESONODE_SRC\` (workspace to build the example
-from), \`CARGO_TARGET_DIR\` (default \`bench/out/mixer-target\`). Raw numbers: \`bench/out/mixer/results.json\`.
+from), \`CARGO_TARGET_DIR\` (default \`bench/out/mixer-target\`), \`RESONODE_COMMIT\` (commit they were built from, for this record). Raw numbers: \`bench/out/mixer/results.json\`.
 <!-- mixer:end -->
 `)
   return lines.join('\n')
