@@ -581,7 +581,7 @@ export interface InferenceOptions {
   threads?: number
 }
 
-/** A track as stored. Times in s, tempo in BPM, loudness in LUFS / LU / dBTP. */
+/** A track as stored: the file, and its analysis or why it failed. */
 export interface LibraryTrackJs {
   id: number
   path: string
@@ -590,24 +590,9 @@ export interface LibraryTrackJs {
   sizeBytes: number
   /** File modification time, ms since the Unix epoch. */
   mtimeMs: number
-  durationS?: number
-  sampleRate?: number
-  channels?: number
-  tempoBpm?: number
-  tempoConfidence?: number
-  key?: string
-  mode?: string
-  camelot?: string
-  keyConfidence?: number
-  loudnessLufs?: number
-  loudnessRangeLu?: number
-  truePeakDbtp?: number
-  /** RMS level, linear 0..1. */
-  energy?: number
-  beats: Array<number>
-  downbeats: Array<number>
-  /** The analyzer's 44-value summary vector. */
-  summary: Array<number>
+  /** The descriptors (`analyzerVersion` in them is the current one; the stored one is below). */
+  analysis?: TrackAnalysis
+  /** The analyzer version that analysed (or failed on) the file. */
   analyzerVersion: string
   /** ms since the Unix epoch. */
   analyzedAtMs: number
@@ -734,9 +719,6 @@ export interface PipelineStats {
   /** True when `stop()` ended the run early. */
   stopped: boolean
 }
-
-/** Pitch-class names, C first (for key names in JS). */
-export declare function pitchClasses(): Array<string>
 
 /** A play in a mix session. */
 export interface PlayJs {

@@ -855,7 +855,6 @@ module.exports.listDevices = nativeBinding.listDevices
 module.exports.measureLevels = nativeBinding.measureLevels
 module.exports.mixTransitionNative = nativeBinding.mixTransitionNative
 module.exports.parseChain = nativeBinding.parseChain
-module.exports.pitchClasses = nativeBinding.pitchClasses
 module.exports.probe = nativeBinding.probe
 module.exports.processorKinds = nativeBinding.processorKinds
 module.exports.resolveStreamConfig = nativeBinding.resolveStreamConfig

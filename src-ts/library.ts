@@ -25,10 +25,11 @@ export interface LibraryOptions {
 }
 
 /**
- * A track as stored, in full. Times in s, tempo in BPM, loudness in LUFS /
- * LU / dBTP, `energy` linear RMS 0..1, `summary` the analyzer's 44-value
- * vector. `analyzedAt` is an ISO 8601 time. A track whose analysis failed
- * has `error` (and `errorCode`) and null descriptors.
+ * A track as stored, in full: the file (`path`, `contentHash`, `sizeBytes`,
+ * `mtimeMs`), when and by which analyzer version it was analysed, and the
+ * analyzer's descriptors (see `TrackAnalysis`: times in s, tempo in BPM,
+ * loudness in LUFS / LU / dBTP). A track whose analysis failed has `error`
+ * and `errorCode`, and null / empty descriptors.
  */
 export interface LibraryTrack {
   id: number
@@ -41,10 +42,12 @@ export interface LibraryTrack {
   channels: number | null
   tempoBpm: number | null
   tempoConfidence: number | null
+  tempoReason: string | null
   key: string | null
   mode: 'major' | 'minor' | null
   camelot: string | null
   keyConfidence: number | null
+  keyReason: string | null
   loudnessLufs: number | null
   loudnessRangeLu: number | null
   truePeakDbtp: number | null
@@ -187,28 +190,31 @@ export interface MixSessionRecord {
 const iso = (ms: number) => new Date(ms).toISOString()
 
 function track(t: native.LibraryTrackJs): LibraryTrack {
+  const a = t.analysis
   return {
     id: t.id,
     path: t.path,
     contentHash: t.contentHash ?? null,
     sizeBytes: t.sizeBytes,
     mtimeMs: t.mtimeMs,
-    durationS: t.durationS ?? null,
-    sampleRate: t.sampleRate ?? null,
-    channels: t.channels ?? null,
-    tempoBpm: t.tempoBpm ?? null,
-    tempoConfidence: t.tempoConfidence ?? null,
-    key: t.key ?? null,
-    mode: (t.mode as 'major' | 'minor' | undefined) ?? null,
-    camelot: t.camelot ?? null,
-    keyConfidence: t.keyConfidence ?? null,
-    loudnessLufs: t.loudnessLufs ?? null,
-    loudnessRangeLu: t.loudnessRangeLu ?? null,
-    truePeakDbtp: t.truePeakDbtp ?? null,
-    energy: t.energy ?? null,
-    beats: t.beats,
-    downbeats: t.downbeats,
-    summary: t.summary,
+    durationS: a?.durationS ?? null,
+    sampleRate: a?.sampleRate ?? null,
+    channels: a?.channels ?? null,
+    tempoBpm: a?.tempoBpm ?? null,
+    tempoConfidence: a?.tempoConfidence ?? null,
+    tempoReason: a?.tempoReason ?? null,
+    key: a?.key ?? null,
+    mode: (a?.mode as 'major' | 'minor' | undefined) ?? null,
+    camelot: a?.camelot ?? null,
+    keyConfidence: a?.keyConfidence ?? null,
+    keyReason: a?.keyReason ?? null,
+    loudnessLufs: a?.loudnessLufs ?? null,
+    loudnessRangeLu: a?.loudnessRangeLu ?? null,
+    truePeakDbtp: a?.truePeakDbtp ?? null,
+    energy: a?.energy ?? null,
+    beats: a?.beats ?? [],
+    downbeats: a?.downbeats ?? [],
+    summary: a?.summary ?? [],
     analyzerVersion: t.analyzerVersion,
     analyzedAt: iso(t.analyzedAtMs),
     error: t.error ?? null,
@@ -217,18 +223,8 @@ function track(t: native.LibraryTrackJs): LibraryTrack {
 }
 
 function entry(t: native.LibraryTrackJs): TrackListEntry {
-  return {
-    id: t.id,
-    path: t.path,
-    durationS: t.durationS ?? null,
-    tempoBpm: t.tempoBpm ?? null,
-    key: t.key ?? null,
-    mode: (t.mode as 'major' | 'minor' | undefined) ?? null,
-    camelot: t.camelot ?? null,
-    loudnessLufs: t.loudnessLufs ?? null,
-    analyzedAt: iso(t.analyzedAtMs),
-    error: t.error ?? null,
-  }
+  const { id, path, durationS, tempoBpm, key, mode, camelot, loudnessLufs, analyzedAt, error } = track(t)
+  return { id, path, durationS, tempoBpm, key, mode, camelot, loudnessLufs, analyzedAt, error }
 }
 
 function recommendation(r: native.RecommendationJs): Recommendation {

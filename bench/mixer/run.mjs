@@ -9,7 +9,7 @@
 // Rewrites the block between <!-- mixer:begin --> and <!-- mixer:end -->
 // in bench/RESULTS.md (bench/run.mjs keeps it on a full run).
 //
-//   node bench/mixer/run.mjs                  # everything (about 3 min), rewrites the block
+//   node bench/mixer/run.mjs                  # everything (about 2 min), rewrites the block
 //   node bench/mixer/run.mjs --reps 3 --sizes 1000,10000 --no-write   # quicker, RESULTS.md untouched
 //
 // Options: --reps N (scan repetitions, default 5), --calls N (warm
@@ -198,7 +198,7 @@ ${table(['job', 'wall s', 'tracks/min', 'audio s per wall s', 'cores busy', 'thr
 - Scan at concurrency 2: **${int((n / md.scan2.wallS) * 60)} tracks/min** (${f(s.audioS / md.scan2.wallS, 0)} s of audio per second), ${f(md.analyzePool2.wallS / md.scan2.wallS, 3)}x the throughput of \`analyze()\` two at a time;
   concurrency 1: ${int((n / md.scan1.wallS) * 60)} tracks/min, ${f(md.analyzeSeq.wallS / md.scan1.wallS, 3)}x \`analyze()\` one after another. Concurrency 2 vs 1: ${f(md.scan1.wallS / md.scan2.wallS)}x
   (one \`analyze()\` already keeps ${cores('analyzeSeq')} cores busy: it decodes with loudness, measures true peak and computes features on three threads).
-- Re-scan of the unchanged folder: **${f(rescan.wallS * 1000, 1)} ms** (median; ${f(rescan.minS * 1000, 1)}-${f(rescan.maxS * 1000, 1)} ms) for ${n} files, all \`unchanged\` (size, mtime and analyzer version match: no file is read).
+- Re-scan of the unchanged folder: **${f(rescan.wallS * 1000, 1)} ms** (median; ${f(rescan.minS * 1000, 1)}-${f(rescan.maxS * 1000, 1)} ms) for ${n} files, all \`unchanged\` (size, mtime and analyzer version match: no file's content is read).
 - Rust-side \`summary.durationS\` of the scans (median): ${f(md.scan2.rustS, 3)} s at concurrency 2, ${f(md.scan1.rustS, 3)} s at 1, ${f(rescan.rustS * 1000, 1)} ms for the re-scan.`)
   if (lr && !lr.error) {
     const d = lr.default
@@ -230,7 +230,7 @@ ${table(['tracks', 'Rust first call ms', 'Rust median ms', 'Rust p95 ms', 'Rust 
 - Target: under 20 ms at ${int(big.tracks)} tracks. Warm p95 **${f(big.rust.p95Ms, 2)} ms** from Rust (${met(big.rust.p95Ms)}), **${f(big.node.p95Ms, 2)} ms** from Node (${met(big.node.p95Ms)});
   the first call after opening (index load) takes ${f(big.rust.firstMs, 0)} ms (Rust) / ${f(big.node.firstMs, 0)} ms (Node) and happens again only after the tracks change
   (\`library.warm()\` does it ahead of time).
-- Every call scores the whole library: Rust median ${rec.map((x) => `${f(x.rust.medianMs * 1000, 0)} us at ${int(x.tracks)}`).join(', ')} tracks, about ${f((big.rust.medianMs * 1e6) / big.tracks, 0)} ns per track at ${int(big.tracks)}.
+- Every call scores the whole library: Rust median ${rec.map((x) => `${x.rust.medianMs < 1 ? `${f(x.rust.medianMs * 1000, 0)} us` : `${f(x.rust.medianMs, 2)} ms`} at ${int(x.tracks)}`).join(', ')} tracks, about ${f((big.rust.medianMs * 1e6) / big.tracks, 0)} ns per track at ${int(big.tracks)}.
 
 ### g3. Database size and write rate
 
@@ -272,7 +272,7 @@ function writeResults(block) {
   else if (md.includes('<!-- analysis:end -->\n')) md = md.replace(/<!-- analysis:end -->\n\n?/, `<!-- analysis:end -->\n\n${block}\n`)
   else md = md.replace('## How to reproduce', `${block}\n## How to reproduce`)
   // One line in "How to reproduce" (bench/run.mjs writes that section; its first code block).
-  const line = 'node bench/mixer/run.mjs                             # section g alone (music library; about 3 min), rewrites its block'
+  const line = 'node bench/mixer/run.mjs                             # section g alone (music library; about 2 min), rewrites its block'
   const how = md.indexOf('## How to reproduce')
   if (how >= 0 && !md.slice(how).includes('node bench/mixer/run.mjs ')) {
     const end = md.indexOf('\n```\n', md.indexOf('```sh', how))

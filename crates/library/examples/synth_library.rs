@@ -27,9 +27,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use resonode_analysis::Mode;
+use resonode_analysis::loudness::LoudnessSummary;
+use resonode_analysis::{KeyEstimate, Mode, TempoEstimate, TrackDescriptors};
 use resonode_library::store::{FileMeta, TrackWrite};
-use resonode_library::{Descriptors, Library, RecommendFrom, RecommendOptions, SqliteStore, Store, TrackRef};
+use resonode_library::{Library, RecommendFrom, RecommendOptions, SqliteStore, Store, TrackRef};
 
 /// splitmix64: small, seeded, no dependency.
 struct Rng(u64);
@@ -91,22 +92,26 @@ fn synth_track(rng: &mut Rng, i: usize) -> TrackWrite {
     summary.push(rng.uniform(0.03, 0.12)); // ZCR
     summary.push(rng.uniform(0.8, 2.0)); // onset strength
     let hash: String = (0..4).map(|_| format!("{:016x}", rng.next_u64())).collect();
-    let d = Descriptors {
+    let d = TrackDescriptors {
         duration_s: duration,
         sample_rate: 44100,
         channels: 2,
-        tempo_bpm: Some(tempo),
-        tempo_confidence: rng.uniform(0.2, 0.9),
+        frames: (duration * 22050.0 / 512.0) as u64,
+        tempo: Some(TempoEstimate { bpm: tempo, confidence: rng.uniform(0.2, 0.9) }),
         tempo_reason: None,
         beats_s: beats,
         downbeats_s: downbeats,
-        key_tonic: Some(rng.below(12) as u8),
-        mode: Some(if rng.below(2) == 0 { Mode::Major } else { Mode::Minor }),
-        key_confidence: rng.uniform(0.3, 0.9),
+        key: Some(KeyEstimate {
+            tonic: rng.below(12) as u8,
+            mode: if rng.below(2) == 0 { Mode::Major } else { Mode::Minor },
+            confidence: rng.uniform(0.3, 0.9),
+        }),
         key_reason: None,
-        loudness_lufs: Some(lufs),
-        loudness_range_lu: Some(rng.uniform(2.0, 12.0)),
-        true_peak_dbtp: Some(rng.uniform(-3.0, 0.0)),
+        loudness: LoudnessSummary {
+            integrated_lufs: Some(lufs),
+            range_lu: Some(rng.uniform(2.0, 12.0)),
+            true_peak_dbtp: Some(rng.uniform(-3.0, 0.0)),
+        },
         energy,
         summary,
     };

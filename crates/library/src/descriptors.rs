@@ -1,71 +1,7 @@
-//! [`Descriptors`]: what the library keeps of a track's analysis, and the
-//! byte layout of its arrays in the database.
+//! How a track's descriptors (`resonode_analysis::TrackDescriptors`) are
+//! stored: arrays as blobs, keys and modes as text.
 
-use resonode_analysis::key::{camelot, Mode, PITCH_CLASSES};
-use resonode_analysis::TrackDescriptors;
-
-/// A track's analysis as stored: [`TrackDescriptors`] flattened to
-/// columns. Times in seconds, tempo in BPM, loudness in LUFS / LU / dBTP.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Descriptors {
-    pub duration_s: f64,
-    /// Of the file (Hz), and its channel count.
-    pub sample_rate: u32,
-    pub channels: u32,
-    pub tempo_bpm: Option<f64>,
-    pub tempo_confidence: f64,
-    pub tempo_reason: Option<String>,
-    pub beats_s: Vec<f64>,
-    pub downbeats_s: Vec<f64>,
-    /// Tonic as a pitch class (0 = C .. 11 = B) and mode.
-    pub key_tonic: Option<u8>,
-    pub mode: Option<Mode>,
-    pub key_confidence: f64,
-    pub key_reason: Option<String>,
-    pub loudness_lufs: Option<f64>,
-    pub loudness_range_lu: Option<f64>,
-    pub true_peak_dbtp: Option<f64>,
-    /// RMS level, linear amplitude of full scale (0..1).
-    pub energy: f64,
-    /// The analyzer's summary vector (`resonode_analysis::track::SUMMARY_LEN` values).
-    pub summary: Vec<f64>,
-}
-
-impl Descriptors {
-    /// Tonic name with sharps (`C` .. `B`).
-    pub fn key_name(&self) -> Option<&'static str> {
-        self.key_tonic.map(|t| PITCH_CLASSES[t as usize % 12])
-    }
-
-    /// Camelot code (`8B` = C major, `8A` = A minor).
-    pub fn camelot(&self) -> Option<String> {
-        Some(camelot(self.key_tonic?, self.mode?))
-    }
-}
-
-impl From<&TrackDescriptors> for Descriptors {
-    fn from(d: &TrackDescriptors) -> Self {
-        Descriptors {
-            duration_s: d.duration_s,
-            sample_rate: d.sample_rate,
-            channels: d.channels as u32,
-            tempo_bpm: d.tempo.map(|t| t.bpm),
-            tempo_confidence: d.tempo.map_or(0.0, |t| t.confidence),
-            tempo_reason: d.tempo_reason.clone(),
-            beats_s: d.beats_s.clone(),
-            downbeats_s: d.downbeats_s.clone(),
-            key_tonic: d.key.map(|k| k.tonic),
-            mode: d.key.map(|k| k.mode),
-            key_confidence: d.key.map_or(0.0, |k| k.confidence),
-            key_reason: d.key_reason.clone(),
-            loudness_lufs: d.loudness.integrated_lufs,
-            loudness_range_lu: d.loudness.range_lu,
-            true_peak_dbtp: d.loudness.true_peak_dbtp,
-            energy: d.energy,
-            summary: d.summary.clone(),
-        }
-    }
-}
+use resonode_analysis::key::Mode;
 
 /// Arrays are stored as little-endian `f32`: microsecond precision for
 /// beat times up to hours, and half the bytes of `f64`.

@@ -30,7 +30,6 @@ pub mod scan;
 pub mod sqlite;
 pub mod store;
 
-pub use descriptors::Descriptors;
 pub use library::{FeedbackInput, Library};
 pub use recommend::{Components, CurrentFeatures, RecommendFrom, RecommendOptions, Recommendation};
 pub use scan::{scan, ScanFailure, ScanOptions, ScanProgress, ScanSummary};

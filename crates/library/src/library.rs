@@ -60,10 +60,10 @@ fn row_of(rec: &TrackRecord) -> Result<IndexRow> {
     Ok(IndexRow {
         id: rec.id,
         path: rec.path.clone(),
-        tempo_bpm: d.tempo_bpm,
-        key_tonic: d.key_tonic,
-        mode: d.mode,
-        loudness_lufs: d.loudness_lufs,
+        tempo_bpm: d.tempo.map(|t| t.bpm),
+        key_tonic: d.key.map(|k| k.tonic),
+        mode: d.key.map(|k| k.mode),
+        loudness_lufs: d.loudness.integrated_lufs,
         energy: d.energy,
         summary: d.summary.clone(),
     })

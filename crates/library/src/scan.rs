@@ -22,7 +22,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use resonode_analysis::{analyze_file, AnalyzeOptions, ANALYZER_VERSION};
 use resonode_core::{Error, Result};
 
-use crate::descriptors::Descriptors;
 use crate::store::{FileMeta, FileState, Store, TrackId, TrackRecord, TrackRef, TrackWrite};
 
 /// File extensions a scan analyses (case-insensitive); other files are
@@ -177,7 +176,7 @@ fn process(job: &Job, known: &HashMap<String, TrackId>, opts: &AnalyzeOptions, s
                 path: job.key.clone(),
                 content_hash: Some(hash),
                 file: job.file,
-                outcome: Ok(Descriptors::from(&d)),
+                outcome: Ok(d),
                 analyzer_version: ANALYZER_VERSION.to_string(),
                 analyzed_at_ms: now_ms(),
             },

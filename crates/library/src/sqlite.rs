@@ -16,7 +16,10 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row}
 use rusqlite_migration::{Migrations, M};
 use resonode_core::{Error, Result};
 
-use crate::descriptors::{decode_f32, encode_f32, parse_mode, Descriptors};
+use resonode_analysis::loudness::LoudnessSummary;
+use resonode_analysis::{KeyEstimate, TempoEstimate, TrackDescriptors};
+
+use crate::descriptors::{decode_f32, encode_f32, parse_mode};
 use crate::learn::ModelState;
 use crate::store::{
     FeedbackRow, FeedbackTotals, FileMeta, FileState, IndexRow, Play, SessionId, SessionRecord, Store, TrackId, TrackRecord, TrackRef,
@@ -37,6 +40,7 @@ CREATE TABLE tracks (
     duration_s REAL,
     sample_rate INTEGER,
     channels INTEGER,
+    frames INTEGER,
     tempo_bpm REAL,
     tempo_confidence REAL,
     tempo_reason TEXT,
@@ -215,34 +219,37 @@ impl SqliteStore {
     }
 }
 
-const TRACK_COLUMNS: &str = "id, path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, tempo_bpm, tempo_confidence, \
+const TRACK_COLUMNS: &str = "id, path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, frames, tempo_bpm, tempo_confidence, \
      tempo_reason, key_tonic, mode, key_confidence, key_reason, loudness_lufs, loudness_range_lu, true_peak_dbtp, energy, beats, downbeats, \
      summary, analyzer_version, analyzed_at_ms, error, error_code";
 
 fn track_from_row(r: &Row<'_>) -> rusqlite::Result<TrackRecord> {
-    let error: Option<String> = r.get(24)?;
+    let error: Option<String> = r.get(25)?;
     let blob = |i: usize| -> rusqlite::Result<Vec<f64>> { Ok(r.get::<_, Option<Vec<u8>>>(i)?.map(|b| decode_f32(&b)).unwrap_or_default()) };
     let descriptors = if error.is_some() {
         None
     } else {
-        Some(Descriptors {
+        let tempo = r.get::<_, Option<f64>>(9)?.map(|bpm| TempoEstimate { bpm, confidence: r.get::<_, Option<f64>>(10).ok().flatten().unwrap_or(0.0) });
+        let tonic: Option<u8> = r.get(12)?;
+        let mode = r.get::<_, Option<String>>(13)?.as_deref().and_then(parse_mode);
+        let key = match (tonic, mode) {
+            (Some(tonic), Some(mode)) => Some(KeyEstimate { tonic, mode, confidence: r.get::<_, Option<f64>>(14)?.unwrap_or(0.0) }),
+            _ => None,
+        };
+        Some(TrackDescriptors {
             duration_s: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
             sample_rate: r.get::<_, Option<u32>>(6)?.unwrap_or(0),
-            channels: r.get::<_, Option<u32>>(7)?.unwrap_or(0),
-            tempo_bpm: r.get(8)?,
-            tempo_confidence: r.get::<_, Option<f64>>(9)?.unwrap_or(0.0),
-            tempo_reason: r.get(10)?,
-            key_tonic: r.get(11)?,
-            mode: r.get::<_, Option<String>>(12)?.as_deref().and_then(parse_mode),
-            key_confidence: r.get::<_, Option<f64>>(13)?.unwrap_or(0.0),
-            key_reason: r.get(14)?,
-            loudness_lufs: r.get(15)?,
-            loudness_range_lu: r.get(16)?,
-            true_peak_dbtp: r.get(17)?,
-            energy: r.get::<_, Option<f64>>(18)?.unwrap_or(0.0),
-            beats_s: blob(19)?,
-            downbeats_s: blob(20)?,
-            summary: blob(21)?,
+            channels: r.get::<_, Option<i64>>(7)?.unwrap_or(0) as usize,
+            frames: r.get::<_, Option<i64>>(8)?.unwrap_or(0) as u64,
+            tempo,
+            tempo_reason: r.get(11)?,
+            beats_s: blob(20)?,
+            downbeats_s: blob(21)?,
+            key,
+            key_reason: r.get(15)?,
+            loudness: LoudnessSummary { integrated_lufs: r.get(16)?, range_lu: r.get(17)?, true_peak_dbtp: r.get(18)? },
+            energy: r.get::<_, Option<f64>>(19)?.unwrap_or(0.0),
+            summary: blob(22)?,
         })
     };
     Ok(TrackRecord {
@@ -251,10 +258,10 @@ fn track_from_row(r: &Row<'_>) -> rusqlite::Result<TrackRecord> {
         content_hash: r.get(2)?,
         file: FileMeta { size_bytes: r.get::<_, i64>(3)? as u64, mtime_ms: r.get(4)? },
         descriptors,
-        analyzer_version: r.get(22)?,
-        analyzed_at_ms: r.get(23)?,
+        analyzer_version: r.get(23)?,
+        analyzed_at_ms: r.get(24)?,
         error,
-        error_code: r.get(25)?,
+        error_code: r.get(26)?,
     })
 }
 
@@ -303,13 +310,13 @@ impl Store for SqliteStore {
                 Err((code, msg)) => (None, Some((code.as_str(), msg.as_str()))),
             };
             tx.execute(
-                "INSERT INTO tracks (path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, tempo_bpm, tempo_confidence, \
-                 tempo_reason, key_tonic, mode, key_confidence, key_reason, loudness_lufs, loudness_range_lu, true_peak_dbtp, energy, beats, \
-                 downbeats, summary, analyzer_version, analyzed_at_ms, error, error_code) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25) \
+                "INSERT INTO tracks (path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, frames, tempo_bpm, \
+                 tempo_confidence, tempo_reason, key_tonic, mode, key_confidence, key_reason, loudness_lufs, loudness_range_lu, true_peak_dbtp, \
+                 energy, beats, downbeats, summary, analyzer_version, analyzed_at_ms, error, error_code) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) \
                  ON CONFLICT(path) DO UPDATE SET content_hash = excluded.content_hash, size_bytes = excluded.size_bytes, \
                  mtime_ms = excluded.mtime_ms, duration_s = excluded.duration_s, sample_rate = excluded.sample_rate, \
-                 channels = excluded.channels, tempo_bpm = excluded.tempo_bpm, tempo_confidence = excluded.tempo_confidence, \
+                 channels = excluded.channels, frames = excluded.frames, tempo_bpm = excluded.tempo_bpm, tempo_confidence = excluded.tempo_confidence, \
                  tempo_reason = excluded.tempo_reason, key_tonic = excluded.key_tonic, mode = excluded.mode, \
                  key_confidence = excluded.key_confidence, key_reason = excluded.key_reason, loudness_lufs = excluded.loudness_lufs, \
                  loudness_range_lu = excluded.loudness_range_lu, true_peak_dbtp = excluded.true_peak_dbtp, energy = excluded.energy, \
@@ -323,17 +330,18 @@ impl Store for SqliteStore {
                     w.file.mtime_ms,
                     d.map(|d| d.duration_s),
                     d.map(|d| d.sample_rate),
-                    d.map(|d| d.channels),
-                    d.and_then(|d| d.tempo_bpm),
-                    d.map(|d| d.tempo_confidence),
+                    d.map(|d| d.channels as i64),
+                    d.map(|d| d.frames as i64),
+                    d.and_then(|d| d.tempo).map(|t| t.bpm),
+                    d.and_then(|d| d.tempo).map(|t| t.confidence),
                     d.and_then(|d| d.tempo_reason.clone()),
-                    d.and_then(|d| d.key_tonic),
-                    d.and_then(|d| d.mode).map(|m| m.as_str()),
-                    d.map(|d| d.key_confidence),
+                    d.and_then(|d| d.key).map(|k| k.tonic),
+                    d.and_then(|d| d.key).map(|k| k.mode.as_str()),
+                    d.and_then(|d| d.key).map(|k| k.confidence),
                     d.and_then(|d| d.key_reason.clone()),
-                    d.and_then(|d| d.loudness_lufs),
-                    d.and_then(|d| d.loudness_range_lu),
-                    d.and_then(|d| d.true_peak_dbtp),
+                    d.and_then(|d| d.loudness.integrated_lufs),
+                    d.and_then(|d| d.loudness.range_lu),
+                    d.and_then(|d| d.loudness.true_peak_dbtp),
                     d.map(|d| d.energy),
                     d.map(|d| encode_f32(&d.beats_s)),
                     d.map(|d| encode_f32(&d.downbeats_s)),

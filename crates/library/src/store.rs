@@ -9,7 +9,7 @@
 
 use resonode_core::Result;
 
-use crate::descriptors::Descriptors;
+use resonode_analysis::TrackDescriptors;
 use crate::learn::ModelState;
 
 /// A track's id in the library (stable while the track is in it).
@@ -51,7 +51,7 @@ pub struct TrackRecord {
     pub content_hash: Option<String>,
     pub file: FileMeta,
     /// The analysis, or `None` when it failed (see `error`).
-    pub descriptors: Option<Descriptors>,
+    pub descriptors: Option<TrackDescriptors>,
     /// `resonode_analysis::ANALYZER_VERSION` of the analysis (or of the failed attempt).
     pub analyzer_version: String,
     /// When it was analysed (or failed), ms since the Unix epoch.
@@ -67,7 +67,7 @@ pub struct TrackWrite {
     pub path: String,
     pub content_hash: Option<String>,
     pub file: FileMeta,
-    pub outcome: std::result::Result<Descriptors, (String, String)>,
+    pub outcome: std::result::Result<TrackDescriptors, (String, String)>,
     pub analyzer_version: String,
     pub analyzed_at_ms: i64,
 }

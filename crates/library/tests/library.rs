@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use resonode_analysis::Mode;
+use resonode_analysis::loudness::LoudnessSummary;
+use resonode_analysis::{KeyEstimate, Mode, TempoEstimate, TrackDescriptors};
 use resonode_library::learn::DEFAULT_WEIGHTS;
 use resonode_library::store::{FileMeta, TrackWrite};
-use resonode_library::{
-    CurrentFeatures, Descriptors, FeedbackInput, Library, RecommendFrom, RecommendOptions, ScanOptions, SqliteStore, Store, TrackRef,
-};
+use resonode_library::{CurrentFeatures, FeedbackInput, Library, RecommendFrom, RecommendOptions, ScanOptions, SqliteStore, Store, TrackRef};
 
 fn temp_db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("resonode-library-tests-{}", std::process::id()));
@@ -29,20 +28,20 @@ fn summary(twist: f64) -> Vec<f64> {
 }
 
 fn put(store: &mut dyn Store, path: &str, bpm: Option<f64>, key: Option<(u8, Mode)>, lufs: f64, twist: f64) -> i64 {
-    let d = Descriptors {
+    let d = TrackDescriptors {
         duration_s: 200.0,
         sample_rate: 44100,
         channels: 2,
-        tempo_bpm: bpm,
-        tempo_confidence: 0.8,
-        key_tonic: key.map(|k| k.0),
-        mode: key.map(|k| k.1),
-        key_confidence: 0.6,
-        loudness_lufs: Some(lufs),
-        energy: 0.2,
+        frames: 200 * 43,
+        tempo: bpm.map(|bpm| TempoEstimate { bpm, confidence: 0.8 }),
+        tempo_reason: None,
         beats_s: (0..10).map(|i| i as f64 * 0.5).collect(),
+        downbeats_s: vec![0.0, 2.0, 4.0],
+        key: key.map(|(tonic, mode)| KeyEstimate { tonic, mode, confidence: 0.6 }),
+        key_reason: None,
+        loudness: LoudnessSummary { integrated_lufs: Some(lufs), range_lu: Some(5.0), true_peak_dbtp: Some(-1.0) },
+        energy: 0.2,
         summary: summary(twist),
-        ..Default::default()
     };
     store
         .put_track(&TrackWrite {
@@ -268,7 +267,7 @@ fn scans_record_failures_skip_unchanged_files_and_resume_after_a_stop() {
     assert!(s.failures[0].path.ends_with("broken.wav"));
     let tracks = lib.tracks().unwrap();
     let a = tracks.iter().find(|t| t.path.ends_with("a.wav")).unwrap();
-    assert!((a.descriptors.as_ref().unwrap().tempo_bpm.unwrap() - 120.0).abs() < 1.5, "{a:?}");
+    assert!((a.descriptors.as_ref().unwrap().tempo.unwrap().bpm - 120.0).abs() < 1.5, "{a:?}");
     let broken = tracks.iter().find(|t| t.path.ends_with("broken.wav")).unwrap();
     assert!(broken.error.is_some() && broken.descriptors.is_none());
     let again = lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap();
@@ -291,4 +290,24 @@ fn timbre_similarity_breaks_ties_between_equal_tempo_and_key() {
     assert_eq!(names(&recs)[0], "near", "{recs:?}");
     let t = |n: &str| recs.iter().find(|r| r.path.ends_with(n)).unwrap().components.timbre;
     assert!(t("near") > 0.9 && t("near") > t("far"), "near {} far {}", t("near"), t("far"));
+}
+
+#[test]
+fn stored_descriptors_read_back_as_written() {
+    let path = temp_db("roundtrip.db");
+    let mut lib = Library::open(&path, None).unwrap();
+    let id = put(lib.store(), "/m/x", Some(128.5), Some((9, Mode::Minor)), -8.25, 0.3);
+    drop(lib);
+    let mut lib = Library::open(&path, None).unwrap();
+    let d = lib.track(&TrackRef::Id(id)).unwrap().descriptors.unwrap();
+    assert_eq!(d.tempo, Some(TempoEstimate { bpm: 128.5, confidence: 0.8 }));
+    assert_eq!(d.key.map(|k| (k.tonic, k.mode, k.confidence)), Some((9, Mode::Minor, 0.6)));
+    assert_eq!(d.loudness, LoudnessSummary { integrated_lufs: Some(-8.25), range_lu: Some(5.0), true_peak_dbtp: Some(-1.0) });
+    assert_eq!((d.duration_s, d.sample_rate, d.channels, d.frames), (200.0, 44100, 2, 200 * 43));
+    assert_eq!(d.downbeats_s, [0.0, 2.0, 4.0]);
+    assert_eq!(d.beats_s.len(), 10);
+    // Arrays are stored as f32.
+    for (a, b) in d.summary.iter().zip(summary(0.3)) {
+        assert!((a - b).abs() < 1e-4);
+    }
 }

@@ -130,7 +130,7 @@ pub struct TrackAnalysis {
     pub analyzer_version: String,
 }
 
-fn track_to_js(d: &TrackDescriptors) -> TrackAnalysis {
+pub(crate) fn track_to_js(d: &TrackDescriptors) -> TrackAnalysis {
     TrackAnalysis {
         duration_s: d.duration_s,
         sample_rate: d.sample_rate,

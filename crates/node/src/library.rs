@@ -10,7 +10,6 @@ use std::time::Duration;
 use napi::bindgen_prelude::{AsyncTask, Either, ToNapiValue, TypeName};
 use napi::{Env, Task};
 use napi_derive::napi;
-use resonode_analysis::key::PITCH_CLASSES;
 use resonode_core::Error;
 use resonode_library::camelot::parse_camelot;
 use resonode_library::descriptors::{parse_mode, parse_tonic};
@@ -21,6 +20,7 @@ use resonode_library::{
     SqliteStore, TrackRecord, TrackRef,
 };
 
+use crate::analysis::{track_to_js, TrackAnalysis};
 use crate::error::guard_core;
 
 type Shared = Arc<Mutex<Option<Library>>>;
@@ -71,7 +71,7 @@ fn detached<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
     AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
 }
 
-/// A track as stored. Times in s, tempo in BPM, loudness in LUFS / LU / dBTP.
+/// A track as stored: the file, and its analysis or why it failed.
 #[napi(object)]
 pub struct LibraryTrackJs {
     pub id: i64,
@@ -81,24 +81,9 @@ pub struct LibraryTrackJs {
     pub size_bytes: f64,
     /// File modification time, ms since the Unix epoch.
     pub mtime_ms: f64,
-    pub duration_s: Option<f64>,
-    pub sample_rate: Option<u32>,
-    pub channels: Option<u32>,
-    pub tempo_bpm: Option<f64>,
-    pub tempo_confidence: Option<f64>,
-    pub key: Option<String>,
-    pub mode: Option<String>,
-    pub camelot: Option<String>,
-    pub key_confidence: Option<f64>,
-    pub loudness_lufs: Option<f64>,
-    pub loudness_range_lu: Option<f64>,
-    pub true_peak_dbtp: Option<f64>,
-    /// RMS level, linear 0..1.
-    pub energy: Option<f64>,
-    pub beats: Vec<f64>,
-    pub downbeats: Vec<f64>,
-    /// The analyzer's 44-value summary vector.
-    pub summary: Vec<f64>,
+    /// The descriptors (`analyzerVersion` in them is the current one; the stored one is below).
+    pub analysis: Option<TrackAnalysis>,
+    /// The analyzer version that analysed (or failed on) the file.
     pub analyzer_version: String,
     /// ms since the Unix epoch.
     pub analyzed_at_ms: f64,
@@ -108,28 +93,12 @@ pub struct LibraryTrackJs {
 }
 
 fn track_js(r: TrackRecord) -> LibraryTrackJs {
-    let d = r.descriptors.as_ref();
     LibraryTrackJs {
         id: r.id,
-        content_hash: r.content_hash.clone(),
+        content_hash: r.content_hash,
         size_bytes: r.file.size_bytes as f64,
         mtime_ms: r.file.mtime_ms as f64,
-        duration_s: d.map(|d| d.duration_s),
-        sample_rate: d.map(|d| d.sample_rate),
-        channels: d.map(|d| d.channels),
-        tempo_bpm: d.and_then(|d| d.tempo_bpm),
-        tempo_confidence: d.map(|d| d.tempo_confidence),
-        key: d.and_then(|d| d.key_name()).map(str::to_string),
-        mode: d.and_then(|d| d.mode).map(|m| m.as_str().to_string()),
-        camelot: d.and_then(|d| d.camelot()),
-        key_confidence: d.map(|d| d.key_confidence),
-        loudness_lufs: d.and_then(|d| d.loudness_lufs),
-        loudness_range_lu: d.and_then(|d| d.loudness_range_lu),
-        true_peak_dbtp: d.and_then(|d| d.true_peak_dbtp),
-        energy: d.map(|d| d.energy),
-        beats: d.map(|d| d.beats_s.clone()).unwrap_or_default(),
-        downbeats: d.map(|d| d.downbeats_s.clone()).unwrap_or_default(),
-        summary: d.map(|d| d.summary.clone()).unwrap_or_default(),
+        analysis: r.descriptors.as_ref().map(track_to_js),
         analyzer_version: r.analyzer_version,
         analyzed_at_ms: r.analyzed_at_ms as f64,
         error: r.error,
@@ -566,10 +535,4 @@ impl NativeLibrary {
     pub fn session(&self, session: i64) -> AsyncTask<LibraryTask<SessionRecord, SessionJs>> {
         task(&self.lib, session_js, move |lib| lib.session(session))
     }
-}
-
-/// Pitch-class names, C first (for key names in JS).
-#[napi]
-pub fn pitch_classes() -> Vec<String> {
-    PITCH_CLASSES.iter().map(|s| s.to_string()).collect()
 }
