@@ -289,3 +289,27 @@ test('resonode library: scan, list --json, show, recommend --json, remove, add',
   const human = await run('list')
   t.regex(human.stdout, /ref-120-C\.wav/)
 })
+
+test('resonode library scan stops on Ctrl-C (SIGINT) with a summary, keeping what it finished', async (t) => {
+  const db = join(tempDir(), 'sigint.db')
+  const child = spawn(process.execPath, [cli, 'library', 'scan', manyDir, '--db', db, '--jobs', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  const exited = new Promise((r) => child.once('exit', (code) => r(code)))
+  const reader = new Library(db)
+  const t0 = Date.now()
+  while ((await reader.list()).length < 2 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20))
+  child.kill('SIGINT')
+  const code = await exited
+  const stored = (await reader.list()).length
+  reader.close()
+  t.log(`interrupted after ${stored} of 40 tracks, exit ${code}`)
+  if (stored === 40) {
+    t.is(code, 0, 'the scan finished before the signal')
+    return
+  }
+  t.is(code, 130, stdout)
+  const summary = JSON.parse(stdout)
+  t.true(summary.aborted)
+  t.is(summary.added, stored)
+})
