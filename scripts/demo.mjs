@@ -1,6 +1,8 @@
 // `npm run demo`: builds if needed, then streams the bundled real recordings
 // through effect chains and prints the pipeline stats, and analyses the
-// music (tempo, beats, key, loudness) with its frame features as CSV.
+// music (tempo, beats, key, loudness) with its frame features as CSV; then
+// puts the recordings in a music library, asks what can follow the music,
+// and renders a beat-matched transition.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -53,3 +55,19 @@ console.log(
     `${a.beats.length} beats, key ${a.key ?? '-'} ${a.mode ?? ''} (${a.camelot ?? '-'}), ${a.loudnessLufs?.toFixed(1)} LUFS, ` +
     `range ${a.loudnessRangeLu?.toFixed(1)} LU, true peak ${a.truePeakDbtp?.toFixed(1)} dBTP; frame features -> ${csv}`,
 )
+
+// The music library and the mixer: the recordings and their processed
+// versions in a library, what can follow the music, and a beat-matched
+// transition from the original into the processed version.
+const { Library, mixTransition } = createRequire(import.meta.url)(join(root, 'dist', 'index.js'))
+const library = new Library(join(out, 'music_library.db'))
+const scanned = await library.scan(join(root, 'assets'))
+const scannedOut = await library.scan(out)
+console.log(`library ${library.path}: ${scanned.files + scannedOut.files} files, ${scanned.added + scannedOut.added} added, ${scanned.unchanged + scannedOut.unchanged} unchanged`)
+console.table((await library.list()).map((t) => ({ path: t.path.replace(`${root}/`, ''), BPM: t.tempoBpm?.toFixed(1) ?? '-', key: t.camelot ?? '-', LUFS: t.loudnessLufs?.toFixed(1) ?? '-' })))
+const recs = await library.recommend({ from: join(root, 'assets/music.wav'), limit: 3 })
+console.log('after assets/music.wav:')
+console.table(recs.map((r) => ({ path: r.path.replace(`${root}/`, ''), score: r.score.toFixed(3), ...Object.fromEntries(Object.entries(r.components).map(([k, v]) => [k, v.toFixed(2)])), stretch: r.stretchRatio?.toFixed(3) ?? '-' })))
+library.close()
+const transition = await mixTransition(join(root, 'assets/music.wav'), join(out, 'music.processed.wav'), { out: join(out, 'transition.wav'), crossfadeBeats: 4, leadInBeats: 4, tailBeats: 4 })
+console.log(`transition -> ${transition.out}: ${transition.durationS.toFixed(1)} s, ${transition.tempoABpm.toFixed(1)} BPM, crossfade ${transition.crossfadeStartS.toFixed(2)}-${transition.crossfadeEndS.toFixed(2)} s, B gain ${transition.gainBDb.toFixed(1)} dB`)
