@@ -256,7 +256,8 @@ function play(p: native.PlayJs): Play {
 
 function checkRef(which: unknown, name: string): TrackRef {
   if (typeof which === 'number' && Number.isInteger(which)) return which
-  if (typeof which === 'string' && which.length > 0) return which
+  // Paths are stored absolute.
+  if (typeof which === 'string' && which.length > 0) return resolve(which)
   throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${name}\`: a track id (integer) or path, got ${JSON.stringify(which)}`)
 }
 

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { median } from '../common.mjs'
 import { ROOT, dbBytes, loadApi } from './scan.mjs'
+import { measureQuiet } from './quiet.mjs'
 
 export const SIZES = [1000, 10000, 100000]
 
@@ -70,24 +71,23 @@ print(json.dumps({'rows': n, 'payload': p, 'unused': u, 'pages': s, 'pageSize': 
 }
 
 /**
- * @param {{ bin: string, dbDir: string, sizes?: number[], calls?: number, force?: boolean, log?, beforeEach?: () => Promise<void> }} ctx
+ * @param {{ bin: string, dbDir: string, sizes?: number[], calls?: number, log?, noWait?: boolean }} ctx
  */
-export async function benchRecommend({ bin, dbDir, sizes = SIZES, calls = 300, force = true, log = console.error, beforeEach = async () => {} }) {
+export async function benchRecommend({ bin, dbDir, sizes = SIZES, calls = 300, log = console.error, noWait = false }) {
   mkdirSync(dbDir, { recursive: true })
   const out = []
   for (const n of sizes) {
     const db = join(dbDir, `synth-${n}.db`)
-    await beforeEach()
     log(`  synthetic library of ${n} tracks: write + Rust recommend`)
-    const r = spawnSync(bin, ['--tracks', String(n), '--db', db, '--calls', String(calls), ...(force ? ['--force'] : [])], { encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`${bin} failed: ${r.stderr}`)
-    const rust = JSON.parse(r.stdout.trim().split('\n').pop())
+    const r = await measureQuiet(async () => spawnSync(bin, ['--tracks', String(n), '--db', db, '--calls', String(calls), '--force'], { encoding: 'utf8' }), { log, noWait, tries: 3, label: `synth_library ${n}` })
+    if (r.out.status !== 0) throw new Error(`${bin} failed: ${r.out.stderr}`)
+    const rust = { ...JSON.parse(r.out.stdout.trim().split('\n').pop()), otherCores: r.otherCores, tries: r.tries, disturbed: r.disturbed }
     const size = dbBytes(db)
-    await beforeEach()
     log(`  ${n} tracks: node recommend`)
-    const j = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--node-job', db, '--tracks', String(n), '--calls', String(calls)], { encoding: 'utf8', env: process.env })
-    if (j.status !== 0) throw new Error(`node job failed: ${j.stderr}`)
-    const node = JSON.parse(j.stdout.trim().split('\n').pop())
+    const args = [fileURLToPath(import.meta.url), '--node-job', db, '--tracks', String(n), '--calls', String(calls)]
+    const j = await measureQuiet(async () => spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env }), { log, noWait, tries: 3, label: `node recommend ${n}` })
+    if (j.out.status !== 0) throw new Error(`node job failed: ${j.out.stderr}`)
+    const node = { ...JSON.parse(j.out.stdout.trim().split('\n').pop()), otherCores: j.otherCores, tries: j.tries, disturbed: j.disturbed }
     out.push({ tracks: n, db, rust, node, size, pages: pageUse(db) })
     log(`    write ${rust.writeS?.toFixed(2)} s; rust first ${rust.firstMs.toFixed(1)} ms, median ${rust.medianMs.toFixed(3)} ms; node first ${node.firstMs.toFixed(1)} ms, median ${node.medianMs.toFixed(3)} ms`)
   }

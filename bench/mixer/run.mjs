@@ -29,7 +29,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { compilerRunning, table } from '../common.mjs'
+import { table } from '../common.mjs'
+import { MAX_OTHER_CORES, waitQuiet } from './quiet.mjs'
 import { DEFAULT_SONGS, ROOT, SONG_COUNT, SONG_SECONDS, benchScan, ensureSongs, loadApi } from './scan.mjs'
 import { SIZES, benchRecommend, pageUse } from './recommend.mjs'
 
@@ -55,19 +56,6 @@ const calls = Math.max(200, Number(o.calls))
 const sizes = o.sizes ? o.sizes.split(',').map(Number) : SIZES
 const t00 = Date.now()
 const log = (...a) => console.error(`[${((Date.now() - t00) / 1000).toFixed(0).padStart(4)} s]`, ...a)
-
-let waits = 0
-async function waitForCompilers() {
-  for (let waited = 0; ; waited += 5) {
-    const busy = compilerRunning()
-    if (!busy) return
-    if (o['no-wait']) throw new Error(`${busy} is running: timings would be noise`)
-    if (waited === 0) waits++
-    if (waited >= 1800) throw new Error(`${busy} has been running for 30 minutes; not benchmarking beside it`)
-    if (waited % 60 === 0) log(`waiting: ${busy} is running and would disturb the timings`)
-    await new Promise((r) => setTimeout(r, 5000))
-  }
-}
 
 function sh(cmd, args) {
   try {
@@ -174,6 +162,12 @@ function render(r) {
     f(x.node.maxMs, 3),
   ])
   const met = (v) => (v < 20 ? 'met' : '**missed**')
+  const all = [...Object.values(s.runs).flat(), ...(lr && !lr.error ? [lr.default, lr.blas1] : []), ...rec.flatMap((x) => [x.rust, x.node])]
+  const q = {
+    retried: all.filter((x) => (x.tries ?? 1) > 1).length,
+    disturbed: all.filter((x) => x.disturbed).length,
+    maxOther: Math.max(...all.map((x) => x.otherCores ?? 0)),
+  }
   const wal = [...rec.map((x) => x.rust.walBytes), realDb?.wal ?? 0].some((b) => b > 0) ? ' (a WAL file was left beside a database: its bytes are not counted)' : ''
   const lines = []
   lines.push(`<!-- mixer:begin -->
@@ -182,7 +176,10 @@ function render(r) {
 Written by \`node bench/mixer/run.mjs\` on ${r.date.slice(0, 10)}, separately from the sections above;
 one run, one machine: ${m.cpu}, ${m.cores} cores, ${m.memGb} GiB, ${m.os}, node ${m.node}, rustc ${m.rustc}.
 resonode commit ${m.commit}; addon and dist/ imported from \`${m.pkg === ROOT ? '.' : m.pkg}\`${m.pkg === ROOT ? '' : " (a copy of the repository's build)"}, addon built ${m.addonBuilt}.
-Load average at the start ${m.load}; measurements start only while no rustc / cargo runs${r.waits ? ` (the run waited for one ${r.waits} time${r.waits > 1 ? 's' : ''})` : ''}. Total run time ${f(r.totalS / 60, 1)} min.
+Load average at the start ${m.load}. Every measurement starts only when no rustc / cargo runs and the machine has been idle
+for 1 s, and is taken again (up to 5 times; 3 for the librosa and synthetic-library runs) when other processes used more than
+${MAX_OTHER_CORES} cores while it ran (the machine's CPU time in /proc/stat minus this process's and its children's): ${q.retried} measurement${q.retried === 1 ? ' was' : 's were'} repeated,
+${q.disturbed ? `**${q.disturbed} stayed disturbed** (kept anyway)` : 'none stayed disturbed'}; the most other load in a kept measurement was ${f(q.maxOther, 2)} cores. Total run time ${f(r.totalS / 60, 1)} min.
 
 ### g1. Scan throughput
 
@@ -287,14 +284,13 @@ async function main() {
   const api = loadApi(PKG)
   const songsDir = o.songs ? resolve(o.songs) : ensureSongs(DEFAULT_SONGS, log)
   const bin = buildExample()
-  await waitForCompilers()
-  const results = { machine: machine(), date: new Date().toISOString() }
+  const waitedS = await waitQuiet({ log, noWait: o['no-wait'] })
+  const results = { machine: machine(), date: new Date().toISOString(), waitedS }
   log('g1. scan throughput')
-  results.scan = await benchScan({ api, songsDir, workDir: OUT, reps, librosa: !o['no-librosa'], log, beforeEach: waitForCompilers })
+  results.scan = await benchScan({ api, songsDir, workDir: OUT, reps, librosa: !o['no-librosa'], log, noWait: o['no-wait'] })
   if (results.scan.realDb) results.scan.realDb.pages = pageUse(results.scan.realDb.path)
   log('g2/g3. synthetic libraries: write, recommend, size')
-  results.recommend = await benchRecommend({ bin, dbDir: OUT, sizes, calls, log, beforeEach: waitForCompilers })
-  results.waits = waits
+  results.recommend = await benchRecommend({ bin, dbDir: OUT, sizes, calls, log, noWait: o['no-wait'] })
   results.totalS = (Date.now() - t00) / 1000
   writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2))
   const block = render(results)

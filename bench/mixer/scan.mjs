@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { median } from '../common.mjs'
+import { measureQuiet } from './quiet.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 export const ROOT = resolve(HERE, '../..')
@@ -52,16 +53,6 @@ export function dbBytes(path) {
   return { main, wal }
 }
 
-/** Runs `fn` and returns wall seconds and this process's CPU seconds (all threads). */
-async function measure(fn) {
-  const c0 = process.cpuUsage()
-  const t0 = process.hrtime.bigint()
-  const out = await fn()
-  const wallS = Number(process.hrtime.bigint() - t0) / 1e9
-  const c = process.cpuUsage(c0)
-  return { wallS, cpuS: (c.user + c.system) / 1e6, out }
-}
-
 async function pool(items, n, fn) {
   let next = 0
   await Promise.all(Array.from({ length: n }, async () => {
@@ -70,9 +61,9 @@ async function pool(items, n, fn) {
 }
 
 /**
- * @param {{ api, songsDir: string, workDir: string, reps: number, librosa: boolean, log, beforeEach?: () => Promise<void> }} ctx
+ * @param {{ api, songsDir: string, workDir: string, reps: number, librosa?: boolean, log?, noWait?: boolean }} ctx
  */
-export async function benchScan({ api, songsDir, workDir, reps, librosa = true, log = console.error, beforeEach = async () => {} }) {
+export async function benchScan({ api, songsDir, workDir, reps, librosa = true, log = console.error, noWait = false }) {
   mkdirSync(workDir, { recursive: true })
   const files = readdirSync(songsDir).filter((f) => f.endsWith('.wav')).sort().map((f) => join(songsDir, f))
   const bytes = files.reduce((s, f) => s + statSync(f).size, 0)
@@ -91,48 +82,44 @@ export async function benchScan({ api, songsDir, workDir, reps, librosa = true, 
 
   const runs = { scan2: [], scan1: [], rescan2: [], analyzeSeq: [], analyzePool2: [] }
   let realDb = null
+  const q = (label) => ({ log, noWait, label })
+  const keep = (m) => ({ wallS: m.wallS, cpuS: m.selfCpuS, otherCores: m.otherCores, tries: m.tries, disturbed: m.disturbed, rustS: m.out?.durationS })
+  const scanInto = async (rep, concurrency, label) => {
+    const db = join(workDir, `scan-c${concurrency}-${rep}.db`)
+    let lib = null
+    const setup = async () => {
+      lib?.close()
+      removeDb(db)
+      lib = new api.Library(db)
+    }
+    const m = await measureQuiet(() => lib.scan(songsDir, { concurrency }), { ...q(label), setup })
+    check(m.out, files.length, 'added')
+    return { db, lib, m }
+  }
   const jobs = {
     scan2: async (rep) => {
-      const db = join(workDir, `scan-c2-${rep}.db`)
-      removeDb(db)
-      const lib = new api.Library(db)
-      await beforeEach()
-      const m = await measure(() => lib.scan(songsDir, { concurrency: 2 }))
-      check(m.out, files.length, 'added')
-      await beforeEach()
-      const re = await measure(() => lib.scan(songsDir, { concurrency: 2 }))
+      const { db, lib, m } = await scanInto(rep, 2, `scan2 rep ${rep + 1}`)
+      const re = await measureQuiet(() => lib.scan(songsDir, { concurrency: 2 }), q(`rescan2 rep ${rep + 1}`))
       check(re.out, files.length, 'unchanged')
       lib.close()
-      if (rep === 0) {
-        const tracks = files.length
-        realDb = { path: db, tracks, ...dbBytes(db) }
-      } else removeDb(db)
-      runs.rescan2.push({ wallS: re.wallS, cpuS: re.cpuS, rustS: re.out.durationS })
-      return { wallS: m.wallS, cpuS: m.cpuS, rustS: m.out.durationS }
+      if (rep === 0) realDb = { path: db, tracks: files.length, ...dbBytes(db) }
+      else removeDb(db)
+      runs.rescan2.push(keep(re))
+      return keep(m)
     },
     scan1: async (rep) => {
-      const db = join(workDir, `scan-c1-${rep}.db`)
-      removeDb(db)
-      const lib = new api.Library(db)
-      await beforeEach()
-      const m = await measure(() => lib.scan(songsDir, { concurrency: 1 }))
-      check(m.out, files.length, 'added')
+      const { db, lib, m } = await scanInto(rep, 1, `scan1 rep ${rep + 1}`)
       lib.close()
       removeDb(db)
-      return { wallS: m.wallS, cpuS: m.cpuS, rustS: m.out.durationS }
+      return keep(m)
     },
-    analyzeSeq: async () => {
-      await beforeEach()
-      const m = await measure(async () => {
-        for (const f of files) await api.analyze(f)
-      })
-      return { wallS: m.wallS, cpuS: m.cpuS }
-    },
-    analyzePool2: async () => {
-      await beforeEach()
-      const m = await measure(() => pool(files, 2, (f) => api.analyze(f)))
-      return { wallS: m.wallS, cpuS: m.cpuS }
-    },
+    analyzeSeq: async (rep) =>
+      keep(
+        await measureQuiet(async () => {
+          for (const f of files) await api.analyze(f)
+        }, q(`analyzeSeq rep ${rep + 1}`)),
+      ),
+    analyzePool2: async (rep) => keep(await measureQuiet(() => pool(files, 2, (f) => api.analyze(f)), q(`analyzePool2 rep ${rep + 1}`))),
   }
   const order = ['scan2', 'analyzePool2', 'scan1', 'analyzeSeq']
   for (let rep = 0; rep < reps; rep++) {
@@ -141,7 +128,7 @@ export async function benchScan({ api, songsDir, workDir, reps, librosa = true, 
       const name = order[(k + rep) % order.length]
       const r = await jobs[name](rep)
       runs[name].push(r)
-      log(`  scan rep ${rep + 1}/${reps} ${name}: ${r.wallS.toFixed(3)} s wall, ${(r.cpuS / r.wallS).toFixed(2)} cores busy`)
+      log(`  scan rep ${rep + 1}/${reps} ${name}: ${r.wallS.toFixed(3)} s wall, ${(r.cpuS / r.wallS).toFixed(2)} cores busy, others ${r.otherCores.toFixed(2)} cores`)
     }
   }
   const med = (name) => {
@@ -171,10 +158,11 @@ export async function benchScan({ api, songsDir, workDir, reps, librosa = true, 
     // process (what a pool of 2 processes needs on 2 cores).
     result.librosa = {}
     for (const [name, env] of [['default', {}], ['blas1', { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }]]) {
-      await beforeEach()
       log(`  librosa over the same files (one process, then a pool of 2; BLAS threads ${name === 'default' ? 'default' : '1'})`)
-      const py = spawnSync('python3', [join(HERE, 'librosa_files.py'), '--reps', String(Math.min(reps, 3)), ...files], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, ...env } })
-      if (py.status === 0) result.librosa[name] = JSON.parse(py.stdout.trim().split('\n').pop())
+      const args = [join(HERE, 'librosa_files.py'), '--reps', String(Math.min(reps, 3)), ...files]
+      const m = await measureQuiet(async () => spawnSync('python3', args, { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, ...env } }), { ...q(`librosa ${name}`), tries: 3 })
+      const py = m.out
+      if (py.status === 0) result.librosa[name] = { ...JSON.parse(py.stdout.trim().split('\n').pop()), otherCores: m.otherCores, tries: m.tries, disturbed: m.disturbed }
       else {
         result.librosa = { error: (py.stderr || String(py.error)).trim().split('\n').slice(-3).join(' ') }
         break

@@ -50,8 +50,8 @@ pub struct ScanProgress {
     pub path: String,
 }
 
-/// A file that could not be analysed (it is also recorded in the library
-/// with this error, except when it could not even be listed).
+/// A file that could not be analysed in this scan (it is also recorded in
+/// the library with this error), or a folder that could not be listed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanFailure {
     pub path: String,
@@ -126,7 +126,7 @@ pub fn library_path(path: &Path) -> Result<String> {
 /// What became of one file.
 enum Outcome {
     /// Same content: only the file facts were refreshed.
-    Unchanged { id: TrackId, file: FileMeta },
+    Unchanged { id: TrackId, path: String, file: FileMeta },
     /// Same content as an analysed track elsewhere.
     Copy { from: TrackId, path: String, hash: String, file: FileMeta, existed: bool },
     /// Analysed, or failed (`outcome` holds the error's code and message, `error` the error).
@@ -164,7 +164,7 @@ fn process(job: &Job, known: &HashMap<String, TrackId>, opts: &AnalyzeOptions, s
     };
     if let Some(p) = &job.prior {
         if p.content_hash.as_deref() == Some(hash.as_str()) && p.analyzer_version == ANALYZER_VERSION {
-            return Outcome::Unchanged { id: p.id, file: job.file };
+            return Outcome::Unchanged { id: p.id, path: job.key.clone(), file: job.file };
         }
     }
     if let Some(&from) = known.get(&hash) {
@@ -263,17 +263,9 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
         let prior = store.file_state(&key)?;
         if let Some(s) = &prior {
             if s.file == file && s.analyzer_version == ANALYZER_VERSION {
+                // Also a file that failed before and did not change: it is
+                // not tried again (its row keeps the error).
                 summary.unchanged += 1;
-                if s.failed {
-                    // Still broken and untouched: count it, do not retry.
-                    if let Ok(rec) = store.track(&TrackRef::Id(s.id)) {
-                        summary.failures.push(ScanFailure {
-                            path: key.clone(),
-                            code: rec.error_code.unwrap_or_default(),
-                            message: rec.error.unwrap_or_default(),
-                        });
-                    }
-                }
                 p.done += 1;
                 p.unchanged += 1;
                 p.path = key;
@@ -312,8 +304,8 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
         for out in rx.iter() {
             let written = match out {
                 Outcome::Stopped => continue,
-                Outcome::Unchanged { id, file } => {
-                    p.path = store.track(&TrackRef::Id(id)).map(|r| r.path).unwrap_or_default();
+                Outcome::Unchanged { id, path, file } => {
+                    p.path = path;
                     store.touch_track(id, file).map(|()| {
                         p.unchanged += 1;
                         summary.unchanged += 1;
@@ -378,12 +370,13 @@ pub fn add_file(store: &mut dyn Store, path: &Path, opts: &AnalyzeOptions, stop:
     }
     let key = library_path(path)?;
     let file = file_meta(path)?;
-    let prior = store.file_state(&key)?;
+    // A file that failed before is tried again (a scan would skip it).
+    let prior = store.file_state(&key)?.filter(|p| !p.failed);
     let known: HashMap<String, TrackId> = store.analysed_hashes(ANALYZER_VERSION)?.into_iter().collect();
     let job = Job { path: path.to_path_buf(), key: key.clone(), file, prior };
     match catch(&job, || process(&job, &known, opts, stop)) {
         Outcome::Stopped => return Err(Error::InvalidState { reason: "adding the track was stopped".into() }),
-        Outcome::Unchanged { id, file } => store.touch_track(id, file)?,
+        Outcome::Unchanged { id, file, .. } => store.touch_track(id, file)?,
         Outcome::Copy { from, path, hash, file, .. } => {
             store.copy_analysis(from, &path, &hash, file)?;
         }
