@@ -52,8 +52,6 @@ CREATE TABLE tracks (
     loudness_range_lu REAL,
     true_peak_dbtp REAL,
     energy REAL,
-    beats BLOB,
-    downbeats BLOB,
     summary BLOB,
     analyzer_version TEXT NOT NULL,
     analyzed_at_ms INTEGER NOT NULL,
@@ -61,6 +59,15 @@ CREATE TABLE tracks (
     error_code TEXT
 );
 CREATE INDEX tracks_content_hash ON tracks(content_hash);
+
+-- Beat and downbeat times (f32 blobs, ~2 kB for a 3-minute track) apart
+-- from the tracks' rows, which recommendations read whole: a few rows per
+-- page instead of one.
+CREATE TABLE track_beats (
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    beats BLOB NOT NULL,
+    downbeats BLOB NOT NULL
+);
 
 CREATE TABLE mix_sessions (
     id INTEGER PRIMARY KEY,
@@ -219,9 +226,12 @@ impl SqliteStore {
     }
 }
 
-const TRACK_COLUMNS: &str = "id, path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, frames, tempo_bpm, tempo_confidence, \
-     tempo_reason, key_tonic, mode, key_confidence, key_reason, loudness_lufs, loudness_range_lu, true_peak_dbtp, energy, beats, downbeats, \
-     summary, analyzer_version, analyzed_at_ms, error, error_code";
+/// A track's columns, from `tracks t LEFT JOIN track_beats b` ([`TRACKS_JOINED`]).
+const TRACK_COLUMNS: &str = "t.id, t.path, t.content_hash, t.size_bytes, t.mtime_ms, t.duration_s, t.sample_rate, t.channels, t.frames, \
+     t.tempo_bpm, t.tempo_confidence, t.tempo_reason, t.key_tonic, t.mode, t.key_confidence, t.key_reason, t.loudness_lufs, \
+     t.loudness_range_lu, t.true_peak_dbtp, t.energy, b.beats, b.downbeats, t.summary, t.analyzer_version, t.analyzed_at_ms, t.error, \
+     t.error_code";
+const TRACKS_JOINED: &str = "tracks t LEFT JOIN track_beats b ON b.track_id = t.id";
 
 fn track_from_row(r: &Row<'_>) -> rusqlite::Result<TrackRecord> {
     let error: Option<String> = r.get(25)?;
@@ -312,15 +322,15 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT INTO tracks (path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, frames, tempo_bpm, \
                  tempo_confidence, tempo_reason, key_tonic, mode, key_confidence, key_reason, loudness_lufs, loudness_range_lu, true_peak_dbtp, \
-                 energy, beats, downbeats, summary, analyzer_version, analyzed_at_ms, error, error_code) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) \
+                 energy, summary, analyzer_version, analyzed_at_ms, error, error_code) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
                  ON CONFLICT(path) DO UPDATE SET content_hash = excluded.content_hash, size_bytes = excluded.size_bytes, \
                  mtime_ms = excluded.mtime_ms, duration_s = excluded.duration_s, sample_rate = excluded.sample_rate, \
                  channels = excluded.channels, frames = excluded.frames, tempo_bpm = excluded.tempo_bpm, tempo_confidence = excluded.tempo_confidence, \
                  tempo_reason = excluded.tempo_reason, key_tonic = excluded.key_tonic, mode = excluded.mode, \
                  key_confidence = excluded.key_confidence, key_reason = excluded.key_reason, loudness_lufs = excluded.loudness_lufs, \
                  loudness_range_lu = excluded.loudness_range_lu, true_peak_dbtp = excluded.true_peak_dbtp, energy = excluded.energy, \
-                 beats = excluded.beats, downbeats = excluded.downbeats, summary = excluded.summary, \
+                 summary = excluded.summary, \
                  analyzer_version = excluded.analyzer_version, analyzed_at_ms = excluded.analyzed_at_ms, error = excluded.error, \
                  error_code = excluded.error_code",
                 params![
@@ -343,8 +353,6 @@ impl Store for SqliteStore {
                     d.and_then(|d| d.loudness.range_lu),
                     d.and_then(|d| d.loudness.true_peak_dbtp),
                     d.map(|d| d.energy),
-                    d.map(|d| encode_f32(&d.beats_s)),
-                    d.map(|d| encode_f32(&d.downbeats_s)),
                     d.map(|d| encode_f32(&d.summary)),
                     w.analyzer_version,
                     w.analyzed_at_ms,
@@ -352,7 +360,16 @@ impl Store for SqliteStore {
                     err.map(|e| e.0),
                 ],
             )?;
-            tx.query_row("SELECT id FROM tracks WHERE path = ?1", [&w.path], |r| r.get(0))
+            let id: TrackId = tx.query_row("SELECT id FROM tracks WHERE path = ?1", [&w.path], |r| r.get(0))?;
+            match d {
+                Some(d) => tx.execute(
+                    "INSERT INTO track_beats (track_id, beats, downbeats) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(track_id) DO UPDATE SET beats = excluded.beats, downbeats = excluded.downbeats",
+                    params![id, encode_f32(&d.beats_s), encode_f32(&d.downbeats_s)],
+                )?,
+                None => tx.execute("DELETE FROM track_beats WHERE track_id = ?1", [id])?,
+            };
+            Ok(id)
         })
     }
 
@@ -378,12 +395,12 @@ impl Store for SqliteStore {
 
     fn track(&mut self, which: &TrackRef) -> Result<TrackRecord> {
         let id = self.id_of(which)?;
-        let sql = format!("SELECT {TRACK_COLUMNS} FROM tracks WHERE id = ?1");
+        let sql = format!("SELECT {TRACK_COLUMNS} FROM {TRACKS_JOINED} WHERE t.id = ?1");
         self.conn.query_row(&sql, [id], track_from_row).map_err(|e| self.err(e))
     }
 
     fn tracks(&mut self) -> Result<Vec<TrackRecord>> {
-        let sql = format!("SELECT {TRACK_COLUMNS} FROM tracks ORDER BY path");
+        let sql = format!("SELECT {TRACK_COLUMNS} FROM {TRACKS_JOINED} ORDER BY t.path");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| db_error(&self.path, e))?;
         let rows = stmt.query_map([], track_from_row).and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
         rows.map_err(|e| db_error(&self.path, e))
