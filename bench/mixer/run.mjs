@@ -238,9 +238,9 @@ per track in the \`tracks\` table / bytes of pages it occupies per track.
 
 ${table(['database', 'write s', 'tracks/s', 'file MB', 'bytes/track', 'bytes/track minus empty', 'tracks table: row / page bytes per track'], sizeRows)}
 
-${big.pages ? `- A synthetic track's row holds ${int(big.pages.payload / big.pages.rows)} bytes (beats 1600, downbeats 400, summary 176 as float32, path, hash,
-  scalars); with ${int(big.pages.pageSize)}-byte pages that leaves room for one row per page, so the table takes ${int(big.pages.pages / big.pages.rows)} bytes per track
-  (${f((100 * big.pages.unused) / big.pages.pages, 0)} % of it unused). ` : ''}The scanned songs are ${SONG_SECONDS} s long (about ${f(s.beatsPerTrack, 0)} beats each), so their rows are
+${big.pages ? `- A synthetic track's \`tracks\` row holds ${int(big.pages.payload / big.pages.rows)} bytes (summary 176 as float32, path, hash, scalars;
+  its 400 beats and 100 downbeats, 2,000 bytes as float32, are in \`track_beats\`); with ${int(big.pages.pageSize)}-byte pages the table takes
+  ${int(big.pages.pages / big.pages.rows)} bytes per track (${f((100 * big.pages.unused) / big.pages.pages, 0)} % of it unused), which is what the recommendation index reads. ` : ''}The scanned songs are ${SONG_SECONDS} s long (about ${f(s.beatsPerTrack, 0)} beats each), so their rows are
   small and the fixed schema pages dominate their per-track size.
 
 Reproduce:
