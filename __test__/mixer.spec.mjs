@@ -73,6 +73,7 @@ test('a rendered transition keeps the beat through the crossfade (analyzer beats
   const b = songs['adj-123-G']
   const r = await mixTransition(a, b, { out, crossfadeBeats: 8, tailBeats: 8 })
   t.true(Math.abs(r.tempoABpm - 120) < 1 && Math.abs(r.tempoBBpm - 123) < 1.5, `${r.tempoABpm} / ${r.tempoBBpm}`)
+  t.is(r.tempoMultiple, 1)
   t.true(Math.abs(r.stretchRatio - r.tempoABpm / r.tempoBBpm) < 1e-9)
   t.true(Math.abs(r.crossfadeEndS - r.crossfadeStartS - 8 * 60 / r.tempoABpm) < 0.01)
   const got = await analyze(out)

@@ -23,8 +23,10 @@ export interface TransitionOptions {
 }
 
 /**
- * What {@link mixTransition} rendered: tempos (BPM), the stretch applied to
- * B (`stretchRatio` = tempo A / tempo B, as a playback rate, pitch kept),
+ * What {@link mixTransition} rendered: tempos (BPM), the multiple of B's
+ * tempo matched to A's (`tempoMultiple`: 1, or 2 / 0.5 for double / half
+ * time), the stretch applied to B (`stretchRatio` = tempo A / (tempo B x
+ * multiple), as a playback rate, pitch kept),
  * where A starts and which downbeats were aligned (s), the crossfade in
  * output time (s), loudness of both (LUFS) and the gain on B (dB), and
  * `expectedBeats`: where the beats fall in the output.
@@ -42,7 +44,8 @@ function beats(name: string, v: unknown, min: number, max: number): number | und
 /**
  * Renders the end of track `a` into the start of track `b`: both are
  * analysed (tempo, beats, downbeats, EBU R128 loudness); B is time-stretched
- * to A's tempo without changing its pitch (Signalsmith Stretch); B's first
+ * to A's tempo (at double or half time when that stretches less) without
+ * changing its pitch (Signalsmith Stretch); B's first
  * usable downbeat is placed on the last downbeat of A that leaves room for
  * the crossfade; the two are mixed with an equal-power crossfade
  * (cos / sin gains) over `crossfadeBeats` beats; B is gained to A's

@@ -28,9 +28,9 @@
 //!    B is gained by `LUFS(A) - LUFS(B)` (clamped to ±12 dB); if the sum
 //!    peaks above full scale, the whole output is scaled down.
 //!
-//! Tempos are matched as detected: there is no half/double-tempo folding,
-//! and Signalsmith Stretch sounds best for playback rates between about
-//! 0.75 and 1.5.
+//! B is matched at its tempo, at double or at half time, whichever needs
+//! the least stretch (the same folding recommendations score); Signalsmith
+//! Stretch sounds best for playback rates between about 0.75 and 1.5.
 //!
 //! # Real-time safety
 //! Nothing here is real-time: whole tracks are decoded into memory,
@@ -228,9 +228,12 @@ pub struct TransitionReport {
     pub tempo_a_bpm: f64,
     /// B's tempo from the grid fitted to its first beats, BPM.
     pub tempo_b_bpm: f64,
-    /// Playback rate applied to B: `tempo_a / tempo_b` (B's durations scale
-    /// by `1 / stretch_ratio`); exactly 1 when the tempos agree to 10⁻⁵ and
-    /// B is not stretched.
+    /// The multiple of B's tempo that is matched to A's: 1, or 2 (B mixed
+    /// at double time) / 0.5 (half time) when that needs less stretching.
+    pub tempo_multiple: f64,
+    /// Playback rate applied to B: `tempo_a / (tempo_b · tempo_multiple)`
+    /// (B's durations scale by `1 / stretch_ratio`); exactly 1 when the
+    /// tempos agree to 10⁻⁵ and B is not stretched.
     pub stretch_ratio: f64,
     /// Where in A the output starts, s.
     pub a_start_s: f64,
@@ -390,6 +393,12 @@ fn grid_with_phase(timing: &BeatTiming, window: &[f64], name: &str) -> Result<(G
     Ok((g, phase))
 }
 
+/// The multiple of B's tempo (1, 2 or 1/2) that needs the least stretch,
+/// for B's beat period `ratio` times A's.
+fn tempo_multiple(ratio: f64) -> f64 {
+    [1.0, 2.0, 0.5].into_iter().min_by(|x: &f64, y: &f64| (ratio / x).ln().abs().total_cmp(&(ratio / y).ln().abs())).unwrap_or(1.0)
+}
+
 fn too_short(param: &str, name: &str, len_s: f64, beats: u32, bpm: f64, need_s: f64) -> Error {
     Error::param(
         param,
@@ -430,6 +439,18 @@ fn render_named(
     }
     let (grid_a, phase_a) = grid_with_phase(timing_a, &beats_a[beats_a.len().saturating_sub(FIT_BEATS)..], &names[0])?;
     let (grid_b, phase_b) = grid_with_phase(timing_b, &beats_b[..beats_b.len().min(FIT_BEATS)], &names[1])?;
+    let tempo_b_bpm = 60.0 / grid_b.period;
+    // Half or double time: B is mixed at the multiple of its tempo (1, 2 or
+    // 1/2) nearest A's, as recommendations score it. Its grid is then
+    // re-counted from one of its downbeats, where a bar spans `bar_b` beats
+    // of the folded grid (8 at double time, 2 at half time).
+    let tempo_multiple = tempo_multiple(grid_b.period / grid_a.period);
+    let (grid_b, phase_b, bar_b) = if tempo_multiple == 1.0 {
+        (grid_b, phase_b, 4)
+    } else {
+        let folded = Grid { t0: grid_b.time(phase_b), period: grid_b.period / tempo_multiple };
+        (folded, 0, if tempo_multiple > 1.0 { 8 } else { 2 })
+    };
     let (pa, pb) = (grid_a.period, grid_b.period);
     let (len_a, len_b) = (a.duration_s(), b.duration_s());
 
@@ -444,7 +465,7 @@ fn render_named(
     // slack, as the grid may put a beat at 0 s a hair before 0).
     let from = beats_b[0].max(0.0) - 0.25 * pb;
     let mut kb = grid_b.index(from).ceil() as i64;
-    kb += (phase_b - kb).rem_euclid(4);
+    kb += (phase_b - kb).rem_euclid(bar_b);
     let bd = grid_b.time(kb);
     if bd + xf * pb > len_b + 1e-9 {
         return Err(too_short("b", &names[1], len_b, opts.crossfade_beats, 60.0 / pb, xf * pb));
@@ -547,7 +568,8 @@ fn render_named(
         sample_rate: rate,
         channels: mix.len(),
         tempo_a_bpm: 60.0 / pa,
-        tempo_b_bpm: 60.0 / pb,
+        tempo_b_bpm,
+        tempo_multiple,
         stretch_ratio: ratio,
         a_start_s,
         a_downbeat_s: d,

@@ -510,3 +510,39 @@ fn bad_inputs_give_typed_errors() {
     let r = render(&pa_long, &pb, &SONG_A.timing(-20.0), &no_beats, &opts, &go);
     assert!(matches!(&r, Err(Error::InvalidState { reason }) if reason.contains("track B: no tempo")), "{r:?}");
 }
+
+#[test]
+fn a_half_time_b_is_mixed_at_double_time_on_every_other_beat_of_a() {
+    // B at 63 BPM (half of 126): matched to A's 120 BPM at double time, a
+    // stretch of 120/126 rather than 120/63; its bursts (one per B beat)
+    // land on every other beat of A's grid, its downbeat on A's.
+    let half_b = Song { bpm: 63.0, ..SONG_B };
+    let a = PlanarTrack { sample_rate: RATE, channels: SONG_A.synth(RATE, 2) };
+    let b = PlanarTrack { sample_rate: RATE, channels: vec![burst_track(&half_b, RATE)] };
+    let opts = TransitionOptions { crossfade_beats: 8, lead_in_beats: 4, tail_beats: 16, match_loudness: false };
+    let (mix, r) = render(&a, &b, &SONG_A.timing(-20.0), &half_b.timing(-28.0), &opts, &AtomicBool::new(false)).unwrap();
+    assert_eq!(r.tempo_multiple, 2.0, "{r:#?}");
+    assert!((r.tempo_b_bpm - 63.0).abs() < 0.01);
+    assert!((r.stretch_ratio - 120.0 / 126.0).abs() < 1e-4, "ratio {}", r.stretch_ratio);
+    assert!(half_b.is_downbeat_time(r.b_downbeat_s, 1e-6), "B's downbeat {} is not a bar start", r.b_downbeat_s);
+    let centre = 0.005 / r.stretch_ratio;
+    let tail: Vec<f64> = r.expected_beats_s.iter().copied().filter(|&t| t > r.crossfade_end_s && t < r.duration_s - 0.1).collect();
+    // The first tail beat is a whole number of A beats after the downbeat: bursts on even ones.
+    let start = r.crossfade_start_s;
+    let beat_a = 60.0 / r.tempo_a_bpm;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for t in tail {
+        let k = ((t - start) / beat_a).round() as i64;
+        let e = (energy_centre(&mix[0], RATE, t) - t - centre).abs() * 1000.0;
+        if k % 2 == 0 { on.push(e) } else { off.push(t) }
+    }
+    assert!(on.len() >= 7, "{} bursts", on.len());
+    let max = on.iter().copied().fold(0.0, f64::max);
+    assert!(max < 2.0, "bursts off every other beat of A's grid by up to {max:.3} ms");
+    // Between them (odd beats of A), B is silent.
+    for t in off {
+        let i = (t * f64::from(RATE)) as usize;
+        let peak = mix[0][i - 441..i + 441].iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(peak < 0.01, "a burst at {t:.3} s, between B's beats");
+    }
+}

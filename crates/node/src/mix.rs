@@ -32,7 +32,9 @@ pub struct TransitionReportJs {
     pub channels: u32,
     pub tempo_a_bpm: f64,
     pub tempo_b_bpm: f64,
-    /// Playback-rate factor applied to B (tempo A / tempo B), pitch kept.
+    /// 1, or 2 / 0.5 when B is mixed at double / half time.
+    pub tempo_multiple: f64,
+    /// Playback-rate factor applied to B (tempo A / (tempo B x multiple)), pitch kept.
     pub stretch_ratio: f64,
     /// Where in A the output starts, and A's downbeat (time in A) where the crossfade starts.
     pub a_start_s: f64,
@@ -74,6 +76,7 @@ impl Task for TransitionTask {
             channels: r.channels as u32,
             tempo_a_bpm: r.tempo_a_bpm,
             tempo_b_bpm: r.tempo_b_bpm,
+            tempo_multiple: r.tempo_multiple,
             stretch_ratio: r.stretch_ratio,
             a_start_s: r.a_start_s,
             a_downbeat_s: r.a_downbeat_s,
