@@ -267,7 +267,7 @@ impl Index {
             v[k] = z as f32;
             norm += z * z;
         }
-        if !(norm > 1e-12) || !norm.is_finite() {
+        if norm.is_nan() || norm <= 1e-12 || norm.is_infinite() {
             return None;
         }
         let inv = (1.0 / norm.sqrt()) as f32;
@@ -377,10 +377,7 @@ impl Index {
             }
         }
         let mut scored: Vec<(f64, usize)> = Vec::with_capacity(self.len());
-        for i in 0..self.len() {
-            if skip[i] {
-                continue;
-            }
+        for (i, _) in skip.iter().enumerate().filter(|(_, s)| !**s) {
             let (c, _, _) = self.components(i, r, opts, pair.get(i).copied().flatten());
             scored.push((model.predict(&c.as_array()), i));
         }

@@ -130,7 +130,7 @@ enum Outcome {
     /// Same content as an analysed track elsewhere.
     Copy { from: TrackId, path: String, hash: String, file: FileMeta, existed: bool },
     /// Analysed, or failed (`outcome` holds the error's code and message, `error` the error).
-    Written { write: TrackWrite, existed: bool, error: Option<Error> },
+    Written { write: Box<TrackWrite>, existed: bool, error: Option<Error> },
     /// Stopped before it finished: nothing to write.
     Stopped,
 }
@@ -147,14 +147,14 @@ struct Job {
 fn process(job: &Job, known: &HashMap<String, TrackId>, opts: &AnalyzeOptions, stop: &AtomicBool) -> Outcome {
     let existed = job.prior.is_some();
     let failed = |e: Error, hash: Option<String>| Outcome::Written {
-        write: TrackWrite {
+        write: Box::new(TrackWrite {
             path: job.key.clone(),
             content_hash: hash,
             file: job.file,
             outcome: Err((e.code().to_string(), e.to_string())),
             analyzer_version: ANALYZER_VERSION.to_string(),
             analyzed_at_ms: now_ms(),
-        },
+        }),
         existed,
         error: Some(e),
     };
@@ -172,14 +172,14 @@ fn process(job: &Job, known: &HashMap<String, TrackId>, opts: &AnalyzeOptions, s
     }
     match analyze_file(&job.path, opts, stop, |_| {}, |_| Ok(())) {
         Ok(d) => Outcome::Written {
-            write: TrackWrite {
+            write: Box::new(TrackWrite {
                 path: job.key.clone(),
                 content_hash: Some(hash),
                 file: job.file,
                 outcome: Ok(d),
                 analyzer_version: ANALYZER_VERSION.to_string(),
                 analyzed_at_ms: now_ms(),
-            },
+            }),
             existed,
             error: None,
         },
@@ -194,14 +194,14 @@ fn catch(job: &Job, f: impl FnOnce() -> Outcome) -> Outcome {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         let e = Error::Internal { message: format!("{}: the analysis panicked", job.key) };
         Outcome::Written {
-            write: TrackWrite {
+            write: Box::new(TrackWrite {
                 path: job.key.clone(),
                 content_hash: None,
                 file: job.file,
                 outcome: Err((e.code().to_string(), e.to_string())),
                 analyzer_version: ANALYZER_VERSION.to_string(),
                 analyzed_at_ms: now_ms(),
-            },
+            }),
             existed: job.prior.is_some(),
             error: Some(e),
         }
