@@ -1311,7 +1311,9 @@ export interface TransitionReportJs {
   channels: number
   tempoABpm: number
   tempoBBpm: number
-  /** Playback-rate factor applied to B (tempo A / tempo B), pitch kept. */
+  /** 1, or 2 / 0.5 when B is mixed at double / half time. */
+  tempoMultiple: number
+  /** Playback-rate factor applied to B (tempo A / (tempo B x multiple)), pitch kept. */
   stretchRatio: number
   /** Where in A the output starts, and A's downbeat (time in A) where the crossfade starts. */
   aStartS: number

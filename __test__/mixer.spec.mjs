@@ -67,6 +67,15 @@ test('bad mixer session options are refused with typed errors', (t) => {
   library.close()
 })
 
+test('a mixer session playing a track outside the library fails at start, storing nothing', async (t) => {
+  const library = new Library(join(tempDir(), 'lib.db'))
+  const session = new MixerSession({ library, source: songs['ref-120-C'], playing: songs['ref-120-C'] })
+  await t.throwsAsync(session.start(), { code: 'ERR_TRACK_NOT_FOUND' })
+  t.is(session.id, null)
+  library.close()
+  await t.throwsAsync(library.scan(songsDir), { code: 'ERR_INVALID_STATE' })
+})
+
 test('a rendered transition keeps the beat through the crossfade (analyzer beats within 20 ms of the grid)', async (t) => {
   const out = join(tempDir(), 'transition.wav')
   const a = songs['ref-120-C']

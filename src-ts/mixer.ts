@@ -165,6 +165,8 @@ export class MixerSession extends EventEmitter {
     if (this.running) throw makeError('ERR_INVALID_STATE', 'invalid state: the mixer session is already running')
     const src = this.options.source
     const label = typeof src === 'string' ? src : src instanceof FileSource ? src.path : this.options.realtime ? 'live' : 'stream'
+    // A `playing` track that is not in the library fails here, before anything is stored.
+    if (this.current != null) this.current = (await this.library.get(this.current)).id
     this.sessionId = await this.library.beginSession(label)
     this.running = true
     if (this.current != null) await this.library.addPlay(this.sessionId, this.current)
@@ -232,7 +234,6 @@ export class MixerSession extends EventEmitter {
     if (this.inFlight && !final) return
     await this.inFlight
     const from = this.latestFeatures
-    const exclude: number[] = []
     const job = (async () => {
       try {
         this.latestRecommendations = await this.library.recommend({
@@ -240,7 +241,6 @@ export class MixerSession extends EventEmitter {
           limit: this.options.limit ?? 10,
           session: this.sessionId ?? undefined,
           tempoTolerance: this.options.tempoTolerance,
-          exclude,
         })
         this.emit('recommendations', this.latestRecommendations)
       } catch (e) {

@@ -61,13 +61,19 @@ fn task<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
     AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
 }
 
-/// A job on its own connection: the library's lock stays free for readers.
+/// A job on its own connection: the library's lock stays free for readers
+/// (it is only taken to check that the library is open).
 fn detached<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
     lib: &Shared,
     to_js: fn(T) -> J,
     job: impl FnOnce() -> resonode_core::Result<T> + Send + 'static,
 ) -> AsyncTask<LibraryTask<T, J>> {
-    let job: Job<T> = Box::new(move |_| job());
+    let job: Job<T> = Box::new(move |shared| {
+        if shared.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            return Err(Error::InvalidState { reason: "the library is closed".into() });
+        }
+        job()
+    });
     AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
 }
 
