@@ -132,11 +132,12 @@ export declare class NativeLibrary {
   /** Closes the database (later calls reject with ERR_INVALID_STATE). */
   close(): void
   /**
-   * Scans `dir` on its own connection; `concurrency` files at once (0 = one per core).
+   * Scans `dir` on its own connection; `concurrency` files at once (0 =
+   * one per core); `prune` removes tracks whose files are gone.
    *
    * @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
    */
-  scan(dir: string, concurrency: number | undefined | null, control: ScanControl): Promise<ScanSummaryJs>
+  scan(dir: string, concurrency: number | undefined | null, prune: boolean | undefined | null, control: ScanControl): Promise<ScanSummaryJs>
   /** Adds (or re-analyses) one file; a failed analysis is recorded and rejects with its error. */
   add(path: string, control: ScanControl): Promise<LibraryTrackJs>
   /** Every track, by path. */
@@ -954,6 +955,10 @@ export interface ScanSummaryJs {
   unchanged: number
   failed: number
   ignored: number
+  /** Tracks under the folder whose files are gone. */
+  missing: Array<string>
+  /** Whether they were removed (`prune`). */
+  pruned: boolean
   aborted: boolean
   durationS: number
   failures: Array<ScanFailureJs>

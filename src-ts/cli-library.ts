@@ -30,9 +30,10 @@ function printSummary(s: ScanSummary): void {
       `${s.ignored ? `, ${s.ignored} other files ignored` : ''} in ${s.durationS.toFixed(1)} s${s.aborted ? ' (interrupted: run again to finish)' : ''}\n`,
   )
   for (const f of s.failures) process.stdout.write(`  failed: ${f.path}: ${f.code}: ${f.message}\n`)
+  for (const m of s.missing) process.stdout.write(`  ${s.pruned ? 'removed' : 'missing'}: ${m}\n`)
 }
 
-async function cmdScan(dir: string, o: { db: string; jobs?: number; json?: boolean }) {
+async function cmdScan(dir: string, o: { db: string; jobs?: number; prune?: boolean; json?: boolean }) {
   const library = new Library(o.db)
   const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {value}/{total} files | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
   const ac = new AbortController()
@@ -43,6 +44,7 @@ async function cmdScan(dir: string, o: { db: string; jobs?: number; json?: boole
   try {
     const summary = await library.scan(dir, {
       concurrency: o.jobs,
+      prune: o.prune,
       signal: ac.signal,
       onProgress: (p) => {
         if (!bar) return
@@ -150,6 +152,7 @@ export function addLibraryCommands(program: Command): void {
     .argument('<dir>')
     .option(...db)
     .option('--jobs <n>', 'files analysed at once (default: one per core)', positiveInt('--jobs'))
+    .option('--prune', 'remove the tracks under <dir> whose files are gone')
     .option('--json', 'print the summary as one JSON object')
     .action(cmdScan)
 

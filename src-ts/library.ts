@@ -78,7 +78,7 @@ export interface TrackListEntry {
 
 /** Scan progress, after each file. */
 export type ScanProgress = native.ScanProgressJs
-/** What a scan did: counts, `aborted` when stopped early, and the files that failed. */
+/** What a scan did: counts, `aborted` when stopped early, the files that failed, and the tracks whose files are gone (`missing`; removed when `pruned`). */
 export type ScanSummary = native.ScanSummaryJs
 
 /** Options of {@link Library.scan}. */
@@ -89,6 +89,8 @@ export interface ScanOptions {
   signal?: AbortSignal
   /** Files analysed at once (default: one per core). */
   concurrency?: number
+  /** Remove the tracks under `dir` whose files are gone (default false: they are listed in `missing`). */
+  prune?: boolean
   /** Milliseconds between progress polls (default 100). */
   progressIntervalMs?: number
 }
@@ -347,7 +349,7 @@ export class Library {
     }
     const timer = options.onProgress ? setInterval(report, options.progressIntervalMs ?? 100) : null
     try {
-      const summary = await awaitNative(this.native.scan(resolve(dir), c, control))
+      const summary = await awaitNative(this.native.scan(resolve(dir), c, options.prune, control))
       if (options.onProgress) report()
       return summary
     } finally {

@@ -33,6 +33,9 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "og
 pub struct ScanOptions {
     /// Files analysed at once; 0 = one per core.
     pub concurrency: usize,
+    /// Remove the tracks under the folder whose files are gone (default:
+    /// keep them and count them as missing).
+    pub prune: bool,
     pub analysis: AnalyzeOptions,
 }
 
@@ -73,6 +76,10 @@ pub struct ScanSummary {
     pub failed: usize,
     /// Other files left alone.
     pub ignored: usize,
+    /// Tracks under the folder whose files are gone (removed with `prune`).
+    pub missing: Vec<String>,
+    /// Whether `missing` tracks were removed.
+    pub pruned: bool,
     /// True when `stop` ended the scan early; run it again to finish.
     pub aborted: bool,
     pub duration_s: f64,
@@ -249,6 +256,21 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
     }
     summary.files = found.len();
     p.total = found.len();
+    // Tracks the library holds under this folder whose files are gone;
+    // after a listing error nothing is pruned (a folder may be unreadable
+    // for a moment, e.g. an unmounted drive).
+    let mut prefix = library_path(dir)?;
+    if !prefix.ends_with(std::path::MAIN_SEPARATOR) {
+        prefix.push(std::path::MAIN_SEPARATOR);
+    }
+    let gone: Vec<(TrackId, String)> = store.paths_under(&prefix)?.into_iter().filter(|(_, p)| !Path::new(p).exists()).collect();
+    if opts.prune && summary.failures.is_empty() {
+        for (id, _) in &gone {
+            store.remove_track(&TrackRef::Id(*id))?;
+        }
+        summary.pruned = !gone.is_empty();
+    }
+    summary.missing = gone.into_iter().map(|(_, p)| p).collect();
     for path in found {
         let (key, file) = match library_path(&path).and_then(|k| Ok((k, file_meta(&path)?))) {
             Ok(v) => v,

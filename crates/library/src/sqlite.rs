@@ -406,6 +406,17 @@ impl Store for SqliteStore {
         rows.map_err(|e| db_error(&self.path, e))
     }
 
+    fn paths_under(&mut self, prefix: &str) -> Result<Vec<(TrackId, String)>> {
+        let path = self.path.clone();
+        // substr() rather than LIKE: paths may hold `%` and `_`.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, path FROM tracks WHERE substr(path, 1, length(?1)) = ?1 ORDER BY path")
+            .map_err(|e| db_error(&path, e))?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?))).and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>());
+        rows.map_err(|e| db_error(&path, e))
+    }
+
     fn remove_track(&mut self, which: &TrackRef) -> Result<TrackRecord> {
         let rec = self.track(which)?;
         self.write(|tx| tx.execute("DELETE FROM tracks WHERE id = ?1", [rec.id]).map(drop))?;

@@ -165,6 +165,8 @@ pub trait Store: Send {
     fn track(&mut self, which: &TrackRef) -> Result<TrackRecord>;
     /// All tracks, ordered by path.
     fn tracks(&mut self) -> Result<Vec<TrackRecord>>;
+    /// Ids and paths of the tracks whose path starts with `prefix`.
+    fn paths_under(&mut self, prefix: &str) -> Result<Vec<(TrackId, String)>>;
     /// Removes a track (its feedback goes with it; plays keep their place without it).
     fn remove_track(&mut self, which: &TrackRef) -> Result<TrackRecord>;
 

@@ -274,6 +274,15 @@ fn scans_record_failures_skip_unchanged_files_and_resume_after_a_stop() {
     assert_eq!((again.unchanged, again.added, again.updated), (3, 0, 0), "{again:?}");
     assert_eq!(lib.tracks().unwrap().len(), 3);
     assert_eq!(lib.scan(&dir.join("nope"), &ScanOptions::default(), &stop, |_| {}).unwrap_err().code(), "ERR_NOT_FOUND");
+    // A deleted file is reported missing, then removed with `prune`.
+    std::fs::remove_file(dir.join("sub/b.wav")).unwrap();
+    let s = lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap();
+    assert!(s.missing.len() == 1 && s.missing[0].ends_with("sub/b.wav") && !s.pruned, "{s:?}");
+    assert_eq!(lib.tracks().unwrap().len(), 3);
+    let s = lib.scan(&dir, &ScanOptions { prune: true, ..Default::default() }, &stop, |_| {}).unwrap();
+    assert!(s.pruned, "{s:?}");
+    assert_eq!(lib.tracks().unwrap().len(), 2);
+    assert!(lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap().missing.is_empty());
     assert_eq!(lib.scan(&dir.join("a.wav"), &ScanOptions::default(), &stop, |_| {}).unwrap_err().code(), "ERR_INVALID_PARAMETER");
 }
 

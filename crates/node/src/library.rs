@@ -148,6 +148,10 @@ pub struct ScanSummaryJs {
     pub unchanged: u32,
     pub failed: u32,
     pub ignored: u32,
+    /// Tracks under the folder whose files are gone.
+    pub missing: Vec<String>,
+    /// Whether they were removed (`prune`).
+    pub pruned: bool,
     pub aborted: bool,
     pub duration_s: f64,
     pub failures: Vec<ScanFailureJs>,
@@ -161,6 +165,8 @@ fn summary_js(s: ScanSummary) -> ScanSummaryJs {
         unchanged: s.unchanged as u32,
         failed: s.failed as u32,
         ignored: s.ignored as u32,
+        missing: s.missing,
+        pruned: s.pruned,
         aborted: s.aborted,
         duration_s: s.duration_s,
         failures: s.failures.into_iter().map(|f| ScanFailureJs { path: f.path, code: f.code, message: f.message }).collect(),
@@ -407,14 +413,21 @@ impl NativeLibrary {
         self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
-    /// Scans `dir` on its own connection; `concurrency` files at once (0 = one per core).
+    /// Scans `dir` on its own connection; `concurrency` files at once (0 =
+    /// one per core); `prune` removes tracks whose files are gone.
     ///
     /// @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
     #[napi(ts_return_type = "Promise<ScanSummaryJs>")]
-    pub fn scan(&self, dir: String, concurrency: Option<u32>, control: &ScanControl) -> AsyncTask<LibraryTask<ScanSummary, ScanSummaryJs>> {
+    pub fn scan(
+        &self,
+        dir: String,
+        concurrency: Option<u32>,
+        prune: Option<bool>,
+        control: &ScanControl,
+    ) -> AsyncTask<LibraryTask<ScanSummary, ScanSummaryJs>> {
         let (path, timeout) = (self.path.clone(), self.busy_timeout);
         let (stop, progress) = (control.stop.clone(), control.progress.clone());
-        let opts = ScanOptions { concurrency: concurrency.unwrap_or(0) as usize, ..Default::default() };
+        let opts = ScanOptions { concurrency: concurrency.unwrap_or(0) as usize, prune: prune.unwrap_or(false), ..Default::default() };
         detached(&self.lib, summary_js, move || {
             let mut store = SqliteStore::open(&path, timeout)?;
             resonode_library::scan(&mut store, &PathBuf::from(dir), &opts, &stop, |p| {
