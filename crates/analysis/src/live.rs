@@ -24,6 +24,9 @@ use crate::loudness::{LoudnessMeter, Measures};
 use crate::summary::SummaryStats;
 use crate::predict::{BeatPrediction, BeatPredictor};
 
+/// Window of EBU R128 short-term loudness (s).
+const SHORT_TERM_S: f64 = 3.0;
+
 /// Stream time between two updates of tempo, beats, key and trend (s).
 pub const UPDATE_INTERVAL_S: f64 = 1.0;
 /// Time constant of the chroma average behind the live key (s).
@@ -193,7 +196,8 @@ impl LiveAnalyzer {
         self.snapshot.beats = self.predictor.predict(PREDICTED_BEATS);
         self.snapshot.key = if self.stats.loud > 0.0 { estimate_key(&self.stats.chroma_mean()) } else { None };
         self.snapshot.summary = (self.stats.n > 0.0).then(|| self.stats.vector());
-        if let Some(l) = self.meter.short_term_lufs() {
+        // Short-term loudness is over 3 s: earlier values would count silence.
+        if let Some(l) = self.meter.short_term_lufs().filter(|_| self.snapshot.time_s >= SHORT_TERM_S) {
             self.short_term.push_back(l);
         }
         let keep = (KEY_WINDOW_S / UPDATE_INTERVAL_S).round() as usize;
@@ -309,5 +313,33 @@ mod tests {
         assert!(s.key.is_none());
         assert_eq!(s.energy_trend.unwrap().trend, EnergyTrend::Steady);
         assert!((s.time_s - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn live_loudness_and_summary_follow_the_last_seconds() {
+        // A 997 Hz sine at -20 dBFS in one channel measures -23.01 LUFS
+        // (BS.1770-4: a full-scale sine in one channel is -3.01 LUFS).
+        let rate = 48_000;
+        let sine = |amp: f64, secs: f64| -> Vec<f32> {
+            (0..(secs * f64::from(rate)) as usize).map(|i| (amp * (std::f64::consts::TAU * 997.0 * i as f64 / f64::from(rate)).sin()) as f32).collect()
+        };
+        let mut a = LiveAnalyzer::new(AnalysisConfig::default(), rate, 1).unwrap();
+        for block in sine(0.1, 12.0).chunks(4800) {
+            a.push(&[block], |_| {}).unwrap();
+        }
+        let l = a.snapshot().loudness_lufs.unwrap();
+        assert!((l + 23.01).abs() < 0.1, "{l} LUFS");
+        let summary = a.snapshot().summary.clone().unwrap();
+        assert_eq!(summary.len(), crate::summary::SUMMARY_LEN);
+        // Chroma of a 997 Hz tone: B (987.8 Hz) is the strongest class.
+        let chroma = &summary[26..38];
+        let top = chroma.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).unwrap().0;
+        assert_eq!(top, 11, "{chroma:?}");
+        // 40 s later at -30 dBFS the 30 s window has forgotten the louder part.
+        for block in sine(0.0316, 40.0).chunks(4800) {
+            a.push(&[block], |_| {}).unwrap();
+        }
+        let l = a.snapshot().loudness_lufs.unwrap();
+        assert!((l + 33.01).abs() < 0.2, "{l} LUFS");
     }
 }
