@@ -296,14 +296,24 @@ pub fn init_runtime(explicit: Option<&Path>) -> Result<RuntimeInfo> {
         *guard = Some(Loaded { info: info.clone(), _lib: lib });
         return Ok(info);
     }
-    Err(Error::RuntimeNotFound {
-        reason: format!(
-            "no usable ONNX Runtime library from {source}; install the npm package `{NPM_PACKAGE}`, \
+    // Platforms without an official build (macOS x64, musl, ...) can still
+    // use one built elsewhere; say so rather than suggest a package that
+    // has nothing for them.
+    let hint = match npm_platform_dir() {
+        Some((os, arch)) if !(os == "darwin" && arch == "x64") => format!(
+            "reinstall resonode's platform package (it carries ONNX Runtime beside the addon), \
              or set ORT_DYLIB_PATH or the library path option to a {} file",
             library_file_name()
         ),
-        tried,
-    })
+        _ => format!(
+            "ONNX Runtime ships no official build for {}-{}: build or obtain one and set ORT_DYLIB_PATH \
+             or the library path option to its {} file",
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            library_file_name()
+        ),
+    };
+    Err(Error::RuntimeNotFound { reason: format!("no usable ONNX Runtime library from {source}; {hint}"), tried })
 }
 
 /// Where inference runs.
