@@ -170,11 +170,11 @@ async function main() {
   const md = render(results)
   console.log(md)
   if (only.length === SECTIONS.length) {
-    // Sections f (music analysis, bench/analysis/report.py) and g (music
-    // library, bench/mixer/run.mjs) are written between markers; a full
-    // run here keeps them.
+    // Sections f (music analysis, bench/analysis/report.py), g (music
+    // library, bench/mixer/run.mjs) and h (install, bench/install.mjs) are
+    // written between markers; a full run here keeps them.
     const old = existsSync(join(ROOT, 'bench/RESULTS.md')) ? readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8') : ''
-    const block = ['analysis', 'mixer']
+    const block = ['analysis', 'mixer', 'install']
       .map((name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(old)?.[0])
       .filter(Boolean)
       .join('\n')

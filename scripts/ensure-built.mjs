@@ -34,9 +34,8 @@ try {
 }
 
 if (!existsSync(join(root, 'node_modules', '.bin', 'napi'))) {
-  // Not `npm ci`: the registry lacks some optional platform packages of
-  // @napi-rs/cli's dependencies, which `npm ci` rejects as an unsynced lock.
-  run('npm install --no-audit --no-fund')
+  // The lock file is complete: a fresh clone installs exactly it.
+  run('npm ci --no-audit --no-fund')
 }
 const addon = readdirSync(root).find((f) => /^resonode\..*\.node$/.test(f))
 const rustSrc = Math.max(newest(join(root, 'crates'), ['.rs', 'Cargo.toml']), mtime(join(root, 'Cargo.toml')))

@@ -3,6 +3,7 @@
  * `--json`, exactly one JSON object on stdout; errors are one line on
  * stderr (`resonode: <CODE>: <message>`) and a non-zero exit status.
  */
+import './preflight'
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import { resolve } from 'node:path'

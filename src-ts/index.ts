@@ -3,6 +3,7 @@
  * Rust core. Audio is planar `Float32Array[]` (channels x frames); sample
  * rates in Hz, gains in dB, cutoffs in Hz.
  */
+import './preflight'
 export * from './errors'
 export {
   Processor,
