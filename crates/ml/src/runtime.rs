@@ -529,7 +529,11 @@ pub fn build_session(src: ModelSource<'_>, opts: &SessionOptions) -> Result<(Ses
         Err(BuildError::Model(reason)) => return Err(Error::Model { path: name, reason }),
         Err(BuildError::Provider(reason)) => {
             if !opts.fallback {
-                return Err(Error::ExecutionProviderNotAvailable { provider: ep.name().to_string(), reason });
+                // The ONNX Runtime resonode ships is the CPU build: a GPU
+                // provider needs a GPU build of the user's choosing.
+                let hint = "the ONNX Runtime shipped with resonode is the CPU build; install a build with this provider \
+                            (1.17 or newer) and point ORT_DYLIB_PATH or `runtimePath` at its library, or pass `fallback: true`";
+                return Err(Error::ExecutionProviderNotAvailable { provider: ep.name().to_string(), reason: format!("{reason}; {hint}") });
             }
             warnings.push(format!(
                 "execution provider `{}` is not available ({reason}); running {name} on the CPU instead",

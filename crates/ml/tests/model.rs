@@ -125,6 +125,7 @@ fn execution_providers_unavailable_here_fail_or_fall_back_to_the_cpu() {
         let e = Model::load(&model_file(), &strict).unwrap_err();
         assert_eq!(e.code(), "ERR_EXECUTION_PROVIDER_NOT_AVAILABLE");
         assert!(e.to_string().contains(ep.name()), "{e}");
+        assert!(e.to_string().contains("ORT_DYLIB_PATH"), "the error says how to get the provider: {e}");
         println!("{ep}: {e}");
 
         let lenient = SessionOptions { execution_provider: ep, fallback: true, ..Default::default() };
