@@ -57,7 +57,9 @@ export function packPlatform({ platform = hostPlatform(), addon, out = join(root
   pkg.files = files
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`)
   mkdirSync(out, { recursive: true })
-  const [info] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))
+  // npm is a .cmd script on Windows: it needs a shell there.
+  const out_ = execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], shell: process.platform === 'win32' })
+  const [info] = JSON.parse(out_.replace(/^[^[]*/, ''))
   const tarball = join(out, info.filename)
   return { platform, tarball, packedBytes: statSync(tarball).size, unpackedBytes: info.unpackedSize, files: info.files.map((f) => f.path), onnxRuntime }
 }
