@@ -9,6 +9,10 @@
 #                                       libclang (bindgen, for the Signalsmith Stretch wrapper)
 #   bash scripts/system-deps.sh test    # build + sox (parity specs) + PulseAudio (live specs)
 #                                       + fluidsynth and its GM sound font (analysis specs)
+#   bash scripts/system-deps.sh cross   # build + what scripts/build-platform.sh needs on an x86_64
+#                                       host: arm64 ALSA (adds dpkg's arm64 architecture for
+#                                       libasound2-dev:arm64), binutils and file (checks),
+#                                       qemu-user-static (arm64 smoke test); see docs/platforms.md
 #
 # Installs with apt-get as root, or with `sudo -n` when that works without a
 # password. Otherwise prints the apt-get line and exits 1. On a system
@@ -17,15 +21,22 @@
 set -euo pipefail
 
 what=${1:-build}
-case "$what" in build | test) ;; *)
-  echo "usage: system-deps.sh build|test" >&2
+case "$what" in build | test | cross) ;; *)
+  echo "usage: system-deps.sh build|test|cross" >&2
   exit 2
   ;;
 esac
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || exit 0
 
 need=()
-has_pkg() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+# `dpkg -s NAME` fails once NAME is installed for two architectures (as
+# libasound2-dev is after the cross mode adds libasound2-dev:arm64): look for
+# the native or arch-independent instance, or the one NAME:ARCH names.
+has_pkg() {
+  local arch
+  [[ "$1" == *:* ]] && arch='[^ ]+' || arch="($(dpkg --print-architecture)|all)"
+  dpkg-query -W -f='${db:Status-Abbrev} ${Architecture}\n' "$1" 2>/dev/null | grep -qE "^ii +$arch\$"
+}
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 has_pkg libasound2-dev || need+=(libasound2-dev)
@@ -46,6 +57,16 @@ if [[ "$what" == test ]]; then
   command -v aplay >/dev/null || need+=(alsa-utils)
   has_pkg libasound2-plugins || need+=(libasound2-plugins)
 fi
+add_arm64=0
+if [[ "$what" == cross ]]; then
+  # cpal links libasound: the arm64 build links Debian's arm64 libasound.so
+  # (multiarch, found through /usr/lib/aarch64-linux-gnu/pkgconfig).
+  dpkg --print-foreign-architectures | grep -qx arm64 || add_arm64=1
+  has_pkg libasound2-dev:arm64 || need+=(libasound2-dev:arm64)
+  command -v objdump >/dev/null && command -v readelf >/dev/null || need+=(binutils)
+  command -v file >/dev/null || need+=(file)
+  command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+fi
 ((${#need[@]})) || exit 0
 
 say() { echo "system-deps: $*" >&2; }
@@ -55,10 +76,12 @@ elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
   sudo=(sudo -n)
 else
   say "missing Debian packages: ${need[*]}"
+  ((add_arm64)) && say "first add the arm64 architecture: sudo dpkg --add-architecture arm64 && sudo apt-get update"
   say "install them with: sudo apt-get install -y ${need[*]}"
   exit 1
 fi
 say "installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
+((add_arm64)) && "${sudo[@]}" dpkg --add-architecture arm64
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
