@@ -1,7 +1,7 @@
 /**
  * Neural inference: speech enhancement with the built-in GTCRN model and
- * separation metrics (music separation is in `separation.ts`). ONNX Runtime is loaded at run time from the npm
- * package `onnxruntime-node` (or `ORT_DYLIB_PATH`, or `runtimePath`);
+ * separation metrics (music separation is in `separation.ts`). ONNX Runtime is loaded at run time: `runtimePath`,
+ * else `ORT_DYLIB_PATH`, else the library beside the addon in resonode's platform package (see `inference.ts`);
  * inference runs on worker threads, never on the JS thread or the audio
  * callback.
  */

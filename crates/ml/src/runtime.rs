@@ -2,10 +2,12 @@
 //!
 //! resonode uses the [`ort`] crate with its `load-dynamic` feature: the ONNX
 //! Runtime shared library is opened at run time, never linked or downloaded
-//! at build time. The library normally comes from the npm package
-//! `onnxruntime-node` (a dependency of resonode), which ships
-//! `bin/napi-v6/<platform>/<arch>/libonnxruntime.so.1` (`libonnxruntime.1.dylib`
-//! on macOS, `onnxruntime.dll` on Windows).
+//! at build time. Installed from npm, the library sits beside the addon in
+//! resonode's platform package (`libonnxruntime.so.1`, `libonnxruntime.1.dylib`
+//! on macOS, `onnxruntime.dll` on Windows; the TypeScript layer passes its
+//! path as the explicit path below). In the repository it comes from the
+//! dev dependency `onnxruntime-node`, which ships it as
+//! `bin/napi-v6/<platform>/<arch>/<library>`.
 //!
 //! # Which library is loaded
 //! The first of these that is *specified* is the only source tried (a later
