@@ -6,15 +6,12 @@
 // tapped audio. Runs with the live specs (ava.realtime.config.mjs); fails,
 // rather than skips, when no server can be started.
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { lib, root, tempDir, writeWav, concat } from './helpers.mjs'
+import { lib, tempDir, writeWav, concat, usePulseAudio } from './helpers.mjs'
 
 const { RealtimeProcessor, Analyzer, StreamingPipeline, FileSource, SpeakerSink } = lib
 
-const env = execFileSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
-const server = /export PULSE_SERVER=(\S+)/.exec(env)
-if (server) process.env.PULSE_SERVER = server[1]
+usePulseAudio()
 
 const RATE = 48000
 const BPM = 120

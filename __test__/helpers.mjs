@@ -1,5 +1,6 @@
 // Shared helpers of the ava specs. WAV files for inputs are written here by
 // hand (not through resonode) so the specs do not check resonode against itself.
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -108,4 +109,14 @@ export function rms(a) {
   let s = 0
   for (const v of a) s += v * v
   return Math.sqrt(s / a.length)
+}
+
+/**
+ * Starts (or finds) the test PulseAudio server with its null sink
+ * `resonull` (scripts/start-pulseaudio.sh) and points this process at it.
+ */
+export function usePulseAudio() {
+  const env = execFileSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
+  const server = /export PULSE_SERVER=(\S+)/.exec(env)
+  if (server) process.env.PULSE_SERVER = server[1]
 }

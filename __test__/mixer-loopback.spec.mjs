@@ -5,16 +5,13 @@
 // and must emit features, predictions and recommendations that match the
 // song. Runs with the live specs (ava.realtime.config.mjs).
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { lib, root, tempDir } from './helpers.mjs'
+import { lib, tempDir, usePulseAudio } from './helpers.mjs'
 import { renderSongs } from './mixer-fixtures.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, FileSource, SpeakerSink, Library, MixerSession } = lib
 
-const env = execFileSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
-const server = /export PULSE_SERVER=(\S+)/.exec(env)
-if (server) process.env.PULSE_SERVER = server[1]
+usePulseAudio()
 
 const BUFFER = 1024
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))

@@ -3,15 +3,13 @@
 // `resonull` is recorded back from its monitor, a real loopback. These tests
 // fail, rather than skip, when no server can be started.
 import test from 'ava'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { lib, root, cli, tempDir, writeWav, readAll, concat } from './helpers.mjs'
+import { lib, cli, tempDir, writeWav, readAll, concat, usePulseAudio } from './helpers.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, CallbackSource, CallbackSink, FileSource, FileSink, MicrophoneSource, SpeakerSink, Gain, LowPass, HighPass, Biquad, Reverb, Delay, Limiter, listDevices, resolveStreamConfig } = lib
 
-const env = execFileSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
-const server = /export PULSE_SERVER=(\S+)/.exec(env)
-if (server) process.env.PULSE_SERVER = server[1]
+usePulseAudio()
 
 const RATE = 48000
 

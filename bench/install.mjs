@@ -19,7 +19,7 @@ import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { packPlatform } from '../scripts/pack-platform.mjs'
+import { npmPack, packPlatform } from '../scripts/pack-platform.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, 'no-write': { type: 'boolean' } } })
@@ -35,10 +35,10 @@ function coldRequireMs(spec, extra = '') {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'resonode-bench-install-'))
-const [main] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).replace(/^[^[]*/, ''))
+const main = npmPack(ROOT, work)
 const platform = packPlatform({ out: work })
 const sizes = [
-  { pkg: main.name, packed: statSync(join(work, main.filename)).size, unpacked: main.unpackedSize, files: main.entryCount },
+  { pkg: main.name, packed: statSync(main.tarball).size, unpacked: main.unpackedSize, files: main.entryCount },
   { pkg: `resonode-${platform.platform}`, packed: platform.packedBytes, unpacked: platform.unpackedBytes, files: platform.files.length },
 ]
 rmSync(work, { recursive: true, force: true })

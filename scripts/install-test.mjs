@@ -19,7 +19,7 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve, delimiter } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { hostPlatform, packPlatform } from './pack-platform.mjs'
+import { hostPlatform, npmPack, packPlatform } from './pack-platform.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const keep = process.argv.includes('--keep')
@@ -34,9 +34,8 @@ const fail = (m) => {
 
 // 1. The two tarballs.
 const packs = join(work, 'packs')
-mkdirSync(packs, { recursive: true })
-const [main] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', packs], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], shell }).replace(/^[^[]*/, ''))
-const mainTgz = join(packs, main.filename)
+const main = npmPack(root, packs)
+const mainTgz = main.tarball
 const shipped = main.files.map((f) => f.path)
 for (const f of shipped) {
   if (/^(__test__|bench|crates|scripts|src-ts|npm)\//.test(f) || /\.node$/.test(f)) fail(`the main package ships ${f}`)

@@ -28,6 +28,18 @@ export const ORT = {
   'win32-arm64-msvc': ['win32/arm64', 'onnxruntime.dll'],
 }
 
+/**
+ * `npm pack` of the package in `dir` into `out`: npm's JSON record of it
+ * (`filename`, `files`, `unpackedSize`, ...), with the tarball's path.
+ */
+export function npmPack(dir, out) {
+  mkdirSync(out, { recursive: true })
+  // npm is a .cmd script on Windows: it needs a shell there.
+  const json = execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], shell: process.platform === 'win32' })
+  const [info] = JSON.parse(json.replace(/^[^[]*/, ''))
+  return { ...info, tarball: join(out, info.filename) }
+}
+
 /** This machine's platform package name suffix, as napi-rs names them. */
 export function hostPlatform() {
   const abi = process.platform === 'linux' ? '-gnu' : process.platform === 'win32' ? '-msvc' : ''
@@ -56,11 +68,8 @@ export function packPlatform({ platform = hostPlatform(), addon, out = join(root
   }
   pkg.files = files
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`)
-  mkdirSync(out, { recursive: true })
-  // npm is a .cmd script on Windows: it needs a shell there.
-  const out_ = execFileSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], shell: process.platform === 'win32' })
-  const [info] = JSON.parse(out_.replace(/^[^[]*/, ''))
-  const tarball = join(out, info.filename)
+  const info = npmPack(dir, out)
+  const tarball = info.tarball
   return { platform, tarball, packedBytes: statSync(tarball).size, unpackedBytes: info.unpackedSize, files: info.files.map((f) => f.path), onnxRuntime }
 }
 
