@@ -25,7 +25,10 @@ export declare class AnalysisControl {
  * real-time callback.
  */
 export declare class AudioRingBuffer {
-  /** @throws ERR_INVALID_PARAMETER when `capacityFrames` or `channels` is 0 */
+  /**
+   * @throws ERR_INVALID_PARAMETER when `capacityFrames` or `channels` is 0,
+   * or the buffer would hold more than 2^26 samples
+   */
   constructor(capacityFrames: number, channels: number)
   /** Capacity in frames. */
   get capacity(): number
@@ -198,8 +201,8 @@ export declare class NativeReader {
   /** Frames that will be delivered, when known. */
   get totalFrames(): number | null
   /**
-   * Reads up to `maxFrames` frames; resolves with planar channels, or
-   * `null` at the end of the file.
+   * Reads up to `maxFrames` frames (at most 2^26 samples per read);
+   * resolves with planar channels, or `null` at the end of the file.
    */
   read(maxFrames: number): Promise<Float32Array[] | null>
   /** Starts again at the first frame. */
@@ -208,24 +211,6 @@ export declare class NativeReader {
 
 /** A running live engine: processors inside the audio callback. */
 export declare class NativeRealtime {
-  /**
-   * Opens the devices and starts the engine (blocks up to the open
-   * timeout, 10 s); `onMessage` receives events and tapped audio from a
-   * non-real-time pump thread.
-   *
-   * Processors come from `resonode-dsp`'s registry, and `enhance` from
-   * `resonode-ml` (a `LiveEnhancer`: its model loads and its worker
-   * thread starts here, before the audio runs).
-   *
-   * With `analyzer` (made for the engine's rate and processing
-   * channels), the tapped audio (start with `tapFrames`) is analysed on
-   * the pump thread from the first frame on; an `analysis` message
-   * follows each update of its tempo / key / trend.
-   *
-   * @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
-   * for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
-   */
-  static start(config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void, analyzer?: NativeAnalyzer | undefined | null): NativeRealtime
   /**
    * Queues `"<index>.<name>" = value` for the next buffer boundary
    * (lock-free); filters keep their state, gains ramp.
@@ -239,10 +224,16 @@ export declare class NativeRealtime {
   stats(): RealtimeStats
   /** The configuration in use, with derived values. */
   config(): ResolvedStreamConfig
-  /** Whether the engine has stopped by itself (frame limit, lost device). */
+  /**
+   * Whether the engine has stopped by itself (frame limit, lost device
+   * given up on, a failure), or was stopped.
+   */
   get finished(): boolean
-  /** Stops the streams and the pump; returns the final stats. Idempotent. */
-  stop(): RealtimeStats
+  /**
+   * Stops the streams and the pump on a worker thread (the pump first
+   * delivers what is left); resolves with the final stats. Idempotent.
+   */
+  stop(): Promise<RealtimeStats>
 }
 
 /** A separation running on its own thread, pulled region by region. */
@@ -330,7 +321,15 @@ export declare class PipelineControl {
    * finalized with everything processed so far.
    */
   stop(): void
-  /** Queues `"<index>.<name>" = value`, applied before the next chunk. */
+  /**
+   * Queues `"<index>.<name>" = value`, applied before the next chunk.
+   * Once `runNativePipeline` started a job with this control, the value
+   * is checked at the call against a prepared copy of the job's chain.
+   *
+   * @throws ERR_INVALID_PARAMETER naming the path (a wrong index or name,
+   * or a value out of range for the stream, e.g. a cutoff above Nyquist);
+   * nothing is queued then
+   */
   setParameter(path: string, value: number): void
   /** Completion over all passes in [0, 1], or NaN when the length is unknown. */
   get fraction(): number
@@ -418,17 +417,27 @@ export interface AudioDevice {
 /** What a file holds, as stored. */
 export interface AudioFileInfo {
   path: string
-  /** Container: `wav`, `flac`, `mp3` or `ogg`. */
+  /** Container: `wav`, `rf64`, `aiff`, `caf`, `mp4`, `flac`, `mp3` or `ogg`. */
   format: string
-  /** Codec, e.g. `pcm_s16le`, `flac`, `mp3`, `vorbis`. */
+  /** Codec, e.g. `pcm_s16le`, `flac`, `alac`, `aac`, `mp3`, `vorbis`, `opus`. */
   codec: string
   /** Sample rate in Hz. */
   sampleRate: number
   channels: number
-  /** Frames per channel, when the container states it. */
+  /** Frames per channel that decode (counted, not taken from a header). */
   frames?: number
   /** `frames / sampleRate` in seconds, when known. */
   durationS?: number
+  /**
+   * Frames per channel the header declares, when it does (may differ
+   * from `frames`; see `warnings`).
+   */
+  declaredFrames?: number
+  /**
+   * Header claims that decoding contradicts, e.g. "the header declares N
+   * frames but only M could be decoded". Empty for a clean file.
+   */
+  warnings: Array<string>
   bitsPerSample?: number
   /** `int` or `float`. */
   sampleFormat: string
@@ -494,11 +503,13 @@ export declare function enhance(channels: Array<Float32Array>, sampleRate: numbe
 
 /**
  * Enhances speech in `input` (any rate; resampled to 16 kHz and back) into
- * `output`, same length and time-aligned, on a worker thread.
+ * `output`, same length and time-aligned, on a worker thread. `control`
+ * reports progress and stops it like a pipeline: it resolves with
+ * `stopped` and a finalised file.
  *
  * @throws ERR_RUNTIME_NOT_FOUND, ERR_MODEL, ERR_MODEL_MISMATCH, ERR_NOT_FOUND, ERR_DECODE, ...
  */
-export declare function enhanceFile(input: string, output: string, options?: EnhanceOptionsDesc | undefined | null): Promise<EnhanceResult>
+export declare function enhanceFile(input: string, output: string, options: EnhanceOptionsDesc | undefined | null, control: PipelineControl): Promise<EnhanceResult>
 
 /** Options of GTCRN speech enhancement. */
 export interface EnhanceOptionsDesc {
@@ -520,6 +531,11 @@ export interface EnhanceResult {
   channels: number
   processingTimeS: number
   realtimeFactor: number
+  /**
+   * True when `stop()` ended the run early: the output file (finalised)
+   * holds the enhancement of the `framesProcessed` frames read until then.
+   */
+  stopped: boolean
 }
 
 /**
@@ -719,6 +735,11 @@ export interface PipelineStats {
   channels: number
   /** True when `stop()` ended the run early. */
   stopped: boolean
+  /**
+   * What the source read past, e.g. "the header declares N frames but
+   * only M could be decoded" (every frame that decoded was processed).
+   */
+  warnings: Array<string>
 }
 
 /** A play in a mix session. */
@@ -731,9 +752,10 @@ export interface PlayJs {
 }
 
 /**
- * Reads a file's header.
+ * Describes a file without decoding it (frames counted by reading its
+ * packets).
  *
- * @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE
+ * @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_EMPTY_AUDIO
  */
 export declare function probe(path: string): AudioFileInfo
 
@@ -769,16 +791,19 @@ export interface PushResult {
 export interface RealtimeMessage {
   /**
    * `audio`, `error`, `xrun`, `deviceLost`, `restarted`, `restartFailed`,
-   * `parameterRejected` or `dropped`.
+   * `parameterRejected`, `dropped`, `audioDropped`, `fallback`,
+   * `analysis`, `analysisError` or `finished`.
    */
   kind: string
-  /** Stable error code for error-like events (`ERR_STREAM`, `ERR_BUFFER_UNDERRUN`, ...). */
+  /** Stable error code for error-like events (`ERR_STREAM`, `ERR_BUFFER_UNDERRUN`, `ERR_INTERNAL`, ...). */
   code?: string
   message?: string
   /** `input` or `output`. */
   side?: string
   /** Tapped processed audio (planar), for `audio` messages. */
   channels?: Array<Float32Array>
+  /** Frames dropped, for `audioDropped` messages. */
+  frames?: number
 }
 
 /** Options of a live engine. */
@@ -788,8 +813,16 @@ export interface RealtimeOptionsDesc {
    * this many frames.
    */
   tapFrames?: number
-  /** Rebuild lost streams automatically. */
+  /**
+   * Recover automatically (default true): rebuild lost streams (device
+   * unplugged, audio server restarted) and reset the chain after a panic.
+   */
   autoRestart?: boolean
+  /**
+   * How long lost streams are retried before `restartFailed` (ms,
+   * default 30000).
+   */
+  restartTimeoutMs?: number
   /** `none` backend only: stop after this many frames. */
   maxFrames?: number
   /**
@@ -834,13 +867,45 @@ export interface RealtimeStats {
   latencyMsMeasured?: number
   bufferSize: number
   sampleRate: number
-  tapDropped: number
-  restarts: number
   /**
-   * Audio threads running under a real-time scheduling policy
-   * (`SCHED_FIFO` on Linux; 0 when the OS refused it).
+   * Frames of tapped audio dropped because JS (or the pump) did not
+   * keep up; each drop is also reported by an `audioDropped` message.
    */
+  tapDropped: number
+  /** Output samples that were NaN/infinite and replaced by 0. */
+  nonFiniteSamples: number
+  /** Parameter changes a processor refused on the audio thread. */
+  paramsRejected: number
+  /**
+   * Failures of processors' worker threads (`enhance`): inference errors
+   * and caught panics.
+   */
+  workerErrors: number
+  /** Panics caught in the audio callback. */
+  panics: number
+  /**
+   * The engine failed for good (a panic it did not restart from, or lost
+   * streams it gave up on); its output is silence.
+   */
+  failed: boolean
+  /** Successful automatic restarts (streams rebuilt, chain reset after a panic). */
+  restarts: number
+  /** Attempts to reopen lost streams. */
+  restartAttempts: number
+  /**
+   * The backend running: `pulseaudio`, `alsa`, or `none` (also after an
+   * `auto` fallback).
+   */
+  backend: string
+  /** Audio threads granted real-time scheduling. */
   realtimeThreads: number
+  /** Audio threads whose request was refused. */
+  realtimeThreadsRefused: number
+  /**
+   * How the last grant was made: `sched_fifo`, `rtkit`, `platform`, or
+   * `none`.
+   */
+  realtimeMechanism: string
   /**
    * Duplex: times the input ran ahead of the output for a whole second
    * (device clocks disagree) and the excess was dropped; not xruns.
@@ -908,8 +973,11 @@ export interface ResolvedStreamConfig {
   outputDevice?: string
   /** `input`, `output` or `duplex`. */
   direction: string
-  /** One buffer in ms: bufferSize / sampleRate * 1000. */
-  latencyMs: number
+  /**
+   * One buffer in ms: bufferSize / sampleRate * 1000 (not the stream's
+   * latency: that is `stats.latencyMs`).
+   */
+  bufferMs: number
 }
 
 /**
@@ -923,8 +991,17 @@ export declare function resolveStreamConfig(config: StreamConfigDesc): ResolvedS
  * Runs a native pipeline (file or microphone -> processors -> file or
  * speaker) on a worker thread.
  *
- * @throws (rejects with) any resonode error; the output file stays valid
- * with everything processed before the failure.
+ * Before it returns, on the calling thread, it builds the chain, reads the
+ * source's sample rate (a file's header, or the device configuration) and
+ * gives `control` a prepared copy of the chain: from then on
+ * `control.setParameter` checks values at the call, and values queued on
+ * `control` before are checked here.
+ *
+ * @throws ERR_INVALID_CHAIN, ERR_INVALID_PARAMETER (a processor, or a value
+ * queued on `control`, invalid for the stream), ERR_NOT_FOUND,
+ * ERR_UNSUPPORTED_FORMAT, ERR_DECODE (the source's header)
+ * @returns a promise that rejects with any resonode error; the output file
+ * stays valid with everything processed before the failure.
  */
 export declare function runNativePipeline(spec: NativePipelineSpec, control: PipelineControl): Promise<PipelineStats>
 
@@ -996,12 +1073,17 @@ export interface SeparatedAudio {
   chunks?: number
   /** Files written (when an output directory was given). */
   paths?: Array<string>
+  /**
+   * True when `stop()` ended a bounded-memory run early: the stems (or
+   * files, finalised) hold the `frames` separated until then.
+   */
+  stopped: boolean
 }
 
 /**
  * Separates `input` into stem files on a worker thread (bounded memory:
  * the file is streamed through the chunker), reporting progress through
- * `control`.
+ * `control`; a stop resolves with `stopped` and finalised files.
  *
  * @throws ERR_RUNTIME_NOT_FOUND, ERR_MODEL, ERR_MODEL_MISMATCH, ERR_NOT_FOUND, ERR_DECODE, ERR_INVALID_PARAMETER
  */
@@ -1011,7 +1093,8 @@ export declare function separateFile(spec: SeparateSpec, control: PipelineContro
  * Separates a file or planar input of any length at bounded working
  * memory (`apply_model`'s chunking, two passes for global normalisation),
  * returning the stems or, with `files`, writing one file per stem. Progress
- * and stop through `control`.
+ * and stop through `control`: a stop resolves (with `stopped`) with what
+ * was separated until then, the files finalised, like a stopped pipeline.
  *
  * @throws as `separate`, plus ERR_IO / ERR_ENCODE for the files
  */
@@ -1029,6 +1112,11 @@ export interface SeparateResult {
   /** Seconds from the start until the first stem audio was final. */
   timeToFirstAudioS?: number
   chunks: number
+  /**
+   * True when `stop()` ended the run early; the files hold the
+   * `framesProcessed` frames separated until then.
+   */
+  stopped: boolean
 }
 
 /** A separation job: `input` -> one file per stem in `outDir`. */
@@ -1199,6 +1287,26 @@ export interface SourceOptionsDesc {
   /** Keep only these channels (0-based), in this order. */
   channels?: Array<number>
 }
+
+/**
+ * Opens the devices and starts a live engine on a worker thread (the JS
+ * thread never waits for a device or a model); resolves once audio runs.
+ * `onMessage` receives events and tapped audio from a non-real-time pump
+ * thread (see `resonode_device::pump`).
+ *
+ * Processors come from `resonode-dsp`'s registry, and `enhance` from
+ * `resonode-ml` (a `LiveEnhancer`: its model loads and its worker thread
+ * starts here, before the audio runs).
+ *
+ * With `analyzer` (made for the engine's rate and processing channels),
+ * the tapped audio (start with `tapFrames`) is analysed on the pump thread
+ * from the first frame on; an `analysis` message follows each update of its
+ * tempo / key / trend.
+ *
+ * @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
+ * for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
+ */
+export declare function startRealtime(config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void, analyzer?: NativeAnalyzer | undefined | null): Promise<NativeRealtime>
 
 /** Where `separateLong` writes stems instead of returning them. */
 export interface StemFilesDesc {

@@ -867,5 +867,6 @@ module.exports.separationMetrics = nativeBinding.separationMetrics
 module.exports.separationNormalizationStats = nativeBinding.separationNormalizationStats
 module.exports.siSdr = nativeBinding.siSdr
 module.exports.snr = nativeBinding.snr
+module.exports.startRealtime = nativeBinding.startRealtime
 module.exports.testDevice = nativeBinding.testDevice
 module.exports.validateProcessor = nativeBinding.validateProcessor

@@ -260,17 +260,16 @@ test('bad input: silence and noise say why there is no tempo or key; broken file
   const e2 = await t.throwsAsync(lib.analyze(short))
   t.is(e2.code, 'ERR_EMPTY_AUDIO')
   t.regex(e2.message, /shorter than one analysis window/)
-  t.is((await t.throwsAsync(lib.analyze(fixture('empty.wav')))).code, 'ERR_DECODE') // 0 bytes
+  t.is((await t.throwsAsync(lib.analyze(fixture('empty.wav')))).code, 'ERR_EMPTY_AUDIO') // 0 bytes
   const noFrames = writeWav(join(dir, 'noframes.wav'), [new Float32Array(0)], sr)
   t.is((await t.throwsAsync(lib.analyze(noFrames))).code, 'ERR_EMPTY_AUDIO')
   t.is((await t.throwsAsync(lib.analyze(fixture('random_bytes.wav')))).code.startsWith('ERR_'), true)
   t.is((await t.throwsAsync(lib.analyze(join(dir, 'missing.wav')))).code, 'ERR_NOT_FOUND')
-  // A truncated file is an error naming the damage; the frames CSV written
-  // up to it stays a valid CSV.
+  // A truncated file (its header declares more than it holds) is analysed
+  // for every frame that decodes (15000 of them), like sox reads it.
   const csv = join(dir, 'truncated.csv')
-  const tr = await t.throwsAsync(lib.analyze(fixture('truncated_s16.wav'), { framesCsv: csv }))
-  t.is(tr.code, 'ERR_DECODE')
-  t.regex(tr.message, /truncated/)
+  const tr = await lib.analyze(fixture('truncated_s16.wav'), { framesCsv: csv })
+  t.true(Math.abs(tr.durationS - 15000 / 44100) < 1e-6, `${tr.durationS} s`)
   const rows = readFileSync(csv, 'utf8').trim().split('\n')
   t.true(rows.length > 1 && rows.every((r) => r.split(',').length === 35))
   t.is((await t.throwsAsync(lib.analyze(asset('music.wav'), { hopLength: 0 }))).code, 'ERR_INVALID_PARAMETER')

@@ -1,7 +1,7 @@
 // Shared helpers of the ava specs. WAV files for inputs are written here by
 // hand (not through resonode) so the specs do not check resonode against itself.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -65,27 +65,60 @@ export function testSignal(channels, frames, sampleRate, seed = 1) {
 }
 
 /** Decodes a whole file with resonode (planar channels). */
+/**
+ * Reads an audio file as planar float32, independently of resonode: WAV is
+ * parsed here (PCM 8/16/24/32-bit, float 32/64, WAVE_FORMAT_EXTENSIBLE);
+ * anything else is converted to float WAV by sox first. Integer PCM maps
+ * to [-1, 1) by dividing by 2^(bits-1), as resonode and sox do.
+ */
 export async function readAll(path) {
-  const { StreamingPipeline, FileSource, CallbackSink } = lib
-  const parts = []
-  let rate = 0
-  const p = new StreamingPipeline({
-    source: new FileSource(path),
-    sink: new CallbackSink((ch, info) => {
-      parts.push(ch)
-      rate = info.sampleRate
-    }),
-  })
-  await p.run()
-  const channels = parts[0].length
-  const frames = parts.reduce((n, p) => n + p[0].length, 0)
-  const out = Array.from({ length: channels }, () => new Float32Array(frames))
-  let off = 0
-  for (const p of parts) {
-    for (let c = 0; c < channels; c++) out[c].set(p[c], off)
-    off += p[0].length
+  let bytes = readFileSync(path)
+  if (bytes.toString('latin1', 0, 4) !== 'RIFF' || bytes.toString('latin1', 8, 12) !== 'WAVE') {
+    const tmp = join(tempDir(), 'decoded.wav')
+    execFileSync('sox', [path, '-t', 'wav', '-e', 'floating-point', '-b', '32', tmp])
+    bytes = readFileSync(tmp)
   }
-  return { sampleRate: rate, channels: out }
+  return parseWav(bytes)
+}
+
+/** Planar float32 samples of a WAV file's bytes (see {@link readAll}). */
+export function parseWav(bytes) {
+  let fmt = null
+  let data = null
+  for (let off = 12; off + 8 <= bytes.length; ) {
+    const id = bytes.toString('latin1', off, off + 4)
+    const size = bytes.readUInt32LE(off + 4)
+    const body = bytes.subarray(off + 8, Math.min(bytes.length, off + 8 + size))
+    if (id === 'fmt ') fmt = body
+    if (id === 'data') data = body
+    off += 8 + size + (size & 1)
+  }
+  if (!fmt || !data) throw new Error('not a WAV file with fmt and data chunks')
+  let tag = fmt.readUInt16LE(0)
+  const channels = fmt.readUInt16LE(2)
+  const sampleRate = fmt.readUInt32LE(4)
+  const bits = fmt.readUInt16LE(14)
+  if (tag === 0xfffe) tag = fmt.readUInt16LE(24)
+  const width = bits / 8
+  const frames = Math.floor(data.length / (width * channels))
+  const out = Array.from({ length: channels }, () => new Float32Array(frames))
+  const read =
+    tag === 3
+      ? bits === 64
+        ? (o) => data.readDoubleLE(o)
+        : (o) => data.readFloatLE(o)
+      : bits === 8
+        ? (o) => (data[o] - 128) / 128
+        : bits === 16
+          ? (o) => data.readInt16LE(o) / 32768
+          : bits === 24
+            ? (o) => data.readIntLE(o, 3) / 8388608
+            : (o) => data.readInt32LE(o) / 2147483648
+  if (tag !== 1 && tag !== 3) throw new Error(`WAV format tag ${tag} is not PCM or float`)
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < channels; c++) out[c][i] = read((i * channels + c) * width)
+  }
+  return { sampleRate, channels: out }
 }
 
 /** Joins Float32Array blocks into one. */
@@ -119,4 +152,16 @@ export function usePulseAudio() {
   const env = execFileSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
   const server = /export PULSE_SERVER=(\S+)/.exec(env)
   if (server) process.env.PULSE_SERVER = server[1]
+}
+
+/** A finalised WAV: RIFF size = file size - 8, and the `data` chunk's size (returned, in bytes) fits the file. */
+export function wavDataBytes(t, path) {
+  const b = readFileSync(path)
+  t.is(b.toString('latin1', 0, 4), 'RIFF')
+  t.is(b.readUInt32LE(4), b.length - 8, `${path}: RIFF size finalised`)
+  const at = b.indexOf('data', 12, 'latin1')
+  t.true(at > 0)
+  const size = b.readUInt32LE(at + 4)
+  t.is(at + 8 + size, b.length, `${path}: data size finalised`)
+  return size
 }

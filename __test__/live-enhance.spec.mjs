@@ -6,6 +6,7 @@
 // measures the worker thread, not other specs' inference next to it.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { lib, asset, cli, readAll, maxAbsDiff, concat } from './helpers.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, FileSource, FileSink, Enhance, Gain, SpeechEnhancer, parseChain, processorKinds } = lib
@@ -100,4 +101,31 @@ test.serial('resonode live --chain "enhance() gain(3db)" runs on the none backen
   t.true(Math.abs(s.processingLatencyMs - (3844 + 4 * BUFFER) / 48) < 1e-9, `${s.processingLatencyMs}`)
   t.is(s.workerUnderruns, 0)
   t.true(s.latencyMs > s.processingLatencyMs)
+})
+
+test.serial('start() and stop() with enhance() in the chain keep the event loop free (delay under 20 ms)', async (t) => {
+  const rt = new RealtimeProcessor({ processors: [new Enhance(), new Gain(0)], backend: 'none', config: { bufferSize: BUFFER, channelsIn: 1, channelsOut: 1 } })
+  const h = monitorEventLoopDelay({ resolution: 1 })
+  // A timer that must keep firing while the model loads and the engine starts.
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 5)
+  h.enable()
+  const t0 = performance.now()
+  await rt.start()
+  const startMs = performance.now() - t0
+  h.disable()
+  const startMax = h.max / 1e6
+  h.reset()
+  h.enable()
+  const t1 = performance.now()
+  await rt.stop()
+  const stopMs = performance.now() - t1
+  h.disable()
+  clearInterval(timer)
+  const stopMax = h.max / 1e6
+  t.log(`start ${startMs.toFixed(1)} ms (loop delay max ${startMax.toFixed(1)} ms), stop ${stopMs.toFixed(1)} ms (max ${stopMax.toFixed(1)} ms), ticks ${ticks}`)
+  t.true(startMax < 20, `event-loop delay ${startMax} ms during start()`)
+  t.true(stopMax < 20, `event-loop delay ${stopMax} ms during stop()`)
+  // The loop really ran meanwhile (start loads the model: tens of ms at least).
+  t.true(ticks >= Math.floor(startMs / 5 / 2), `${ticks} ticks in ${startMs} ms`)
 })

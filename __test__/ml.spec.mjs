@@ -5,7 +5,7 @@ import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, asset, tempDir, cli, readAll, maxAbsDiff } from './helpers.mjs'
+import { lib, root, asset, tempDir, cli, readAll, maxAbsDiff, writeWav, wavDataBytes } from './helpers.mjs'
 
 const { SpeechEnhancer, Separator, siSdr, snr, correlation, SeparationMetrics } = lib
 // The repo's copies of shared/models/gtcrn: mix.wav is assets/noisy_speech.wav.
@@ -78,7 +78,8 @@ test('separate: four stems from the fixture HTDemucs model, same length as the i
   const r = run(['separate', asset('music.wav'), '--model', tinyHtdemucs, '--out', dir, '--json'])
   t.is(r.status, 0, r.stderr)
   const j = JSON.parse(r.stdout)
-  t.deepEqual(Object.keys(j).sort(), ['processingTimeS', 'realtimeFactor', 'stems', 'timeToFirstAudioS'])
+  t.deepEqual(Object.keys(j).sort(), ['processingTimeS', 'realtimeFactor', 'stems', 'stopped', 'timeToFirstAudioS'])
+  t.false(j.stopped)
   t.deepEqual(j.stems.map((p) => p.split('/').pop()), ['drums.wav', 'bass.wav', 'other.wav', 'vocals.wav'])
   const input = await readAll(asset('music.wav'))
   const stems = await Promise.all(j.stems.map(readAll))
@@ -103,4 +104,50 @@ test('inference errors are typed: missing model, missing runtime, wrong stem', a
   const notOnnx = run(['separate', asset('music.wav'), '--model', asset('music.wav'), '--out', tempDir()])
   t.not(notOnnx.status, 0)
   t.regex(notOnnx.stderr, /^resonode: ERR_MODEL/)
+})
+
+test('enhanceFile stops like a pipeline on an AbortSignal: stopped, a finalised file of the frames reported', async (t) => {
+  const dir = tempDir()
+  // Two minutes of noisy speech (float WAV, so the output is float too).
+  const speech = (await readAll(asset('speech.wav'))).channels[0]
+  const x = new Float32Array(120 * 16000)
+  let s = 5
+  for (let i = 0; i < x.length; i++) x[i] = speech[i % speech.length] + 0.05 * ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5)
+  const input = writeWav(join(dir, 'long.wav'), [x], 16000, { float: true })
+  const enhancer = new SpeechEnhancer({ threads: 1 })
+
+  // Already aborted: nothing is read; a valid, empty file.
+  const empty = join(dir, 'empty.wav')
+  const r0 = await enhancer.enhanceFile(input, empty, { signal: AbortSignal.abort() })
+  t.true(r0.stopped)
+  t.is(r0.framesProcessed, 0)
+  t.is(wavDataBytes(t, empty), 0)
+
+  // Aborted at the first progress above 0: the enhancement of what was read, time-aligned.
+  const ac = new AbortController()
+  const out = join(dir, 'stopped.wav')
+  const fractions = []
+  const r = await enhancer.enhanceFile(input, out, {
+    signal: ac.signal,
+    onProgress: (f) => {
+      fractions.push(f)
+      if (f > 0) ac.abort()
+    },
+  })
+  t.log(`stopped after ${r.framesProcessed} of ${x.length} frames, ${r.processingTimeS.toFixed(3)} s; progress ${fractions.map((f) => f.toFixed(2)).join(' ')}`)
+  t.true(r.stopped)
+  t.not(fractions.at(-1), 1)
+  t.true(r.framesProcessed > 0 && r.framesProcessed < x.length, `${r.framesProcessed}`)
+  t.is(wavDataBytes(t, out), r.framesProcessed * 4)
+  const file = (await readAll(out)).channels[0]
+  t.is(file.length, r.framesProcessed)
+  const [prefix] = await enhancer.enhance([x.subarray(0, r.framesProcessed)], 16000)
+  t.is(maxAbsDiff(file, prefix), 0, 'the file is the enhancement of the prefix read')
+
+  // Not aborted: the whole file, stopped false, progress ending at 1.
+  const done = []
+  const whole = await enhancer.enhanceFile(asset('noisy_speech.wav'), join(dir, 'whole.wav'), { signal: new AbortController().signal, onProgress: (f) => done.push(f) })
+  t.false(whole.stopped)
+  t.is(whole.framesProcessed, 156302)
+  t.is(done.at(-1), 1)
 })

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { lib, asset, tempDir, writeWav, testSignal, readAll, maxAbsDiff, rms } from './helpers.mjs'
 
@@ -38,36 +38,61 @@ test.serial('processing runs off the JS thread: the event loop keeps ticking', a
   t.true(ticks >= Math.min(10, elapsed / 20), `ticks=${ticks} over ${elapsed} ms`)
 })
 
-test('stop() mid-file leaves a valid WAV holding everything processed so far', async (t) => {
+// Serial: the stop must land while the job runs (~150 ms for the minute),
+// which a test of this file blocking the event loop (writing its input
+// WAVs) would delay past the end of the job.
+test.serial('stop() mid-file leaves a valid WAV holding everything processed so far', async (t) => {
   const dir = tempDir()
   const input = writeWav(join(dir, 'in.wav'), testSignal(2, 48000 * 60, 48000), 48000)
   const out = join(dir, 'out.wav')
-  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new Reverb()], sink: new FileSink(out), chunkSize: 4096 })
+  // Progress every 5 ms: the stop lands well before the end (the whole
+  // minute takes ~150 ms, so a 100 ms first event could come too late).
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new Reverb()], sink: new FileSink(out), chunkSize: 4096, progressIntervalMs: 5 })
   p.start()
   t.true(p.isRunning)
   await new Promise((r) => p.once('progress', r))
   p.stop()
   const s = await p.wait()
   t.false(p.isRunning)
-  t.true(s.framesProcessed > 0 && s.framesProcessed < 48000 * 60)
+  t.true(s.framesProcessed > 0 && s.framesProcessed < 48000 * 60, JSON.stringify(s))
   const { channels } = await readAll(out)
   t.is(channels[0].length, s.framesProcessed)
   t.is(statSync(out).size, 44 + s.framesProcessed * 2 * 2)
 })
 
 test('reset() allows a second run with identical output', async (t) => {
+  // One pipeline run twice. The JS processor halves everything after its
+  // first 8000 frames and forgets how far it got only in reset(): without
+  // reset() the second run would come out halved throughout.
+  class HalveLater extends JsProcessor {
+    seen = 0
+    process(ch) {
+      const out = ch.map((c) => c.map((v, i) => (this.seen + i < 8000 ? v : v / 2)))
+      this.seen += ch[0].length
+      return out
+    }
+    reset() {
+      this.seen = 0
+    }
+  }
   const dir = tempDir()
   const input = writeWav(join(dir, 'in.wav'), testSignal(1, 20000, 16000), 16000)
-  const outs = [join(dir, 'a.wav'), join(dir, 'b.wav')]
-  const results = []
-  for (const out of outs) {
-    const p = new StreamingPipeline({ source: new FileSource(input), processors: [new Reverb()], sink: new FileSink(out, { encoding: 'float32' }) })
-    await p.run()
-    p.reset()
-    t.is(p.stats.framesProcessed, 0)
-    results.push((await readAll(out)).channels[0])
-  }
-  t.is(maxAbsDiff(results[0], results[1]), 0)
+  const out = join(dir, 'o.wav')
+  const p = new StreamingPipeline({
+    source: new FileSource(input),
+    processors: [new Reverb(), new HalveLater()],
+    sink: new FileSink(out, { encoding: 'float32' }),
+    chunkSize: 4096,
+  })
+  const first = await p.run()
+  const a = (await readAll(out)).channels[0]
+  p.reset()
+  t.is(p.stats.framesProcessed, 0)
+  const second = await p.run()
+  const b = (await readAll(out)).channels[0]
+  t.is(second.framesProcessed, first.framesProcessed)
+  t.true(rms(a) > 0.01)
+  t.is(maxAbsDiff(a, b), 0)
 })
 
 test('JS-driven pipeline: CallbackSource -> native + JS processors -> CallbackSink equals the native path', async (t) => {
@@ -204,4 +229,65 @@ test('writing over the input file is refused before anything is touched', (t) =>
   const p = new StreamingPipeline({ source: new FileSource(input), sink: new FileSink(join(dir, '.', 'in.wav')) })
   t.throws(() => p.start(), { code: 'ERR_INVALID_PARAMETER' })
   t.is(statSync(input).size, 44 + 2000)
+})
+
+// Issue 12: a native file job checks setParameter values at the call
+// (against a prepared copy of its chain), not when the worker applies them.
+test.serial('an out-of-range setParameter on a running native file job throws at the call; the job goes on', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(1, 48000 * 40, 48000), 48000)
+  const out = join(dir, 'out.wav')
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new LowPass(1000)], sink: new FileSink(out), chunkSize: 4096, progressIntervalMs: 5 })
+  p.start()
+  await new Promise((r) => p.once('progress', r))
+  t.true(p.isRunning, 'still running when the value is set')
+  // 30 kHz is a valid cutoff in general, but above this stream's Nyquist (24 kHz).
+  const e = t.throws(() => p.setParameter('0.cutoff', 30000), { code: 'ERR_INVALID_PARAMETER' })
+  t.regex(e.message, /0\.cutoff/)
+  t.notThrows(() => p.setParameter('0.cutoff', 2000))
+  const s = await p.wait()
+  t.is(s.framesProcessed, 48000 * 40, 'the job was not failed by the refused value')
+})
+
+test.serial('the check uses the stream\'s rate: the same cutoff is accepted for a 96 kHz file', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(1, 96000 * 20, 96000), 96000)
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new LowPass(1000)], sink: new FileSink(join(dir, 'o.wav')), chunkSize: 4096, progressIntervalMs: 5 })
+  p.start()
+  await new Promise((r) => p.once('progress', r))
+  t.true(p.isRunning, 'still running when the value is set')
+  t.notThrows(() => p.setParameter('0.cutoff', 30000))
+  t.is((await p.wait()).framesProcessed, 96000 * 20)
+})
+
+test('a value set before start that the stream cannot take fails the run before any output exists', async (t) => {
+  const dir = tempDir()
+  const input = writeWav(join(dir, 'in.wav'), testSignal(1, 8000, 8000), 8000)
+  const out = join(dir, 'out.wav')
+  const p = new StreamingPipeline({ source: new FileSource(input), processors: [new LowPass(1000)], sink: new FileSink(out) })
+  p.setParameter('0.cutoff', 5000) // fine in general; above Nyquist (4 kHz) at 8 kHz
+  await t.throwsAsync(p.run(), { code: 'ERR_INVALID_PARAMETER' })
+  t.false(existsSync(out))
+})
+
+test('a JS-driven run checks setParameter at the call too', async (t) => {
+  const chunks = Array.from({ length: 10 }, () => [new Float32Array(4800).fill(0.5)])
+  let thrown = null
+  let calls = 0
+  const p = new StreamingPipeline({
+    source: new CallbackSource(chunks, { sampleRate: 48000 }),
+    processors: [new LowPass(1000)],
+    sink: new CallbackSink(() => {
+      if (++calls === 3) {
+        try {
+          p.setParameter('0.cutoff', 30000)
+        } catch (e) {
+          thrown = e
+        }
+      }
+    }),
+  })
+  const s = await p.run()
+  t.is(thrown?.code, 'ERR_INVALID_PARAMETER')
+  t.is(s.framesProcessed, 48000)
 })

@@ -62,3 +62,38 @@ test('wrong shapes are ERR_SHAPE', (t) => {
   const shared = new Float32Array(8)
   t.throws(() => chain.process([shared, shared]), { code: 'ERR_SHAPE' })
 })
+
+// Issue 12: process() is all or nothing. A block spanning several staged
+// pieces (2048 frames each) with a NaN in a late piece must not find the
+// earlier pieces already filtered: the caller's arrays and the chain's
+// state (filter memories) stay as they were.
+test('a NaN anywhere in the block rejects it before any sample or any filter state changes', async (t) => {
+  const make = () => new ProcessorChain([new LowPass(1000, { order: 4 }), new Gain(-6)], { sampleRate: 48000, channels: 2, maxBlockFrames: 8192 })
+  const block = (n, phase) => [0, 1].map((c) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + phase) * (0.05 + 0.1 * c))))
+  for (const [frames, badFrame] of [[5000, 4500], [100, 60]]) {
+    for (const viaAsync of [false, true]) {
+      const chain = make()
+      const reference = make()
+      // Both chains get the same history first, so both hold the same state.
+      const warm = block(3000, 0)
+      chain.process(warm.map((c) => c.slice()))
+      reference.process(warm.map((c) => c.slice()))
+
+      const bad = block(frames, 7)
+      bad[1][badFrame] = NaN
+      const before = bad.map((c) => c.slice())
+      const err = viaAsync
+        ? await t.throwsAsync(chain.processAsync(bad), { code: 'ERR_NON_FINITE_SAMPLE' })
+        : t.throws(() => chain.process(bad), { code: 'ERR_NON_FINITE_SAMPLE' })
+      t.regex(err.message, new RegExp(`frame ${badFrame}, channel 1`))
+      t.deepEqual(bad, before, `${frames} frames, async ${viaAsync}: the caller's arrays are untouched`)
+
+      // The failed call left no trace in the chain: the next clean block
+      // comes out exactly as from the chain that never saw the bad one.
+      const next = block(4096, 11)
+      const a = chain.process(next.map((c) => c.slice()))
+      const b = reference.process(next.map((c) => c.slice()))
+      t.deepEqual(a, b, `${frames} frames, async ${viaAsync}: the filter state is untouched`)
+    }
+  }
+})

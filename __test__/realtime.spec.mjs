@@ -5,7 +5,7 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { lib, cli, tempDir, writeWav, readAll, concat, usePulseAudio } from './helpers.mjs'
+import { lib, cli, root, tempDir, writeWav, readAll, concat, usePulseAudio } from './helpers.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, CallbackSource, CallbackSink, FileSource, FileSink, MicrophoneSource, SpeakerSink, Gain, LowPass, HighPass, Biquad, Reverb, Delay, Limiter, listDevices, resolveStreamConfig } = lib
 
@@ -71,7 +71,7 @@ function play(signal, options = {}) {
 test.serial('stream config: defaults, derived direction and latency, invalid combinations', (t) => {
   const c = resolveStreamConfig()
   t.like(c, { sampleRate: 48000, bufferSize: 512, channelsIn: 0, channelsOut: 2, direction: 'output' })
-  t.is(c.latencyMs, (512 / 48000) * 1000)
+  t.is(c.bufferMs, (512 / 48000) * 1000)
   t.is(resolveStreamConfig({ channelsIn: 1 }).direction, 'duplex')
   t.is(resolveStreamConfig({ channelsIn: 2, channelsOut: 0 }).direction, 'input')
   t.throws(() => resolveStreamConfig({ channelsIn: 0, channelsOut: 0 }), { code: 'ERR_INVALID_PARAMETER' })
@@ -216,20 +216,189 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
   }
 })
 
-test.serial('setParameter reaches a running engine; bad paths are typed errors', async (t) => {
-  const rt = new RealtimeProcessor({ processors: [new LowPass(1000), new Gain(0)], backend: 'none', config: { bufferSize: 256 } })
+/** Frames of tapped audio (channel 0) as one array, with `audio` events counted. */
+function collect(rt) {
+  const blocks = []
+  rt.on('audio', (ch) => blocks.push(ch[0]))
+  return () => concat(blocks)
+}
+
+test.serial('setParameter reaches the audio: a gain change shows in the tapped output within a few buffers', async (t) => {
+  // DC input through Gain(0): the tapped output is the gain itself.
+  // Input-only: the tapped frames are the chain's output, frame for frame (no duplex queue priming).
+  const rt = new RealtimeProcessor({ processors: [new Gain(0)], backend: 'none', config: { bufferSize: 256, channelsIn: 1, channelsOut: 0 }, noneInput: new Float32Array(256).fill(0.5), tapFrames: RATE })
+  const audio = collect(rt)
   await rt.start()
-  let last = 0
-  for (let f = 200; f < 8000; f *= 1.5) {
-    rt.setParameter('0.cutoff', f)
-    last = f
-  }
-  t.is(rt.getParameter('0.cutoff'), last)
-  t.throws(() => rt.setParameter('0.cutoff', 30000), { code: 'ERR_INVALID_PARAMETER' })
+  while (rt.stats.framesProcessed < 4800) await new Promise((r) => setTimeout(r, 5))
+  const before = rt.stats.framesProcessed
+  rt.setParameter('0.db', -20)
+  const after = rt.stats.framesProcessed
+  while (rt.stats.framesProcessed < after + 9600) await new Promise((r) => setTimeout(r, 5))
+  t.throws(() => rt.setParameter('0.db', 200), { code: 'ERR_INVALID_PARAMETER' })
   t.throws(() => rt.setParameter('5.db', 1), { code: 'ERR_INVALID_PARAMETER' })
-  t.throws(() => rt.setParameter('1.cutoff', 1), { code: 'ERR_INVALID_PARAMETER' })
-  await rt.stop()
-  t.throws(() => rt.setParameter('1.db', 1), { code: 'ERR_INVALID_STATE' })
+  t.throws(() => rt.setParameter('0.cutoff', 1), { code: 'ERR_INVALID_PARAMETER' })
+  const s = await rt.stop()
+  await new Promise((r) => setTimeout(r, 200))
+  const x = audio()
+  t.is(x.length, s.framesProcessed)
+  // Untouched until the call (the change cannot act on frames rendered before it).
+  for (let i = 0; i < before; i++) if (Math.abs(x[i] - 0.5) > 1e-6) return t.fail(`frame ${i} changed before setParameter: ${x[i]}`)
+  // Changed (ramped over 5 ms) within 4 buffers of the call, and at the new level after.
+  const reached = x.findIndex((v, i) => i >= before && Math.abs(v - 0.05) < 1e-4)
+  t.true(reached >= before && reached <= after + 4 * 256 + 0.005 * RATE, `reached -20 dB at frame ${reached}; call between ${before} and ${after}`)
+  t.true(x.subarray(reached).every((v) => Math.abs(v - 0.05) < 1e-4))
+  t.throws(() => rt.setParameter('0.db', 1), { code: 'ERR_INVALID_STATE' })
+})
+
+test.serial('stats: non-finite samples, rejected parameters and worker errors are counted', async (t) => {
+  const input = new Float32Array(256).fill(0.25)
+  input[10] = NaN
+  const rt = new RealtimeProcessor({ processors: [new Gain(0)], backend: 'none', config: { bufferSize: 256, channelsIn: 1, channelsOut: 0 }, noneInput: input, maxFrames: 2560 })
+  const finished = new Promise((r) => rt.once('finished', r))
+  await rt.start()
+  await finished
+  const s = await rt.stop()
+  t.is(s.nonFiniteSamples, 10)
+  t.is(s.paramsRejected, 0)
+  t.is(s.workerErrors, 0)
+  t.is(s.panics, 0)
+  t.false(s.failed)
+  t.is(s.backend, 'none')
+})
+
+process.env.RESONODE_TEST_PROCESSORS = '1'
+
+/** A live engine whose chain panics when `0.armed` is set; returns what happened. */
+async function panicOnce(backend, autoRestart) {
+  const config = backend === 'none' ? { bufferSize: 256, channelsOut: 1 } : { bufferSize: 1024, channelsOut: 2, outputDevice: 'resonull_aux' }
+  const rt = new RealtimeProcessor({ processors: [...lib.parseChain('panic()'), new Gain(-6)], backend, config, autoRestart, tapFrames: RATE })
+  const events = []
+  for (const name of ['error', 'restarted', 'finished']) rt.on(name, (e) => events.push({ name, code: e?.code, message: e?.message }))
+  const audio = collect(rt)
+  await rt.start()
+  while (rt.stats.framesProcessed < 9600) await new Promise((r) => setTimeout(r, 10))
+  rt.setParameter('0.armed', 1)
+  const t0 = Date.now()
+  while (!events.some((e) => e.name === (autoRestart ? 'restarted' : 'finished')) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10))
+  const at = rt.stats.framesProcessed
+  while (rt.stats.framesProcessed < at + 9600 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 10))
+  const s = await rt.stop()
+  // The pump hands JS what is left before stop() resolves; let those callbacks run.
+  await new Promise((r) => setTimeout(r, 200))
+  return { events, s, x: audio() }
+}
+
+for (const backend of ['none', 'default']) {
+  test.serial(`a panic in the callback (${backend} backend): ERR_INTERNAL error, silence, then a chain restart with autoRestart`, async (t) => {
+    const { events, s, x } = await panicOnce(backend, true)
+    t.log(JSON.stringify(events), `panics ${s.panics} restarts ${s.restarts} frames ${s.framesProcessed}`)
+    const err = events.findIndex((e) => e.name === 'error' && e.code === 'ERR_INTERNAL' && /panic/.test(e.message))
+    const restarted = events.findIndex((e) => e.name === 'restarted')
+    t.true(err >= 0 && restarted > err, JSON.stringify(events))
+    t.is(s.panics, 1)
+    t.false(s.failed)
+    t.true(s.restarts >= 1)
+    // The audio went on: frames at -6 dB after the panicking buffer.
+    t.true(Math.abs(x[x.length - 1]) <= 1 && x.length === s.framesProcessed - s.tapDropped)
+    t.false(events.some((e) => e.name === 'finished'))
+  })
+
+  test.serial(`a panic in the callback (${backend} backend) without autoRestart: silence from then on, failed, finished`, async (t) => {
+    const { events, s, x } = await panicOnce(backend, false)
+    t.log(JSON.stringify(events))
+    const err = events.findIndex((e) => e.name === 'error' && e.code === 'ERR_INTERNAL')
+    const fin = events.findIndex((e) => e.name === 'finished')
+    t.true(err >= 0 && fin > err, JSON.stringify(events))
+    t.true(s.failed)
+    t.is(s.panics, 1)
+    t.is(s.restarts, 0)
+    // Silence from the panic on, while the stream kept running.
+    const last = x.subarray(x.length - 4800)
+    t.true(last.every((v) => v === 0))
+  })
+}
+
+test.serial('a JS thread blocked for 2 s loses no control event; dropped audio is counted and reported', async (t) => {
+  const rt = new RealtimeProcessor({
+    processors: [...lib.parseChain('panic()'), new Gain(-6)],
+    config: { bufferSize: 512, channelsIn: 1, channelsOut: 2, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
+    tapFrames: 8192,
+  })
+  const seen = []
+  let audioFrames = 0
+  let reportedDrops = 0
+  rt.on('audio', (ch) => (audioFrames += ch[0].length))
+  rt.on('audioDropped', (n) => (reportedDrops += n))
+  let xrunEvents = 0
+  rt.on('xrun', () => xrunEvents++)
+  for (const name of ['error', 'restarted']) rt.on(name, (e) => seen.push(name))
+  await rt.start()
+  await new Promise((r) => setTimeout(r, 500))
+  // Panic (an error and a restart happen while JS is blocked).
+  rt.setParameter('0.armed', 1)
+  const t0 = Date.now()
+  while (Date.now() - t0 < 2000) {}
+  await new Promise((r) => setTimeout(r, 1000))
+  const s = await rt.stop()
+  // The pump hands JS what is left before stop() resolves; let those callbacks run.
+  await new Promise((r) => setTimeout(r, 200))
+  t.log(`frames ${s.framesProcessed}, delivered ${audioFrames}, dropped ${s.tapDropped} (reported ${reportedDrops}), xruns ${s.xruns} (events ${xrunEvents}), events ${seen}`)
+  t.deepEqual(seen, ['error', 'restarted'])
+  t.is(audioFrames + s.tapDropped, s.framesProcessed)
+  t.is(reportedDrops, s.tapDropped)
+  t.is(xrunEvents, s.xruns)
+})
+
+test.serial("backend 'auto' without a usable device runs on 'none' and says so; 'default' is an error", async (t) => {
+  const config = { bufferSize: 256, channelsOut: 1, outputDevice: 'no-such-device' }
+  const rt = new RealtimeProcessor({ processors: [new Gain(0)], backend: 'auto', config, maxFrames: 4800 })
+  const fallback = new Promise((r) => rt.once('fallback', r))
+  const finished = new Promise((r) => rt.once('finished', r))
+  await rt.start()
+  const f = await fallback
+  t.is(f.backend, 'none')
+  t.regex(f.reason, /no-such-device/)
+  await finished
+  const s = await rt.stop()
+  t.is(s.backend, 'none')
+  t.is(s.framesProcessed, 4800)
+  const strict = new RealtimeProcessor({ processors: [new Gain(0)], config })
+  await t.throwsAsync(strict.start(), { code: 'ERR_DEVICE_NOT_FOUND' })
+})
+
+test.serial('the PulseAudio server is killed and started again: the engine restarts within 2 s of its return', async (t) => {
+  const rt = new RealtimeProcessor({ processors: [new Gain(-6)], config: { bufferSize: 1024, channelsOut: 2 } })
+  const events = []
+  for (const name of ['error', 'restarted', 'restartFailed', 'finished']) rt.on(name, (e) => events.push({ name, at: Date.now(), code: e?.code }))
+  await rt.start()
+  await new Promise((r) => setTimeout(r, 500))
+  const before = rt.stats.framesProcessed
+  t.true(before > 0)
+  spawnSync('pulseaudio', ['-k'])
+  await new Promise((r) => setTimeout(r, 1500))
+  t.true(rt.isRunning, 'still running while the server is away')
+  const env = spawnSync('bash', [join(root, 'scripts/start-pulseaudio.sh'), '--env'], { encoding: 'utf8' })
+  t.is(env.status, 0, env.stderr)
+  t.is(/export PULSE_SERVER=(\S+)/.exec(env.stdout)?.[1], process.env.PULSE_SERVER, 'the server came back at the same address')
+  const back = Date.now()
+  while (!events.some((e) => e.name === 'restarted') && Date.now() - back < 5000) await new Promise((r) => setTimeout(r, 20))
+  const restarted = events.find((e) => e.name === 'restarted')
+  const atRestart = rt.stats.framesProcessed
+  // Audio flows again: half a second of frames rendered since the restart.
+  // The fresh server holds a new stream's first callbacks for up to about
+  // 2 s (its prebuffering), so this allows 4 s from the server's return.
+  while (rt.stats.framesProcessed < atRestart + 0.5 * RATE && Date.now() - back < 4000) await new Promise((r) => setTimeout(r, 20))
+  const flowing = Date.now() - back
+  const s = await rt.stop()
+  t.log(`events ${JSON.stringify(events.map((e) => ({ ...e, at: e.at - back })))}; audio flowing again ${flowing} ms after the server returned; frames before ${before}, at restart ${atRestart}, end ${s.framesProcessed}; restarts ${s.restarts}, attempts ${s.restartAttempts}`)
+  t.true(events.some((e) => e.name === 'error' && e.code === 'ERR_STREAM'), 'the loss was reported')
+  t.truthy(restarted, 'restarted')
+  t.true(restarted.at - back <= 2000, `restarted ${restarted.at - back} ms after the server returned`)
+  t.true(s.framesProcessed >= atRestart + 0.5 * RATE, `audio runs again (${s.framesProcessed - atRestart} frames since the restart)`)
+  t.is(s.restarts, 1)
+  t.true(s.restartAttempts >= 1)
+  t.false(s.failed)
+  t.false(events.some((e) => e.name === 'restartFailed' || e.name === 'finished'))
 })
 
 test.serial('normalize and JS processors are refused in the callback', (t) => {

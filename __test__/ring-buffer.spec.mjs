@@ -37,3 +37,16 @@ test('shape errors and invalid construction are typed', (t) => {
   t.throws(() => rb.write([new Float32Array(4)]), { code: 'ERR_SHAPE' })
   t.throws(() => rb.write([new Float32Array(4), new Float32Array(3)]), { code: 'ERR_SHAPE' })
 })
+
+test('hostile sizes are refused with a typed error instead of an allocation that aborts', (t) => {
+  // 2^32 - 1 frames x 2^32 - 1 channels would be 2^66 bytes; 2^28 x 1 is 1 GiB.
+  for (const [frames, channels] of [[2 ** 32 - 1, 2 ** 32 - 1], [2 ** 28, 1], [2 ** 26, 2]]) {
+    const e = t.throws(() => new AudioRingBuffer(frames, channels), { code: 'ERR_INVALID_PARAMETER' })
+    t.regex(e.message, /samples/)
+  }
+  // A large allowed buffer still works end to end; a huge read is a short read.
+  const rb = new AudioRingBuffer(2 ** 20, 2)
+  t.is(rb.capacity, 2 ** 20)
+  t.is(rb.write(Float32Array.of(1, 2)), 1)
+  t.deepEqual([...rb.readInterleaved(2 ** 32 - 1)], [1, 2])
+})

@@ -3,9 +3,9 @@
 // model (crates/ml/tests/fixtures/htdemucs) and real music (assets/music.wav).
 // The reference stems are PyTorch's apply_model output for the parity clip.
 import test from 'ava'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, asset, tempDir, readAll, maxAbsDiff, concat } from './helpers.mjs'
+import { lib, root, asset, tempDir, readAll, maxAbsDiff, concat, wavDataBytes } from './helpers.mjs'
 
 const { Separator, SeparationProcessor, StreamingPipeline, FileSource, CallbackSource, MultiFileSink, FileSink, siSdr } = lib
 const fixtures = join(root, 'crates/ml/tests/fixtures/htdemucs')
@@ -159,6 +159,58 @@ test.serial('breaking out of for await stops the worker and frees the model', as
   t.true(stats.stopped)
   t.true(stats.regions <= 3, `${stats.regions} regions`)
   t.is((await stream.next()).done, true)
+})
+
+test.serial('stopping separateLong / separateFile resolves with stopped: true and finalised files, like a pipeline', async (t) => {
+  const { channels } = await clip()
+  // Six copies: nine model calls, so a stop after the first progress lands early.
+  const long = channels.map((c) => {
+    const out = new Float32Array(c.length * 6)
+    for (let i = 0; i < 6; i++) out.set(c, i * c.length)
+    return out
+  })
+  const full = await separator.separateLong(long, { sampleRate: 44100 })
+  t.false(full.stopped)
+  t.is(full.frames, long[0].length)
+
+  // Aborted at the first progress above 0: the run ends within one model call.
+  const dir = tempDir()
+  const ac = new AbortController()
+  const fractions = []
+  const r = await separator.separateLong(long, {
+    sampleRate: 44100,
+    outDir: dir,
+    encoding: 'float32',
+    signal: ac.signal,
+    onProgress: (f) => {
+      fractions.push(f)
+      if (f > 0) ac.abort()
+    },
+  })
+  t.log(`stopped after ${r.frames} of ${long[0].length} frames (${r.chunks} chunks), progress ${fractions.map((f) => f.toFixed(2)).join(' ')}`)
+  t.true(r.stopped)
+  t.true(r.frames > 0 && r.frames < long[0].length, `${r.frames}`)
+  t.not(fractions.at(-1), 1, 'no completion reported for a stopped run')
+  t.deepEqual(readdirSync(dir).sort(), r.stemNames.map((n) => `${n}.wav`).sort())
+  for (const [s, path] of r.paths.entries()) {
+    t.is(wavDataBytes(t, path), r.frames * 2 * 4, `${path}: the frames reported`)
+    const file = await readAll(path)
+    t.is(file.channels[0].length, r.frames)
+    assertIdentical(t, [file.channels], [full.stems[s].map((c) => c.subarray(0, r.frames))], `${r.stemNames[s]}: a prefix of the full run`)
+  }
+
+  // A signal aborted before the start: stopped, nothing separated, valid empty files.
+  const mem = await separator.separateLong(channels, { sampleRate: 44100, signal: AbortSignal.abort() })
+  t.true(mem.stopped)
+  t.is(mem.frames, 0)
+  t.is(mem.stems.length, 4)
+  t.is(mem.stems[0][0].length, 0)
+  const dir2 = tempDir()
+  const f = await separator.separateFile(asset('music.wav'), { outDir: dir2, stems: ['vocals'], signal: AbortSignal.abort() })
+  t.true(f.stopped)
+  t.is(f.framesProcessed, 0)
+  t.deepEqual(f.stemNames, ['vocals'])
+  t.is(wavDataBytes(t, f.stems[0]), 0)
 })
 
 test('errors are typed: shape, NaN, sample rate, segment, missing or broken model, block streams', async (t) => {

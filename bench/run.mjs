@@ -171,10 +171,11 @@ async function main() {
   console.log(md)
   if (only.length === SECTIONS.length) {
     // Sections f (music analysis, bench/analysis/report.py), g (music
-    // library, bench/mixer/run.mjs) and h (install, bench/install.mjs) are
-    // written between markers; a full run here keeps them.
+    // library, bench/mixer/run.mjs), h (install, bench/install.mjs) and the
+    // decoder fuzzing (scripts/fuzz-decode.sh) are written between markers;
+    // a full run here keeps them.
     const old = existsSync(join(ROOT, 'bench/RESULTS.md')) ? readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8') : ''
-    const block = ['analysis', 'mixer', 'install']
+    const block = ['analysis', 'mixer', 'install', 'fuzz']
       .map((name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(old)?.[0])
       .filter(Boolean)
       .join('\n')

@@ -73,9 +73,11 @@ async function cmdProcess(input: string, output: string, o: { chain?: string; sa
       sampleRate: o.sampleRate ?? header.sampleRate,
       channels: o.mono ? 1 : header.channels,
       output: resolve(output),
+      warnings: s.warnings ?? [],
     }
     if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
     else {
+      for (const w of result.warnings) console.error(`resonode: warning: ${w}`)
       const audioS = result.framesProcessed / result.sampleRate
       console.log(
         `${output}: ${result.framesProcessed} frames (${audioS.toFixed(2)} s, ${result.channels} ch, ${result.sampleRate} Hz) in ` +
@@ -100,6 +102,7 @@ async function cmdInfo(file: string, o: { json?: boolean }) {
   frames       ${out.frames} (${out.durationS.toFixed(3)} s)
   peak         ${out.peakDbfs} dBFS
   rms          ${out.rmsDbfs} dBFS`)
+    for (const w of out.warnings) console.log(`  warning      ${w}`)
   }
 }
 
@@ -149,7 +152,7 @@ async function cmdLive(o: { input?: string; output?: string; chain?: string; sam
   await rt.start()
   const cfg = rt.config
   const added = rt.stats.processingLatencyMs
-  if (!o.json) console.error(`live: ${cfg.direction} ${cfg.sampleRate} Hz, ${cfg.bufferSize} frames (${cfg.latencyMs.toFixed(1)} ms)${added > 0 ? `, processing latency ${added.toFixed(1)} ms` : ''}, chain: ${o.chain ?? '(none)'}; Ctrl-C stops`)
+  if (!o.json) console.error(`live: ${cfg.direction} ${cfg.sampleRate} Hz, ${cfg.bufferSize} frames (${cfg.bufferMs.toFixed(1)} ms)${added > 0 ? `, processing latency ${added.toFixed(1)} ms` : ''}, chain: ${o.chain ?? '(none)'}; Ctrl-C stops`)
   await new Promise<void>((resolveWait) => {
     const meterTimer = tty
       ? setInterval(() => {
@@ -229,9 +232,11 @@ async function cmdSeparate(input: string, o: { model: string; out?: string; segm
       signal: ac.signal,
     })
     bar?.stop()
-    const result = { stems: r.stems.map((p) => resolve(p)), processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null }
+    const result = { stems: r.stems.map((p) => resolve(p)), processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, stopped: r.stopped }
     if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
-    else console.log(`${r.stemNames.join(', ')} -> ${o.out ?? 'separated'}/ in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, first audio after ${r.timeToFirstAudioS?.toFixed(2)} s)`)
+    else console.log(`${r.stemNames.join(', ')} -> ${o.out ?? 'separated'}/ in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, first audio after ${r.timeToFirstAudioS?.toFixed(2)} s)${r.stopped ? ' (stopped: the files hold what was separated so far)' : ''}`)
+    // Interrupted, like `library scan`: the conventional 128 + SIGINT.
+    if (r.stopped) process.exitCode = 130
   } finally {
     bar?.stop()
     process.off('SIGINT', stop)
@@ -326,7 +331,7 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('process')
-    .description('Stream <input> (WAV, FLAC, MP3, Ogg Vorbis) through a chain into <output> (WAV or FLAC).')
+    .description('Stream <input> (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC) through a chain into <output> (WAV or FLAC).')
     .argument('<input>')
     .argument('<output>')
     .option('--chain <chain>', 'processor chain, e.g. "highpass(80) gain(-3db)"')
@@ -340,7 +345,7 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('analyze')
-    .description('Analyse the music in <file> (WAV, FLAC, MP3, Ogg Vorbis): tempo, beats, key (Camelot), loudness (EBU R128), energy.')
+    .description('Analyse the music in <file> (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC): tempo, beats, key (Camelot), loudness (EBU R128), energy.')
     .argument('<file>')
     .option('--json', 'print one JSON object: { durationS, sampleRate, tempoBpm, tempoConfidence, beats, key, mode, camelot, keyConfidence, loudnessLufs, loudnessRangeLu, truePeakDbtp, energy }')
     .option('--frames <csv>', 'write every frame\'s features (RMS, ZCR, spectral shape, flux, onset strength, MFCC, chroma) to a CSV file')

@@ -127,12 +127,26 @@ export function makeError(code: ErrorCode, message: string, cause?: unknown): Re
 // (crates/node/src/error.rs); this is the one place that reads it.
 const NATIVE = /^(ERR_[A-Z_]+): ([\s\S]*)$/
 
-/** Converts an error thrown by the native binding into a typed error. */
+/**
+ * Converts an error thrown by the native binding into a typed error.
+ *
+ * - `"<CODE>: <message>"` (every error the binding makes itself) becomes the
+ *   error class of `<CODE>`.
+ * - Every export is compiled with napi-rs' `catch_unwind`: a Rust panic
+ *   outside the binding's own guard (e.g. while napi converts an argument
+ *   or a return value) arrives as an Error whose `code` is napi's
+ *   `'GenericFailure'` and whose message is the panic's. napi-rs uses that
+ *   status only for its own internal failures (argument-type mistakes have
+ *   their own statuses: `'InvalidArg'`, `'NumberExpected'`, ...), so it
+ *   becomes {@link InternalError} (`ERR_INTERNAL`), the original as `cause`.
+ * - Anything else (napi's argument-type errors, JS errors) passes unchanged.
+ */
 export function fromNative(err: unknown): unknown {
   if (err instanceof ResonodeError) return err
   if (err instanceof Error) {
     const m = NATIVE.exec(err.message)
     if (m && m[1] in classes) return makeError(m[1] as ErrorCode, m[2])
+    if ((err as { code?: unknown }).code === 'GenericFailure') return makeError('ERR_INTERNAL', `internal error: ${err.message}`, err)
   }
   return err
 }

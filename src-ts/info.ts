@@ -3,15 +3,23 @@ import { awaitNative, callNative } from './errors'
 
 /** `resonode info` data: header facts plus measured levels. */
 export interface AudioInfo {
-  /** Container: wav, flac, mp3, ogg. */
+  /** Container: wav, rf64, aiff, caf, mp4, flac, mp3, ogg. */
   format: string
-  /** Codec, e.g. pcm_s16le, flac, mp3, vorbis. */
+  /** Codec, e.g. pcm_s16le, flac, alac, aac, mp3, vorbis, opus. */
   codec: string
   /** Sample rate in Hz. */
   sampleRate: number
   channels: number
-  /** Frames per channel (decoded count when the header does not say). */
+  /** Frames per channel: the decoded count, never a header's claim. */
   frames: number
+  /** Frames the header declares, or null when it declares none. */
+  declaredFrames: number | null
+  /**
+   * Header claims that decoding contradicts, e.g. "the header declares N
+   * frames but only M could be decoded" (every frame that decodes is
+   * still used). Empty for a clean file.
+   */
+  warnings: string[]
   /** Duration in seconds. */
   durationS: number
   /** Highest absolute sample over all channels, dBFS (-Infinity for silence). */
@@ -24,18 +32,30 @@ export interface AudioInfo {
  * Reads a file's header and measures its peak and RMS level (decoding the
  * whole file on a worker thread, at constant memory).
  *
- * @throws NotFoundError, UnsupportedFormatError, DecodeError
+ * @throws NotFoundError, UnsupportedFormatError, DecodeError, EmptyAudioError
  */
 export async function info(path: string): Promise<AudioInfo> {
   const h = callNative(() => native.probe(path))
   const levels = await awaitNative(native.measureLevels(path))
-  const frames = h.frames ?? levels.frames
+  // The decoded count: what the file holds, whatever its header says.
+  const frames = levels.frames
+  const warnings = [...h.warnings]
+  const declared = h.declaredFrames ?? null
+  if (declared !== null && declared !== frames && !warnings.some((w) => w.startsWith('the header declares'))) {
+    warnings.push(
+      declared > frames
+        ? `the header declares ${declared} frames but only ${frames} could be decoded`
+        : `the header declares ${declared} frames but ${frames} were decoded`,
+    )
+  }
   return {
     format: h.format,
     codec: h.codec,
     sampleRate: h.sampleRate,
     channels: h.channels,
     frames,
+    declaredFrames: declared,
+    warnings,
     durationS: frames / h.sampleRate,
     peakDbfs: levels.peakDbfs,
     rmsDbfs: levels.rmsDbfs,

@@ -8,6 +8,7 @@
 import native = require('./native')
 import { awaitNative, callNative } from './errors'
 import { inference, type InferenceOptions } from './inference'
+import { withControl } from './separation'
 
 export { type InferenceOptions } from './inference'
 export { Separator } from './separation'
@@ -41,9 +42,20 @@ export class SpeechEnhancer {
     return { modelPath, window, synthesisWindow, encoding, inference: inference(inf) }
   }
 
-  /** Enhances `input` into `output` (WAV/FLAC by extension). */
-  enhanceFile(input: string, output: string, options: { encoding?: 'int16' | 'int24' | 'float32' } = {}): Promise<EnhanceResult> {
-    return awaitNative(native.enhanceFile(input, output, this.desc(options.encoding)))
+  /**
+   * Enhances `input` into `output` (WAV/FLAC by extension). `onProgress`
+   * receives the completed fraction about five times a second and 1 at the
+   * end (unless stopped). Aborting `signal` stops it like a pipeline's
+   * `stop()`: it resolves with `stopped: true` and a finalised file holding
+   * the enhancement of the `framesProcessed` frames read until then (none
+   * for a signal already aborted).
+   */
+  enhanceFile(
+    input: string,
+    output: string,
+    options: { encoding?: 'int16' | 'int24' | 'float32'; signal?: AbortSignal; onProgress?: (fraction: number) => void } = {},
+  ): Promise<EnhanceResult> {
+    return withControl(options.signal, options.onProgress, (control) => native.enhanceFile(input, output, this.desc(options.encoding), control))
   }
 
   /** Enhances planar audio (channels x frames) at `sampleRate` Hz. */

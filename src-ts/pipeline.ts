@@ -30,6 +30,11 @@ export interface PipelineStats {
   realtimeFactor: number
   /** Separation pipelines: seconds from the start (model load included) until the first stems were final. */
   timeToFirstAudioS?: number | null
+  /**
+   * Native file jobs: what the source read past, e.g. "the header declares N frames but only M could be
+   * decoded" (every frame that decoded was processed).
+   */
+  warnings?: string[]
 }
 
 /** A `'progress'` event: `fraction` in [0, 1] (NaN when the length is unknown) and frames done. */
@@ -51,7 +56,9 @@ export interface PipelineOptions {
 
 const emptyStats = (): PipelineStats => ({ chunksProcessed: 0, framesProcessed: 0, processingTimeS: 0, realtimeFactor: 0 })
 
-type Segment = { native: native.NativeChain; first: number; count: number } | { js: JsProcessor; index: number } | { analyzer: Analyzer }
+/** A run of native processors; `shadow` is a second chain of the same processors that only validates `setParameter` values at the call. */
+type NativeSegment = { native: native.NativeChain; shadow: native.NativeChain; first: number; count: number }
+type Segment = NativeSegment | { js: JsProcessor; index: number } | { analyzer: Analyzer }
 
 /**
  * Runs a source through a chain of processors into a sink, off the JS
@@ -147,7 +154,7 @@ export class StreamingPipeline extends EventEmitter {
     if (this.running) throw makeError('ERR_INVALID_STATE', 'invalid state: cannot reset a running pipeline')
     this.lastStats = emptyStats()
     for (const s of this.segments) {
-      if ('native' in s) s.native.reset()
+      if ('native' in s) callNative(() => s.native.reset())
       else if ('js' in s) s.js.reset()
     }
   }
@@ -169,8 +176,19 @@ export class StreamingPipeline extends EventEmitter {
       throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${path}\`: ${p.kind} has no parameter \`${m[2]}\` (valid: ${kind.params.join(', ')})`)
     }
     if (!Number.isFinite(value)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${path}\`: ${value} is not a finite number`)
-    if (this.control) callNative(() => this.control!.setParameter(path, value))
-    else this.pendingParams.push([path, value])
+    if (this.control) {
+      // Native job: checked at the call against a prepared copy of its chain.
+      callNative(() => this.control!.setParameter(path, value))
+      return
+    }
+    // JS-driven run: checked now against the segment's shadow chain, applied between chunks.
+    const seg = this.nativeSegmentOf(Number(m[1]))
+    if (seg) callNative(() => seg.shadow.setParameter(`${Number(m[1]) - seg.first}.${m[2]}`, value))
+    this.pendingParams.push([path, value])
+  }
+
+  private nativeSegmentOf(index: number): NativeSegment | undefined {
+    return this.segments.find((s): s is NativeSegment => 'native' in s && index >= s.first && index < s.first + s.count)
   }
 
   /** Writing over the file being read would truncate it mid-read. */
@@ -203,29 +221,33 @@ export class StreamingPipeline extends EventEmitter {
 
   private async runNative(): Promise<PipelineStats> {
     const control = new native.PipelineControl()
+    // Queued unchecked; runNativePipeline checks them against the stream
+    // (throwing before anything runs) and from then on checks every call.
+    for (const [path, v] of this.pendingParams.splice(0)) callNative(() => control.setParameter(path, v))
+    const job = callNative(() =>
+      native.runNativePipeline(
+        {
+          source: this.nativeSource(),
+          processors: this.processors.map((p) => (p as NativeProcessor).desc),
+          sink: this.nativeSink(),
+          chunkSize: this.chunkSize,
+        },
+        control,
+      ),
+    )
     this.control = control
-    for (const [path, v] of this.pendingParams.splice(0)) control.setParameter(path, v)
     if (this.stopRequested) control.stop()
     const timer = setInterval(() => {
       this.emit('progress', { fraction: control.fraction, frames: control.frames } satisfies ProgressEvent)
     }, this.progressIntervalMs)
     try {
-      const s = await awaitNative(
-        native.runNativePipeline(
-          {
-            source: this.nativeSource(),
-            processors: this.processors.map((p) => (p as NativeProcessor).desc),
-            sink: this.nativeSink(),
-            chunkSize: this.chunkSize,
-          },
-          control,
-        ),
-      )
+      const s = await awaitNative(job)
       this.lastStats = {
         chunksProcessed: s.chunksProcessed,
         framesProcessed: s.framesProcessed,
         processingTimeS: s.processingTimeS,
         realtimeFactor: s.realtimeFactor,
+        warnings: s.warnings,
       }
       this.emit('progress', { fraction: s.stopped ? control.fraction : 1, frames: s.framesProcessed } satisfies ProgressEvent)
       this.emit('end', this.stats)
@@ -286,7 +308,9 @@ export class StreamingPipeline extends EventEmitter {
         if (chain.kinds.includes('normalize')) {
           throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `normalize`: two-pass normalisation runs only in all-native file pipelines (FileSource -> native processors -> FileSink)')
         }
-        segments.push({ native: chain, first, count: run.length })
+        // Ranges depend on the rate, not on channels or block size: the shadow stays small.
+        const shadow = callNative(() => new native.NativeChain(run.map((p) => p.desc), info.sampleRate, 1, 1))
+        segments.push({ native: chain, shadow, first, count: run.length })
       }
       run = []
       first = end + 1
@@ -311,10 +335,11 @@ export class StreamingPipeline extends EventEmitter {
     for (const [path, value] of this.pendingParams.splice(0)) {
       const [index, name] = path.split('.')
       const i = Number(index)
-      const seg = this.segments.find((s) => 'native' in s && i >= s.first && i < s.first + s.count) as
-        | { native: native.NativeChain; first: number }
-        | undefined
-      if (seg) callNative(() => seg.native.setParameter(`${i - seg.first}.${name}`, value))
+      const seg = this.nativeSegmentOf(i)
+      if (seg) {
+        callNative(() => seg.shadow.setParameter(`${i - seg.first}.${name}`, value))
+        callNative(() => seg.native.setParameter(`${i - seg.first}.${name}`, value))
+      }
     }
   }
 

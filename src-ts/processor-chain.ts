@@ -32,15 +32,19 @@ export class ProcessorChain {
    * Processes the block in place on the calling thread (no copies beyond the
    * native staging buffer): the cheap path for small blocks.
    *
-   * @throws ShapeError, NonFiniteSampleError
+   * All or nothing: the shape and every sample are checked first, so a
+   * throw leaves the arrays and the chain's state (filter memories, delay
+   * lines) as they were.
+   *
+   * @throws ShapeError, NonFiniteSampleError (NaN or infinity, naming the frame and channel)
    */
   process(channels: Float32Array[]): Float32Array[] {
     callNative(() => this.inner.process(channels))
     return channels
   }
-  /** Processes a copy on a worker thread; resolves with the processed block. */
+  /** Processes a copy on a worker thread; resolves with the processed block. Rejects like {@link process} throws, the chain untouched. */
   processAsync(channels: Float32Array[]): Promise<Float32Array[]> {
-    return awaitNative(this.inner.processAsync(channels))
+    return awaitNative(callNative(() => this.inner.processAsync(channels)))
   }
   /** Sets `"<index>.<name>"`; filters keep their state. @throws InvalidParameterError */
   setParameter(path: string, value: number): void {
@@ -52,6 +56,6 @@ export class ProcessorChain {
   }
   /** Clears all signal state (filter memories, delay lines). */
   reset(): void {
-    this.inner.reset()
+    callNative(() => this.inner.reset())
   }
 }

@@ -14,8 +14,12 @@ import { NativeProcessor, type Processor } from './processors'
 import { defaultRuntimePath } from './inference'
 import type { Analyzer } from './analysis'
 
-/** `'default'` is the platform's audio host (ALSA, reaching PulseAudio/PipeWire on Linux); `'none'` is a clocked backend with no hardware, for apps and tests. */
-export type Backend = 'default' | 'alsa' | 'none'
+/**
+ * `'default'` is the platform's audio host (on Linux PulseAudio/PipeWire when its socket is found, else ALSA);
+ * `'alsa'` and `'pulseaudio'` pick one; `'none'` is a clocked backend with no hardware, for apps and tests;
+ * `'auto'` is `'default'` when a device opens, else `'none'` (said by a `'fallback'` event).
+ */
+export type Backend = 'default' | 'alsa' | 'pulseaudio' | 'none' | 'auto'
 
 /** Stream configuration. Absent fields take the defaults. */
 export interface StreamConfig {
@@ -40,7 +44,8 @@ export type ResolvedStreamConfig = native.ResolvedStreamConfig
 
 /**
  * Validates `config`, fills in defaults and derives `direction` (`input`,
- * `output` or `duplex`) and `latencyMs` (one buffer: bufferSize / sampleRate).
+ * `output` or `duplex`) and `bufferMs` (one buffer: bufferSize / sampleRate * 1000;
+ * the stream's latency is `stats.latencyMs`).
  *
  * @throws InvalidParameterError for invalid combinations
  */
@@ -95,8 +100,15 @@ export interface RealtimeProcessorOptions {
   processors?: Processor[]
   backend?: Backend
   config?: StreamConfig
-  /** Rebuild the stream automatically when the device is lost. */
+  /**
+   * Recover automatically (default true): rebuild the streams when the device or the audio server is lost
+   * (retried every 250 ms for up to `restartTimeoutMs`; `'restarted'` on success, `'restartFailed'` and
+   * `'finished'` when it gives up), and reset the chain after a panic in it (up to 3 times).
+   * False: a loss or a panic ends the engine (`'finished'`).
+   */
   autoRestart?: boolean
+  /** How long lost streams are retried before giving up, ms (default 30000). */
+  restartTimeoutMs?: number
   /** Deliver processed audio as `'audio'` events (planar `Float32Array[]`), through a ring of this many frames (default: off, or 1 s when an `'audio'` listener exists at start). */
   tapFrames?: number
   /** `'none'` backend only: stop after this many frames. */
@@ -116,11 +128,17 @@ export interface RealtimeProcessorOptions {
  * thread fed through lock-free rings, adding a fixed latency reported as
  * `stats.processingLatencyMs`; its model loads in `start()`.
  *
- * Events: `'audio'` (planar processed audio, when tapped), `'xrun'`
- * ({@link BufferUnderrunError} / {@link BufferOverrunError}), `'error'`
- * ({@link StreamError}; without a listener errors are only counted),
- * `'restarted'`, `'finished'` (the `none` backend reached `maxFrames`, or the
- * device went away). Keeps the process alive while running.
+ * Events, delivered by a non-real-time pump thread:
+ * - `'audio'` (planar processed audio, when tapped): dropped only when JS does not keep up, then counted in
+ *   `stats.tapDropped` and reported by `'audioDropped'` (frames).
+ * - control events, never dropped and in order: `'xrun'` ({@link BufferUnderrunError} /
+ *   {@link BufferOverrunError}), `'error'` ({@link StreamError} for device errors and losses,
+ *   `ERR_INTERNAL` for a panic caught in the callback or a worker thread; without a listener errors are only
+ *   counted), `'restarted'`, `'fallback'` (`backend: 'auto'` runs on `'none'`), `'finished'` (the `none`
+ *   backend reached `maxFrames`, recovery gave up, or a failure left the engine silent).
+ *
+ * `start()` and `stop()` run on a worker thread: opening a device (up to 10 s) and loading an `enhance`
+ * model never block the event loop. Keeps the process alive while running.
  *
  * ```ts
  * await using rt = new RealtimeProcessor({ processors: [new HighPass(80), new Gain(-3)], config: { channelsIn: 1, channelsOut: 2, bufferSize: 256 } })
@@ -135,6 +153,8 @@ export class RealtimeProcessor extends EventEmitter {
   private keepAlive: NodeJS.Timeout | null = null
   private finalStats: RealtimeStats | null = null
   private analyzer: Analyzer | null = null
+  private starting: Promise<void> | null = null
+  private stopping: Promise<RealtimeStats> | null = null
 
   constructor(options: RealtimeProcessorOptions = {}) {
     super()
@@ -159,35 +179,47 @@ export class RealtimeProcessor extends EventEmitter {
     return this.engine !== null && !this.engine.finished
   }
 
-  /** The configuration in use, with `direction` and `latencyMs`. @throws InvalidStateError when not started */
+  /** The configuration in use, with `direction` and `bufferMs`. */
   get config(): ResolvedStreamConfig {
     if (!this.engine) return resolveStreamConfig(this.options.config)
     return callNative(() => this.engine!.config())
   }
 
   /**
-   * Opens the devices and starts processing (resolves once audio runs).
+   * Opens the devices and starts processing on a worker thread (resolves once audio runs).
    *
-   * @throws InvalidParameterError, BackendNotAvailableError, DeviceNotFoundError, StreamError
+   * @throws InvalidParameterError, BackendNotAvailableError, DeviceNotFoundError, StreamError; for `enhance`
+   *   the model and runtime errors; InvalidStateError when already started
    */
   async start(): Promise<void> {
-    if (this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: already started')
+    if (this.engine || this.starting) throw makeError('ERR_INVALID_STATE', 'invalid state: already started')
+    this.starting = this.startEngine()
+    try {
+      await this.starting
+    } finally {
+      this.starting = null
+    }
+  }
+
+  private async startEngine(): Promise<void> {
     const wantsAudio = this.options.tapFrames !== undefined || this.listenerCount('audio') > 0
     const tapFrames = this.options.tapFrames ?? (wantsAudio || this.analyzer ? (this.options.config?.sampleRate ?? 48000) : undefined)
     this.finalStats = null
+    this.stopping = null
     // The analyzer is handed to the engine at start, so it sees the tapped
     // audio from the first frame: made for the engine's rate and its
     // processing channels (the output's, or the input's when input-only).
     const resolved = resolveStreamConfig(this.options.config)
     const nativeAnalyzer = this.analyzer?.bindEngine(resolved.sampleRate, resolved.channelsOut > 0 ? resolved.channelsOut : resolved.channelsIn)
-    this.engine = callNative(() =>
-      native.NativeRealtime.start(
+    const pending = callNative(() =>
+      native.startRealtime(
         this.options.config ?? {},
         this.processors.map((p) => (p as NativeProcessor).desc),
         this.options.backend,
         {
           tapFrames,
           autoRestart: this.options.autoRestart,
+          restartTimeoutMs: this.options.restartTimeoutMs,
           maxFrames: this.options.maxFrames,
           noneInput: this.options.noneInput,
           runtimePath: this.options.runtimePath ?? defaultRuntimePath(),
@@ -197,9 +229,10 @@ export class RealtimeProcessor extends EventEmitter {
         nativeAnalyzer,
       ),
     )
+    this.engine = await awaitNative(pending)
     // The pump's ThreadsafeFunction is weak (it never keeps Node alive by
-    // itself); a running engine does, until stop().
-    this.keepAlive = setInterval(() => {}, 1 << 30)
+    // itself); a running engine does, until stop() or 'finished'.
+    if (!this.finalStats) this.keepAlive = setInterval(() => {}, 1 << 30)
   }
 
   private onMessage(m: native.RealtimeMessage): void {
@@ -213,9 +246,20 @@ export class RealtimeProcessor extends EventEmitter {
       case 'analysisError':
         this.analyzer?.onEngineError(makeError((m.code ?? 'ERR_INTERNAL') as ErrorCode, m.message ?? 'analysis failed'))
         break
-      case 'finished':
-        this.emit('finished', this.stats)
+      case 'finished': {
         this.release()
+        let stats: RealtimeStats | null = null
+        try {
+          stats = this.stats
+        } catch {}
+        this.emit('finished', stats)
+        break
+      }
+      case 'audioDropped':
+        this.emit('audioDropped', m.frames ?? 0)
+        break
+      case 'fallback':
+        this.emit('fallback', { backend: 'none', reason: m.message ?? '' })
         break
       default: {
         const err = m.code ? makeError(m.code as ErrorCode, m.message ?? m.kind) : null
@@ -252,21 +296,33 @@ export class RealtimeProcessor extends EventEmitter {
   /** Callbacks, frames, xruns, callback load (mean/peak), latency (with `processingLatencyMs`, the fixed delay of `enhance`), worker underruns. */
   get stats(): RealtimeStats {
     if (this.finalStats) return { ...this.finalStats }
+    if (this.stopping) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor is stopping; await stop() for the final stats')
     if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')
     return callNative(() => this.engine!.stats())
   }
 
-  /** Stops the streams; resolves with the final stats. Idempotent. */
+  /**
+   * Stops the streams on a worker thread; the events still in flight are delivered first. Resolves with the
+   * final stats. Idempotent.
+   *
+   * @throws InvalidStateError when it never ran
+   */
   async stop(): Promise<RealtimeStats> {
+    if (this.starting) await this.starting.catch(() => {})
     this.release()
+    if (this.stopping) return this.stopping
     if (!this.engine) {
       if (this.finalStats) return this.finalStats
       throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')
     }
     const engine = this.engine
-    this.finalStats = callNative(() => engine.stop())
-    this.engine = null
-    return this.finalStats
+    this.stopping = (async () => {
+      const stats = await awaitNative(callNative(() => engine.stop()))
+      this.finalStats = stats
+      this.engine = null
+      return stats
+    })()
+    return this.stopping
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

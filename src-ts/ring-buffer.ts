@@ -7,7 +7,7 @@ import { callNative } from './errors'
  * writes). In the real-time engine the same buffer carries audio out of the
  * audio callback to a non-real-time thread.
  *
- * @throws InvalidParameterError when capacity or channels is 0
+ * @throws InvalidParameterError when capacity or channels is 0, or the buffer would hold more than 2^26 samples
  */
 export class AudioRingBuffer {
   private readonly inner: native.AudioRingBuffer
@@ -16,19 +16,19 @@ export class AudioRingBuffer {
   }
   /** Capacity in frames. */
   get capacity(): number {
-    return this.inner.capacity
+    return callNative(() => this.inner.capacity)
   }
   /** Channels per frame. */
   get channels(): number {
-    return this.inner.channels
+    return callNative(() => this.inner.channels)
   }
   /** Frames ready to read. */
   available(): number {
-    return this.inner.available()
+    return callNative(() => this.inner.available())
   }
   /** Frames that can be written. */
   free(): number {
-    return this.inner.free()
+    return callNative(() => this.inner.free())
   }
   /**
    * Writes planar channels (`Float32Array[]`) or interleaved samples
@@ -41,10 +41,10 @@ export class AudioRingBuffer {
   }
   /** Reads up to `maxFrames` frames as planar channels. */
   read(maxFrames: number): Float32Array[] {
-    return this.inner.read(maxFrames)
+    return callNative(() => this.inner.read(maxFrames))
   }
   /** Reads up to `maxFrames` frames as one interleaved array. */
   readInterleaved(maxFrames: number): Float32Array {
-    return this.inner.readInterleaved(maxFrames)
+    return callNative(() => this.inner.readInterleaved(maxFrames))
   }
 }

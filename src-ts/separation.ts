@@ -101,9 +101,13 @@ export interface LongOptions extends SeparationCallOptions {
   chunkSeconds?: number
   /** Overlap between segments in seconds (default: 25 % of the segment); exclusive with `overlap`. */
   overlapSeconds?: number
-  /** Receives the completed fraction in [0, 1] about five times a second and 1 at the end. */
+  /** Receives the completed fraction in [0, 1] about five times a second and 1 at the end (unless stopped). */
   onProgress?: (fraction: number) => void
-  /** Aborting stops the run within one model call (it then rejects). */
+  /**
+   * Aborting stops the run within one model call, like a pipeline's `stop()`:
+   * it resolves with `stopped: true` and what was separated until then (files
+   * finalised). A signal already aborted gives an empty result.
+   */
   signal?: AbortSignal
 }
 
@@ -123,8 +127,10 @@ export interface LongFileOptions extends LongOptions {
 export interface LongSeparation extends SeparatedStems {
   /** Seconds until the first region was final. */
   timeToFirstAudioS: number | null
-  /** Model calls. */
+  /** Model calls (when stopped: those whose regions were delivered). */
   chunks: number
+  /** True when `signal` stopped the run early: `frames` (fewer than the input's) were separated. */
+  stopped: boolean
 }
 
 /** What {@link Separator.separateLong} returns when it writes files. */
@@ -256,21 +262,10 @@ export class Separator {
   async separateLong(input: string | FileSource | Float32Array[], options: LongOptions & Partial<LongFileOptions> = {}): Promise<LongSeparation | StemFiles> {
     const [desc, planar] = wholeInput(input, options.sampleRate, 'separateLong()')
     const files: native.StemFilesDesc | undefined = options.outDir === undefined ? undefined : { outDir: options.outDir, stems: options.stems, format: options.format, encoding: options.encoding }
-    const control = new native.PipelineControl()
     const { onProgress, signal } = options
-    const timer = onProgress ? setInterval(() => onProgress(control.fraction), 200) : null
-    const abort = () => control.stop()
-    signal?.addEventListener('abort', abort, { once: true })
-    if (signal?.aborted) control.stop()
-    try {
-      const r = await awaitNative(callNative(() => native.separateLong(desc, planar, this.nativeOptions(options), files, control)))
-      onProgress?.(1)
-      const common = { stemNames: r.stemNames, sampleRate: r.sampleRate, frames: r.frames, processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, chunks: r.chunks ?? 0 }
-      return r.paths ? { ...common, paths: r.paths } : { ...common, stems: r.stems }
-    } finally {
-      if (timer) clearInterval(timer)
-      signal?.removeEventListener('abort', abort)
-    }
+    const r = await withControl(signal, onProgress, (control) => native.separateLong(desc, planar, this.nativeOptions(options), files, control))
+    const common = { stemNames: r.stemNames, sampleRate: r.sampleRate, frames: r.frames, processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, chunks: r.chunks ?? 0, stopped: r.stopped }
+    return r.paths ? { ...common, paths: r.paths } : { ...common, stems: r.stems }
   }
 
   /**
@@ -343,7 +338,8 @@ export class Separator {
   /**
    * Separates `input` into `<outDir>/<stem>.wav`, one file per stem (the
    * file is streamed; bounded memory). `onProgress` receives the completed
-   * fraction.
+   * fraction. Aborting `signal` stops it like a pipeline: it resolves with
+   * `stopped: true` and finalised files of `framesProcessed` frames.
    *
    * @throws RuntimeNotFoundError, ModelError, ModelMismatchError, file errors
    */
@@ -352,18 +348,36 @@ export class Separator {
     options: { outDir: string; stems?: string[]; onProgress?: (fraction: number) => void; signal?: AbortSignal },
   ): Promise<SeparateResult> {
     const { model, overlap, crossfade, segmentS, normalization: _n, ...inf } = this.options
-    const control = new native.PipelineControl()
-    const timer = options.onProgress ? setInterval(() => options.onProgress!(control.fraction), 200) : null
-    options.signal?.addEventListener('abort', () => control.stop(), { once: true })
-    try {
-      const r = await awaitNative(
-        native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, inference: inference(inf) }, control),
-      )
-      options.onProgress?.(1)
-      return r
-    } finally {
-      if (timer) clearInterval(timer)
-    }
+    return withControl(options.signal, options.onProgress, (control) =>
+      native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, inference: inference(inf) }, control),
+    )
+  }
+}
+
+/**
+ * Runs a native job that stops and reports progress through a
+ * `PipelineControl`, as pipelines do: aborting `signal` (or a signal already
+ * aborted) stops it, and it resolves with `stopped: true`; `onProgress` gets
+ * the fraction about five times a second, and 1 at the end unless stopped.
+ * @internal
+ */
+export async function withControl<R extends { stopped: boolean }>(
+  signal: AbortSignal | undefined,
+  onProgress: ((fraction: number) => void) | undefined,
+  start: (control: native.PipelineControl) => Promise<R>,
+): Promise<R> {
+  const control = new native.PipelineControl()
+  const abort = () => control.stop()
+  if (signal?.aborted) control.stop()
+  signal?.addEventListener('abort', abort, { once: true })
+  const timer = onProgress ? setInterval(() => onProgress(control.fraction), 200) : null
+  try {
+    const r = await awaitNative(callNative(() => start(control)))
+    if (!r.stopped) onProgress?.(1)
+    return r
+  } finally {
+    if (timer) clearInterval(timer)
+    signal?.removeEventListener('abort', abort)
   }
 }
 

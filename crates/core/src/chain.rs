@@ -16,6 +16,15 @@ impl std::fmt::Debug for Chain {
     }
 }
 
+/// Most channels a chain is prepared for (the decoder's limit too).
+pub const MAX_CHANNELS: usize = 256;
+/// Highest sample rate a chain is prepared for, in Hz.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Most samples (frames x channels) in the largest block a chain is
+/// prepared for: 2^26 (256 MiB of `f32`), so a hostile block size fails
+/// with an error instead of an allocation that aborts the process.
+pub const MAX_BLOCK_SAMPLES: usize = 1 << 26;
+
 impl Chain {
     /// A chain of the given processors, not yet prepared.
     pub fn new(processors: Vec<Box<dyn Processor>>) -> Self {
@@ -61,8 +70,20 @@ impl Chain {
         if spec.channels == 0 {
             return Err(Error::EmptyAudio { reason: "stream has 0 channels".into() });
         }
-        if spec.sample_rate == 0 {
-            return Err(Error::param("sampleRate", "must be > 0 Hz"));
+        if spec.sample_rate == 0 || spec.sample_rate > MAX_SAMPLE_RATE {
+            return Err(Error::param("sampleRate", format!("{} Hz is outside [1, {MAX_SAMPLE_RATE}]", spec.sample_rate)));
+        }
+        if spec.channels > MAX_CHANNELS {
+            return Err(Error::param("channels", format!("{} is more than {MAX_CHANNELS}", spec.channels)));
+        }
+        if spec.max_block_frames.saturating_mul(spec.channels) > MAX_BLOCK_SAMPLES {
+            return Err(Error::param(
+                "maxBlockFrames",
+                format!(
+                    "{} frames x {} channels is more than {MAX_BLOCK_SAMPLES} samples",
+                    spec.max_block_frames, spec.channels
+                ),
+            ));
         }
         for (i, p) in self.processors.iter_mut().enumerate() {
             p.prepare(spec).map_err(|e| match e {
@@ -152,4 +173,28 @@ pub fn resolve_path(
     names.iter().copied().find(|n| *n == name).map(|n| (index, n)).ok_or_else(|| {
         Error::param(path, format!("{kind} has no parameter `{name}` (valid: {})", names.join(", ")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(sample_rate: u32, channels: usize, max_block_frames: usize) -> StreamSpec {
+        StreamSpec { sample_rate, channels, max_block_frames }
+    }
+
+    #[test]
+    fn prepare_refuses_hostile_stream_sizes_before_any_processor_allocates() {
+        let mut chain = Chain::default();
+        let code = |chain: &mut Chain, s: StreamSpec| chain.prepare(&s).unwrap_err().code();
+        assert_eq!(code(&mut chain, spec(0, 2, 64)), "ERR_INVALID_PARAMETER");
+        assert_eq!(code(&mut chain, spec(MAX_SAMPLE_RATE + 1, 2, 64)), "ERR_INVALID_PARAMETER");
+        assert_eq!(code(&mut chain, spec(48_000, 0, 64)), "ERR_EMPTY_AUDIO");
+        assert_eq!(code(&mut chain, spec(48_000, MAX_CHANNELS + 1, 64)), "ERR_INVALID_PARAMETER");
+        assert_eq!(code(&mut chain, spec(48_000, 2, u32::MAX as usize)), "ERR_INVALID_PARAMETER");
+        assert_eq!(code(&mut chain, spec(48_000, usize::MAX, usize::MAX)), "ERR_INVALID_PARAMETER");
+        assert!(chain.spec().is_none());
+        chain.prepare(&spec(MAX_SAMPLE_RATE, MAX_CHANNELS, MAX_BLOCK_SAMPLES / MAX_CHANNELS)).unwrap();
+        assert_eq!(chain.spec().map(|s| s.channels), Some(MAX_CHANNELS));
+    }
 }

@@ -35,6 +35,7 @@ pub mod planar_sink;
 pub mod planar_source;
 pub mod processor;
 pub mod ring;
+pub mod thread_priority;
 
 pub use block::{AudioBlock, AudioBlockMut, AudioBuffer};
 pub use chain::Chain;

@@ -38,6 +38,12 @@ pub trait Source: Send {
     }
     /// A short description for messages (usually the path).
     fn describe(&self) -> String;
+    /// What the source noticed but read past (e.g. a file whose header
+    /// declares more frames than it holds: every frame that decoded was
+    /// delivered). Empty by default.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Where audio goes.
@@ -70,11 +76,21 @@ impl Default for PipelineOptions {
 ///
 /// The parameter queue uses a mutex: the offline driver is not real-time
 /// (the live engine delivers parameters through a lock-free queue instead).
+/// With a shadow chain ([`Control::set_shadow`]: a prepared chain of the same
+/// processors that never processes audio), [`Control::set_parameter`]
+/// checks every value at the call, as the live engine does, so an invalid
+/// value fails there and never reaches the running chain.
 #[derive(Debug, Default)]
 pub struct Control {
     stop: AtomicBool,
     frames: AtomicU64,
-    params: Mutex<Vec<(String, f64)>>,
+    params: Mutex<Params>,
+}
+
+#[derive(Debug, Default)]
+struct Params {
+    queued: Vec<(String, f64)>,
+    shadow: Option<Chain>,
 }
 
 impl Control {
@@ -90,12 +106,48 @@ impl Control {
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
+    /// Installs `shadow`, a chain built from the same processor specs as the
+    /// one [`run`] will get and prepared for the same stream: from now on
+    /// [`set_parameter`](Control::set_parameter) validates against it (and
+    /// mirrors accepted values into it). Values already queued are checked
+    /// against it first; the first invalid one is returned and none of them
+    /// stays queued.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a queued value the shadow refuses;
+    /// [`Error::InvalidState`] for an unprepared shadow.
+    pub fn set_shadow(&self, mut shadow: Chain) -> Result<()> {
+        if shadow.spec().is_none() {
+            return Err(Error::InvalidState { reason: "the shadow chain must be prepared".into() });
+        }
+        let mut params = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        for (path, value) in &params.queued {
+            if let Err(e) = shadow.set_parameter(path, *value) {
+                params.queued.clear();
+                return Err(e);
+            }
+        }
+        params.shadow = Some(shadow);
+        Ok(())
+    }
     /// Queues `"<index>.<name>" = value`, applied before the next chunk.
-    pub fn set_parameter(&self, path: impl Into<String>, value: f64) {
-        self.params.lock().unwrap_or_else(|e| e.into_inner()).push((path.into(), value));
+    ///
+    /// # Errors
+    /// With a shadow chain, [`Error::InvalidParameter`] naming the path when
+    /// the index, the name or the value (range, Nyquist) is not valid;
+    /// nothing is queued then. Without one, values are checked only when
+    /// applied, and [`run`] fails with that error.
+    pub fn set_parameter(&self, path: impl Into<String>, value: f64) -> Result<()> {
+        let path = path.into();
+        let mut params = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shadow) = params.shadow.as_mut() {
+            shadow.set_parameter(&path, value)?;
+        }
+        params.queued.push((path, value));
+        Ok(())
     }
     fn apply_parameters(&self, chain: &mut Chain) -> Result<()> {
-        let queued = std::mem::take(&mut *self.params.lock().unwrap_or_else(|e| e.into_inner()));
+        let queued = std::mem::take(&mut self.params.lock().unwrap_or_else(|e| e.into_inner()).queued);
         for (path, value) in queued {
             chain.set_parameter(&path, value)?;
         }
@@ -115,7 +167,7 @@ pub struct Progress {
 }
 
 /// What a finished (or stopped) run did.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stats {
     /// Chunks written to the sink.
     pub chunks_processed: u64,
@@ -129,6 +181,8 @@ pub struct Stats {
     pub channels: usize,
     /// True when the run ended early because of [`Control::stop`].
     pub stopped: bool,
+    /// The source's [`Source::warnings`] at the end of the run.
+    pub warnings: Vec<String>,
 }
 
 impl Stats {
@@ -266,6 +320,7 @@ pub fn run(
     })();
     let finalized = sink.finalize();
     stats.processing_time_s = started.elapsed().as_secs_f64();
+    stats.warnings = source.warnings();
     result?;
     finalized?;
     if stats.frames_processed == 0 && !stats.stopped {
@@ -416,5 +471,117 @@ mod tests {
         .unwrap();
         assert!(stats.stopped && sink.is_finalized());
         assert_eq!(stats.frames_processed, 300);
+    }
+
+    /// Scales by `gain`, which must stay below the Nyquist frequency of the
+    /// prepared stream (a stand-in for a cutoff: valid only once the rate is known).
+    #[derive(Default)]
+    struct Scale {
+        gain: f64,
+        nyquist: Option<f64>,
+    }
+    impl Processor for Scale {
+        fn kind(&self) -> &'static str {
+            "scale"
+        }
+        fn prepare(&mut self, spec: &StreamSpec) -> Result<()> {
+            self.nyquist = Some(spec.nyquist());
+            Ok(())
+        }
+        fn process(&mut self, block: &mut AudioBlockMut<'_>) {
+            for ch in block.channels_mut() {
+                ch.iter_mut().for_each(|s| *s *= self.gain as f32);
+            }
+        }
+        fn reset(&mut self) {}
+        fn parameter_names(&self) -> &'static [&'static str] {
+            &["gain"]
+        }
+        fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
+            if name != "gain" {
+                return Err(ParamError::Unknown);
+            }
+            let max = self.nyquist.unwrap_or(f64::MAX);
+            if !(value.is_finite() && (0.0..max).contains(&value)) {
+                return Err(ParamError::OutOfRange { min: 0.0, max });
+            }
+            self.gain = value;
+            Ok(())
+        }
+        fn parameter(&self, _: &str) -> Option<f64> {
+            Some(self.gain)
+        }
+    }
+
+    fn scale_chain(gain: f64) -> Chain {
+        Chain::new(vec![Box::new(Scale { gain, nyquist: None })])
+    }
+
+    fn prepared_shadow() -> Chain {
+        let mut shadow = scale_chain(1.0);
+        shadow.prepare(&StreamSpec { sample_rate: 1000, channels: 2, max_block_frames: 300 }).unwrap();
+        shadow
+    }
+
+    #[test]
+    fn with_a_shadow_an_out_of_range_value_fails_at_the_call_and_is_not_queued() {
+        let control = Control::default();
+        control.set_shadow(prepared_shadow()).unwrap();
+        // 600 is fine before the rate is known, above Nyquist (500 Hz) after.
+        let err = control.set_parameter("0.gain", 600.0).unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_PARAMETER");
+        assert!(err.to_string().contains("0.gain"), "{err}");
+        assert_eq!(control.set_parameter("1.gain", 2.0).unwrap_err().code(), "ERR_INVALID_PARAMETER");
+        assert_eq!(control.set_parameter("0.bogus", 2.0).unwrap_err().code(), "ERR_INVALID_PARAMETER");
+        control.set_parameter("0.gain", 2.0).unwrap();
+        let mut src = Ramp { frames: 600, pos: 0, nan_at: None };
+        let mut sink = PlanarSink::new();
+        let stats =
+            run(&mut src, &mut scale_chain(1.0), &mut sink, &PipelineOptions { chunk_frames: 300 }, &control, &mut |_| {})
+                .unwrap();
+        // Only the accepted value reached the chain: every frame doubled.
+        assert_eq!(stats.frames_processed, 600);
+        assert_eq!(sink.channel(1), (0..600).map(|f| 2.0 * f as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_shadow_checks_the_values_queued_before_it() {
+        let control = Control::default();
+        control.set_parameter("0.gain", 3.0).unwrap();
+        control.set_parameter("0.gain", 700.0).unwrap();
+        let err = control.set_shadow(prepared_shadow()).unwrap_err();
+        assert!(err.to_string().contains("700"), "{err}");
+        // Nothing stays queued: a run applies no value.
+        let mut sink = PlanarSink::new();
+        run(&mut Ramp { frames: 10, pos: 0, nan_at: None }, &mut scale_chain(1.0), &mut sink, &PipelineOptions::default(), &control, &mut |_| {})
+            .unwrap();
+        assert_eq!(sink.channel(0)[9], 9.0);
+        assert_eq!(Control::default().set_shadow(scale_chain(1.0)).unwrap_err().code(), "ERR_INVALID_STATE");
+    }
+
+    #[test]
+    fn without_a_shadow_an_invalid_value_fails_the_run_when_applied() {
+        let control = Control::default();
+        control.set_parameter("0.gain", 600.0).unwrap();
+        let mut sink = PlanarSink::new();
+        let err = run(&mut Ramp { frames: 10, pos: 0, nan_at: None }, &mut scale_chain(1.0), &mut sink, &PipelineOptions::default(), &control, &mut |_| {})
+            .unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_PARAMETER");
+    }
+
+    #[test]
+    fn a_hostile_chunk_size_is_an_error_not_an_allocation() {
+        let mut sink = PlanarSink::new();
+        let err = run(
+            &mut Ramp { frames: 10, pos: 0, nan_at: None },
+            &mut Chain::default(),
+            &mut sink,
+            &PipelineOptions { chunk_frames: u32::MAX as usize },
+            &Control::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_PARAMETER");
+        assert!(!sink.is_finalized() && sink.frames() == 0);
     }
 }

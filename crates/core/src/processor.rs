@@ -1,7 +1,7 @@
 //! The [`Processor`] trait: one audio effect working on planar blocks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::{AudioBlock, AudioBlockMut, ParamError, Result};
 
@@ -96,7 +96,8 @@ pub trait Processor: Send {
 /// update them, any thread reads them; each value is consistent on its own.
 ///
 /// # Real-time safety
-/// Reading and updating never allocate, lock or block.
+/// Reading and updating the counters never allocate, lock or block (the
+/// last error message, off the audio thread only, locks).
 #[derive(Debug, Default)]
 pub struct WorkerStats {
     /// The fixed delay the processor adds, in frames: output frame `k` is the
@@ -120,13 +121,25 @@ pub struct WorkerStats {
     pub worker_frames: AtomicU64,
     /// Nanoseconds the worker spent processing them (not waiting).
     pub worker_busy_ns: AtomicU64,
-    /// Failures on the worker (e.g. inference errors); the affected frames
-    /// are output as silence and the worker starts over.
+    /// Failures on the worker (e.g. inference errors, and the panics of
+    /// [`worker_panics`](WorkerStats::worker_panics)); the affected frames
+    /// are output as silence and the worker starts over. A rise is what an
+    /// engine reports as an error event; [`last_worker_error`](WorkerStats::last_worker_error)
+    /// says what happened.
     pub worker_errors: AtomicU64,
+    /// Of [`worker_errors`](WorkerStats::worker_errors), the panics caught
+    /// on the worker thread (a bug, never an expected failure). The worker
+    /// survives them: it outputs silence for the frames in flight and
+    /// starts over, or outputs silence from then on if it cannot.
+    pub worker_panics: AtomicU64,
     /// 1 when the worker thread runs under a real-time scheduling policy
     /// (`SCHED_FIFO` on Linux, below the audio threads), 0 when the OS
     /// refused it or it was not asked for.
     pub worker_realtime: AtomicU64,
+    /// The message of the last worker failure. Written by the worker after
+    /// a failure, read by the control side; never touched by the audio
+    /// thread (a mutex, unlike the counters).
+    last_error: Mutex<Option<String>>,
 }
 
 impl WorkerStats {
@@ -154,5 +167,17 @@ impl WorkerStats {
             return 0.0;
         }
         self.worker_busy_ns.load(Ordering::Relaxed) as f64 / 1e9 / (frames as f64 / sr as f64)
+    }
+
+    /// Records the message of a worker failure (worker thread only; locks).
+    pub fn set_last_worker_error(&self, message: impl Into<String>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.into());
+    }
+
+    /// The message of the last worker failure counted in
+    /// [`worker_errors`](WorkerStats::worker_errors), if any (control side;
+    /// locks briefly, never call it from the audio thread).
+    pub fn last_worker_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

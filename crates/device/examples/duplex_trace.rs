@@ -27,9 +27,7 @@ fn main() -> resonode_core::Result<()> {
     };
     let options = EngineOptions {
         clock_marks: Some(1 << 16),
-        realtime_priority: std::env::var("NO_RT")
-            .is_err()
-            .then_some(resonode_device::priority::AUDIO_THREAD_PRIORITY),
+        realtime: std::env::var("NO_RT").is_err(),
         ..Default::default()
     };
     let engine = RealtimeEngine::start_from_specs(config, &specs, Backend::Default, options)?;

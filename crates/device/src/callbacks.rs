@@ -55,15 +55,24 @@ pub(crate) struct Shared {
     pub drift_frames_dropped: AtomicU64,
     /// Set by an error callback when the stream is gone.
     pub lost: AtomicBool,
+    /// The control thread stopped trying to reopen lost streams.
+    pub gave_up: AtomicBool,
+    /// Attempts to reopen lost streams.
+    pub restart_attempts: std::sync::atomic::AtomicU32,
     /// The clocked backend reached its frame limit.
     pub finished: AtomicBool,
-    /// Audio threads that run under a real-time policy (see
-    /// [`crate::priority`]).
+    /// Audio threads granted real-time scheduling (see [`crate::priority`]).
     pub realtime_threads: std::sync::atomic::AtomicU32,
-    /// Audio threads whose request for one was refused.
+    /// Audio threads whose request for it was refused.
     pub realtime_refused: std::sync::atomic::AtomicU32,
-    /// `SCHED_FIFO` priority the audio threads ask for (`None`: they don't).
-    pub realtime_priority: Option<i32>,
+    /// [`crate::priority::Mechanism::code`] of the last grant.
+    pub realtime_mechanism: std::sync::atomic::AtomicU8,
+    /// A callback panicked outside the chain (the renderer catches the
+    /// chain's own panics): its state may be inconsistent, so every later
+    /// callback outputs silence. The engine is failed for good.
+    pub callback_failed: AtomicBool,
+    /// Panics caught in callbacks, outside the chain.
+    pub callback_panics: AtomicU64,
 }
 
 /// When a callback ran and which frames of its stream it handled: the raw
@@ -106,38 +115,44 @@ impl Shared {
             drift_corrections: AtomicU64::new(0),
             drift_frames_dropped: AtomicU64::new(0),
             lost: AtomicBool::new(false),
+            gave_up: AtomicBool::new(false),
+            restart_attempts: std::sync::atomic::AtomicU32::new(0),
             finished: AtomicBool::new(false),
             realtime_threads: std::sync::atomic::AtomicU32::new(0),
             realtime_refused: std::sync::atomic::AtomicU32::new(0),
-            realtime_priority: None,
+            realtime_mechanism: std::sync::atomic::AtomicU8::new(0),
+            callback_failed: AtomicBool::new(false),
+            callback_panics: AtomicU64::new(0),
         }
     }
 
-    /// The same, with audio threads asking for real-time scheduling at
-    /// `priority`.
-    pub(crate) fn with_priority(mut self, priority: Option<i32>) -> Self {
-        self.realtime_priority = priority;
-        self
+    /// Counts what a promotion request for an audio thread got.
+    pub(crate) fn count_promotion(&self, got: crate::priority::Mechanism) {
+        if got == crate::priority::Mechanism::None {
+            self.realtime_refused.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.realtime_threads.fetch_add(1, Ordering::Relaxed);
+            self.realtime_mechanism.store(got.code(), Ordering::Relaxed);
+        }
     }
 
-    /// Asks for real-time scheduling of the calling audio thread (once per
-    /// thread: `asked` lives in the stream's callback) and counts the answer.
+    /// Records a panic caught in a callback outside the chain: from now on
+    /// the callbacks output silence (see [`Shared::callback_failed`]).
     ///
     /// # Real-time safety
-    /// At most one non-blocking system call per thread, no allocation.
-    #[inline]
-    pub(crate) fn promote_once(&self, asked: &mut bool) {
-        if *asked {
-            return;
-        }
-        *asked = true;
-        let Some(p) = self.realtime_priority else { return };
-        let counter = if crate::priority::promote_current_thread(p) {
-            &self.realtime_threads
-        } else {
-            &self.realtime_refused
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Atomics and a wait-free event push. The panic payload is leaked, not
+    /// freed: freeing it would be a deallocation on the audio thread (the
+    /// panic itself already allocated; it happens at most once per stream).
+    pub(crate) fn callback_panicked(
+        &self,
+        events: &mut EventSink,
+        side: StreamSide,
+        payload: Box<dyn std::any::Any + Send>,
+    ) {
+        std::mem::forget(payload);
+        self.callback_panics.fetch_add(1, Ordering::Relaxed);
+        self.callback_failed.store(true, Ordering::Relaxed);
+        events.push(RawEvent::CallbackPanic { side: Some(side), restarting: false });
     }
 
     /// Queues a [`ClockMark`] for a callback at `now` that handled
@@ -189,6 +204,44 @@ impl Shared {
     }
 }
 
+/// The first callback on each audio thread hands that thread to the
+/// engine's control thread, which asks for real-time scheduling (see
+/// [`crate::priority`]).
+pub(crate) struct ThreadAnnouncer {
+    tx: Option<Producer<Option<crate::priority::ThreadHandle>>>,
+}
+
+impl ThreadAnnouncer {
+    /// An announcer and the control thread's end; `enabled: false` makes one
+    /// that never announces.
+    pub(crate) fn new(
+        enabled: bool,
+    ) -> (ThreadAnnouncer, Option<Consumer<Option<crate::priority::ThreadHandle>>>) {
+        if !enabled {
+            return (ThreadAnnouncer { tx: None }, None);
+        }
+        let (tx, rx) = resonode_core::ring::channel_of::<Option<crate::priority::ThreadHandle>>(8, 1);
+        (ThreadAnnouncer { tx: Some(tx) }, Some(rx))
+    }
+
+    /// Queues the calling thread once per stream (`asked` lives in the
+    /// stream's callback closure).
+    ///
+    /// # Real-time safety
+    /// A few non-blocking system calls once per thread and a wait-free push;
+    /// no allocation.
+    #[inline]
+    pub(crate) fn announce_once(&mut self, asked: &mut bool) {
+        if *asked {
+            return;
+        }
+        *asked = true;
+        if let Some(tx) = self.tx.as_mut() {
+            tx.push(crate::priority::ThreadHandle::current());
+        }
+    }
+}
+
 /// Where the output callback's render input comes from.
 pub(crate) enum Feed {
     /// Silence (an output-only engine running a generator-free chain).
@@ -218,6 +271,7 @@ pub(crate) struct OutputState {
     /// count as starved only if more data follows (a gap, not the end).
     pub pending_starved: u64,
     pub marks: Option<Producer<ClockMark>>,
+    pub announcer: ThreadAnnouncer,
 }
 
 impl OutputState {
@@ -369,6 +423,7 @@ pub(crate) struct InputState {
     pub shared: Arc<Shared>,
     pub events: EventSink,
     pub marks: Option<Producer<ClockMark>>,
+    pub announcer: ThreadAnnouncer,
 }
 
 impl InputState {

@@ -59,11 +59,15 @@ pub enum Backend {
     /// No hardware: a thread calls the render path at the buffer period.
     /// Deterministic, for tests and headless apps. Never chosen silently.
     None,
+    /// [`Backend::Default`] when a device opens; otherwise the clocked
+    /// [`Backend::None`], said in an [`crate::EngineEvent::BackendFallback`]
+    /// event. An explicit opt-in for apps that must run without hardware.
+    Auto,
 }
 
 impl Backend {
     /// Parses `"default"`, `"alsa"`, `"pulseaudio"` (also `"pulse"`,
-    /// `"pipewire"`) or `"none"`.
+    /// `"pipewire"`), `"none"` or `"auto"`.
     ///
     /// # Errors
     /// [`Error::BackendNotAvailable`] for hosts not compiled into this build
@@ -71,18 +75,19 @@ impl Backend {
     /// names.
     pub fn parse(name: &str) -> Result<Backend> {
         match name.trim().to_ascii_lowercase().as_str() {
-            "" | "default" | "auto" => Ok(Backend::Default),
+            "" | "default" => Ok(Backend::Default),
+            "auto" => Ok(Backend::Auto),
             "alsa" => Ok(Backend::Alsa),
             "pulseaudio" | "pulse" | "pipewire" => Ok(Backend::PulseAudio),
             "none" | "null" => Ok(Backend::None),
             b @ ("jack" | "asio" | "wasapi" | "coreaudio" | "oboe" | "aaudio") => Err(Error::BackendNotAvailable {
                 reason: format!(
-                    "backend '{b}' is not compiled into this build; use 'default', 'alsa', 'pulseaudio' or 'none'"
+                    "backend '{b}' is not compiled into this build; use 'default', 'alsa', 'pulseaudio', 'none' or 'auto'"
                 ),
             }),
             other => Err(Error::param(
                 "backend",
-                format!("unknown backend `{other}` (valid: default, alsa, pulseaudio, none)"),
+                format!("unknown backend `{other}` (valid: default, alsa, pulseaudio, none, auto)"),
             )),
         }
     }
@@ -94,6 +99,7 @@ impl Backend {
             Backend::Alsa => "alsa",
             Backend::PulseAudio => "pulseaudio",
             Backend::None => "none",
+            Backend::Auto => "auto",
         }
     }
 }
@@ -297,7 +303,7 @@ pub(crate) fn with_timeout<T: Send + 'static>(
 /// [`Backend::None`], which has no cpal host.
 pub(crate) fn host_for(backend: Backend) -> Result<cpal::Host> {
     match backend {
-        Backend::Default => Ok(cpal::default_host()),
+        Backend::Default | Backend::Auto => Ok(cpal::default_host()),
         Backend::Alsa => {
             cpal::host_from_id(cpal::HostId::Alsa).map_err(|e| Error::BackendNotAvailable {
                 reason: format!("ALSA: {e}; {SUGGESTION}"),

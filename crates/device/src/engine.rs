@@ -26,12 +26,13 @@ use resonode_core::chain::resolve_path;
 use resonode_core::{Chain, Error, Result, StreamSpec, WorkerStats};
 
 use crate::callbacks::{
-    ClockMark, Feed, InputState, OutputState, Shared, StateSlot, UNSET,
+    ClockMark, Feed, InputState, OutputState, Shared, StateSlot, ThreadAnnouncer, UNSET,
 };
 use crate::config::{Direction, StreamConfig};
 use crate::devices::{self, Backend, Way};
 use crate::duplex::DuplexQueue;
 use crate::events::{EngineEvent, EventHub, RawEvent, StreamSide, XrunKind, XrunSource};
+use crate::pump::{Pump, PumpSink, PumpSource};
 use crate::render::{check_realtime_chain, ParamChange, RenderStats, Renderer};
 
 /// Parameter changes that can wait in the queue at once.
@@ -43,11 +44,20 @@ pub struct EngineOptions {
     /// Capacity in frames of the tap ([`RealtimeEngine::take_tap`]): a copy
     /// of every processed frame for meters and JS callbacks. `None`: no tap.
     pub tap_frames: Option<usize>,
-    /// Rebuild the streams when the device is lost or the stream is
-    /// invalidated (up to [`EngineOptions::max_restarts`] times).
+    /// Recover by default (true): rebuild the streams when the device or the
+    /// audio server is lost (trying every [`EngineOptions::restart_interval`]
+    /// for up to [`EngineOptions::restart_timeout`]), and reset and rerun the
+    /// chain after a panic in it (up to [`EngineOptions::max_restarts`]
+    /// times). False: a loss or a panic ends the engine
+    /// ([`RealtimeEngine::is_finished`]).
     pub auto_restart: bool,
-    /// Restart attempts before giving up (default 5).
+    /// Chain resets after panics before the engine stays silent (default 3).
     pub max_restarts: u32,
+    /// Time between attempts to reopen lost streams (default 250 ms).
+    pub restart_interval: Duration,
+    /// How long lost streams are retried before the engine gives up
+    /// (default 30 s; a `restartFailed` event then says why).
+    pub restart_timeout: Duration,
     /// Capacity in frames of the capture queue of an input-only engine
     /// ([`RealtimeEngine::take_capture`]); default one second.
     pub capture_frames: Option<usize>,
@@ -72,18 +82,24 @@ pub struct EngineOptions {
     pub clock_marks: Option<usize>,
     /// Longest wait for the device to open (default 10 s).
     pub open_timeout: Duration,
-    /// `SCHED_FIFO` priority requested for the audio threads on Linux
-    /// (default [`crate::priority::AUDIO_THREAD_PRIORITY`]); `None` leaves
-    /// them at the normal policy. See [`crate::priority`].
-    pub realtime_priority: Option<i32>,
+    /// Ask for real-time scheduling of the audio threads (default true; see
+    /// [`crate::priority`]). False leaves them at the normal policy.
+    pub realtime: bool,
+    /// Unit tests only: run the clocked callbacks without the allocation
+    /// guard (catching a panic frees the unwinder's exception object, an
+    /// allocator call the guard would abort on).
+    #[cfg(test)]
+    pub unguarded: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             tap_frames: None,
-            auto_restart: false,
-            max_restarts: 5,
+            auto_restart: true,
+            max_restarts: 3,
+            restart_interval: Duration::from_millis(250),
+            restart_timeout: Duration::from_secs(30),
             capture_frames: None,
             capture: true,
             playback_frames: None,
@@ -91,7 +107,9 @@ impl Default for EngineOptions {
             max_frames: None,
             clock_marks: None,
             open_timeout: Duration::from_secs(10),
-            realtime_priority: Some(crate::priority::AUDIO_THREAD_PRIORITY),
+            realtime: true,
+            #[cfg(test)]
+            unguarded: false,
         }
     }
 }
@@ -155,8 +173,25 @@ pub struct EngineStats {
     pub tap_dropped: u64,
     /// Non-finite output samples replaced by 0.
     pub non_finite_samples: u64,
-    /// Successful automatic restarts.
+    /// Parameter changes a processor refused on the audio thread (only
+    /// engines without a shadow chain; see [`RealtimeEngine::start`]).
+    pub params_rejected: u64,
+    /// Failures of processors' worker threads (inference errors, caught
+    /// panics); see [`WorkerStats::worker_errors`].
+    pub worker_errors: u64,
+    /// Panics caught in the audio callback (in the chain or around it).
+    pub panics: u64,
+    /// The engine failed for good: a panic it did not restart from, or lost
+    /// streams it gave up on. Its output is silence.
+    pub failed: bool,
+    /// Successful automatic restarts: streams rebuilt after a loss, and
+    /// chain resets after a panic.
     pub restarts: u32,
+    /// Attempts to reopen lost streams, successful or not.
+    pub restart_attempts: u32,
+    /// The backend actually running (`auto` resolves to the host it opened,
+    /// or `none` after a fallback).
+    pub backend: Backend,
     /// Output frame at which the first frame from the playback queue played.
     pub playback_start_frame: Option<u64>,
     /// Frames taken from the playback queue.
@@ -167,6 +202,10 @@ pub struct EngineStats {
     /// Audio threads running under a real-time scheduling policy (0 when the
     /// OS refused it or it was not asked for; see [`crate::priority`]).
     pub realtime_threads: u32,
+    /// Audio threads whose request for it was refused.
+    pub realtime_refused: u32,
+    /// How the last grant was made (`None` when nothing was granted).
+    pub realtime_mechanism: crate::priority::Mechanism,
     /// Duplex only: times captured frames the output never caught up with
     /// were dropped because the input and output devices run at different
     /// rates (separate clocks, or a server stalling one stream), and the
@@ -195,7 +234,12 @@ struct ParamControl {
 /// `none` backend).
 pub struct RealtimeEngine {
     config: StreamConfig,
-    backend: Backend,
+    /// The backend running (after `auto` resolved), as a code for
+    /// [`backend_code`].
+    backend: Arc<std::sync::atomic::AtomicU8>,
+    requested_backend: Backend,
+    pump: Mutex<Option<Pump>>,
+    pump_dropped: Arc<std::sync::atomic::AtomicU64>,
     shared: Arc<Shared>,
     render_stats: Arc<RenderStats>,
     hub: Arc<EventHub>,
@@ -208,6 +252,7 @@ pub struct RealtimeEngine {
     actual_buffer_size: u32,
     workers: Vec<(usize, Arc<WorkerStats>)>,
     restarts: Arc<std::sync::atomic::AtomicU32>,
+    auto_restart: bool,
     commands: mpsc::Sender<Command>,
     stop_flag: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -218,7 +263,7 @@ impl std::fmt::Debug for RealtimeEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RealtimeEngine")
             .field("config", &self.config)
-            .field("backend", &self.backend)
+            .field("backend", &self.backend())
             .field("actual_buffer_size", &self.actual_buffer_size)
             .finish_non_exhaustive()
     }
@@ -330,7 +375,15 @@ impl RealtimeEngine {
         let sr = config.sample_rate;
         let buffer = config.buffer_size as usize;
         let hub = Arc::new(EventHub::default());
-        let shared = Arc::new(Shared::new().with_priority(options.realtime_priority));
+        let shared = Arc::new(Shared::new());
+        // Audio threads announce themselves here; the control thread
+        // promotes them (see `crate::priority`).
+        let mut announced = Vec::new();
+        let mut announcer = || {
+            let (a, rx) = ThreadAnnouncer::new(options.realtime && backend != Backend::None);
+            announced.extend(rx);
+            a
+        };
         let render_stats = Arc::new(RenderStats::default());
         let (param_tx, param_rx) = ring::channel_of::<ParamChange>(PARAM_QUEUE_CAPACITY, 1);
 
@@ -346,7 +399,8 @@ impl RealtimeEngine {
         renderer = renderer
             .with_params(param_rx)
             .with_stats(render_stats.clone())
-            .with_events(hub.sink());
+            .with_events(hub.sink())
+            .with_panic_restarts(if options.auto_restart { options.max_restarts } else { 0 });
         let mut tap_rx = None;
         if let Some(frames) = options.tap_frames {
             let (tx, rx) = ring::channel(frames.max(1), channels);
@@ -387,6 +441,7 @@ impl RealtimeEngine {
                         &shared,
                         &hub,
                         marks(&mut out_marks_rx),
+                        announcer(),
                     )),
                     input: None,
                 }
@@ -413,6 +468,7 @@ impl RealtimeEngine {
                         shared: shared.clone(),
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
+                        announcer: announcer(),
                     }),
                 }
             }
@@ -431,6 +487,7 @@ impl RealtimeEngine {
                         &shared,
                         &hub,
                         marks(&mut out_marks_rx),
+                        announcer(),
                     )),
                     input: Some(InputState {
                         render: None,
@@ -441,6 +498,7 @@ impl RealtimeEngine {
                         shared: shared.clone(),
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
+                        announcer: announcer(),
                     }),
                 }
             }
@@ -451,13 +509,18 @@ impl RealtimeEngine {
         let (done_tx, done_rx) = mpsc::sync_channel::<()>(1);
         let stop_flag = Arc::new(AtomicBool::new(false));
         let restarts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let running = Arc::new(std::sync::atomic::AtomicU8::new(backend_code(backend)));
         let thread = {
-            let config = config.clone();
-            let shared = shared.clone();
-            let hub = hub.clone();
+            let ctl = Control {
+                config: config.clone(),
+                options: options.clone(),
+                shared: shared.clone(),
+                hub: hub.clone(),
+                restarts: restarts.clone(),
+                announced,
+                running: running.clone(),
+            };
             let stop_flag = stop_flag.clone();
-            let restarts = restarts.clone();
-            let options = options.clone();
             std::thread::Builder::new()
                 .name(match backend {
                     Backend::None => "resonode-clock".into(),
@@ -465,12 +528,8 @@ impl RealtimeEngine {
                 })
                 .spawn(move || {
                     match backend {
-                        Backend::None => {
-                            run_clocked(config, side, options, shared, stop_flag, ready_tx)
-                        }
-                        hw => run_device(
-                            config, hw, side, options, shared, hub, restarts, cmd_rx, ready_tx,
-                        ),
+                        Backend::None => run_clocked(ctl, side, stop_flag, ready_tx),
+                        hw => run_device(ctl, hw, side, cmd_rx, stop_flag, ready_tx),
                     }
                     let _ = done_tx.send(());
                 })
@@ -499,7 +558,10 @@ impl RealtimeEngine {
         };
         Ok(RealtimeEngine {
             config,
-            backend,
+            backend: running,
+            requested_backend: backend,
+            pump: Mutex::new(None),
+            pump_dropped: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             shared,
             render_stats,
             hub,
@@ -516,6 +578,7 @@ impl RealtimeEngine {
             actual_buffer_size: actual,
             workers,
             restarts,
+            auto_restart: options.auto_restart,
             commands: cmd_tx,
             stop_flag,
             thread: Some(thread),
@@ -528,9 +591,45 @@ impl RealtimeEngine {
         &self.config
     }
 
-    /// The backend it runs on.
+    /// The backend it runs on: the concrete host `default` and `auto`
+    /// opened, or `none` after an `auto` fallback.
     pub fn backend(&self) -> Backend {
-        self.backend
+        backend_from_code(self.backend.load(Ordering::Relaxed))
+    }
+
+    /// The backend it was started with.
+    pub fn requested_backend(&self) -> Backend {
+        self.requested_backend
+    }
+
+    /// Starts the event pump (once): a non-real-time thread that delivers
+    /// events and tapped audio (see [`crate::pump`]) to `sink` until the
+    /// engine finishes or stops.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when a pump already runs or the engine is
+    /// stopped; [`Error::Internal`] when the thread cannot start.
+    pub fn start_pump(&self, sink: impl PumpSink) -> Result<()> {
+        let mut slot = self.pump.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return Err(Error::InvalidState { reason: "the event pump already runs".into() });
+        }
+        if self.thread.is_none() {
+            return Err(Error::InvalidState { reason: "the realtime engine is stopped".into() });
+        }
+        let (shared, render_stats, auto_restart) = (self.shared.clone(), self.render_stats.clone(), self.auto_restart);
+        let backend = self.backend.clone();
+        let source = PumpSource {
+            hub: self.hub.clone(),
+            tap: self.take_tap(),
+            render_stats: self.render_stats.clone(),
+            dropped: self.pump_dropped.clone(),
+            finished: Box::new(move || {
+                finished(&shared, &render_stats, backend_from_code(backend.load(Ordering::Relaxed)), auto_restart)
+            }),
+        };
+        *slot = Some(Pump::spawn(source, sink)?);
+        Ok(())
     }
 
     /// Sets `"<index>.<name>"` (e.g. `"0.cutoff"`) to `value`, applied by
@@ -648,13 +747,23 @@ impl RealtimeEngine {
             latency_ms_measured,
             actual_buffer_size: self.actual_buffer_size,
             sample_rate: self.config.sample_rate,
-            tap_dropped: load(&r.tap_dropped),
+            tap_dropped: load(&r.tap_dropped) + load(&self.pump_dropped),
             non_finite_samples: load(&r.non_finite),
-            restarts: self.restarts.load(Ordering::Relaxed),
+            params_rejected: load(&r.params_rejected),
+            worker_errors: worker_sum(|w| &w.worker_errors),
+            panics: load(&r.chain_panics) + load(&s.callback_panics),
+            failed: r.failed.load(Ordering::Relaxed)
+                || s.callback_failed.load(Ordering::Relaxed)
+                || s.gave_up.load(Ordering::Relaxed),
+            restarts: self.restarts.load(Ordering::Relaxed) + load(&r.chain_restarts) as u32,
+            restart_attempts: s.restart_attempts.load(Ordering::Relaxed),
+            backend: self.backend(),
             playback_start_frame: (psf != UNSET).then_some(psf),
             playback_consumed: load(&s.playback_consumed),
             playback_starved: load(&s.playback_starved),
             realtime_threads: s.realtime_threads.load(Ordering::Relaxed),
+            realtime_refused: s.realtime_refused.load(Ordering::Relaxed),
+            realtime_mechanism: crate::priority::Mechanism::from_code(s.realtime_mechanism.load(Ordering::Relaxed)),
             drift_corrections: load(&s.drift_corrections),
             drift_frames_dropped: load(&s.drift_frames_dropped),
             processing_latency_frames,
@@ -726,10 +835,10 @@ impl RealtimeEngine {
     }
 
     /// Whether the audio has stopped by itself: the `none` backend reached
-    /// [`EngineOptions::max_frames`], or a lost stream was not restarted.
+    /// [`EngineOptions::max_frames`], lost streams were not restarted (or
+    /// the restarts gave up), or a panic left the engine silent for good.
     pub fn is_finished(&self) -> bool {
-        self.shared.finished.load(Ordering::Relaxed)
-            || (self.shared.lost.load(Ordering::Relaxed) && self.backend != Backend::None)
+        finished(&self.shared, &self.render_stats, self.backend(), self.auto_restart)
     }
 
     /// Waits up to `timeout` for [`is_finished`](RealtimeEngine::is_finished).
@@ -761,7 +870,7 @@ impl RealtimeEngine {
         self.shared.stopping.store(true, Ordering::Relaxed);
         self.stop_flag.store(true, Ordering::Relaxed);
         let _ = self.commands.send(Command::Stop);
-        match self.done.recv_timeout(Duration::from_secs(5)) {
+        let stopped = match self.done.recv_timeout(Duration::from_secs(5)) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let _ = thread.join();
                 Ok(())
@@ -769,7 +878,13 @@ impl RealtimeEngine {
             Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Stream {
                 reason: "the audio device did not stop within 5 s".into(),
             }),
+        };
+        // The audio has stopped: the pump's last drain sees everything.
+        let pump = self.pump.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut p) = pump {
+            p.finish();
         }
+        stopped
     }
 }
 
@@ -799,6 +914,7 @@ fn output_state(
     shared: &Arc<Shared>,
     hub: &EventHub,
     marks: Option<Producer<ClockMark>>,
+    announcer: ThreadAnnouncer,
 ) -> OutputState {
     OutputState {
         renderer,
@@ -813,6 +929,65 @@ fn output_state(
         playback_seen: false,
         pending_starved: 0,
         marks,
+        announcer,
+    }
+}
+
+/// Whether an engine has stopped by itself (see [`RealtimeEngine::is_finished`]).
+fn finished(shared: &Shared, render: &RenderStats, backend: Backend, auto_restart: bool) -> bool {
+    shared.finished.load(Ordering::Relaxed)
+        || shared.callback_failed.load(Ordering::Relaxed)
+        || render.failed.load(Ordering::Relaxed)
+        || shared.gave_up.load(Ordering::Relaxed)
+        || (backend != Backend::None && !auto_restart && shared.lost.load(Ordering::Relaxed))
+}
+
+fn backend_code(b: Backend) -> u8 {
+    match b {
+        Backend::Default => 0,
+        Backend::Alsa => 1,
+        Backend::PulseAudio => 2,
+        Backend::None => 3,
+        Backend::Auto => 4,
+    }
+}
+
+fn backend_from_code(c: u8) -> Backend {
+    match c {
+        1 => Backend::Alsa,
+        2 => Backend::PulseAudio,
+        3 => Backend::None,
+        4 => Backend::Auto,
+        _ => Backend::Default,
+    }
+}
+
+/// What the engine thread (control or clock) works with.
+struct Control {
+    config: StreamConfig,
+    options: EngineOptions,
+    shared: Arc<Shared>,
+    hub: Arc<EventHub>,
+    restarts: Arc<std::sync::atomic::AtomicU32>,
+    /// Audio threads announcing themselves for promotion.
+    announced: Vec<Consumer<Option<crate::priority::ThreadHandle>>>,
+    /// The backend running, see [`backend_code`].
+    running: Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl Control {
+    /// Promotes the audio threads that announced themselves (see
+    /// [`crate::priority`]); runs on the control thread.
+    fn promote_announced(&mut self) {
+        for rx in self.announced.iter_mut() {
+            while let Some(handle) = rx.pop() {
+                let got = match handle {
+                    Some(h) => crate::priority::promote(h, crate::priority::AUDIO_THREAD_PRIORITY, self.config.buffer_size, self.config.sample_rate),
+                    None => crate::priority::Mechanism::None,
+                };
+                self.shared.count_promotion(got);
+            }
+        }
     }
 }
 
@@ -828,13 +1003,12 @@ fn output_state(
 /// allocation, lock or blocking; this crate's unit tests run it under the
 /// allocation guard. Falling behind is caught up, not counted as an xrun.
 fn run_clocked(
-    config: StreamConfig,
+    ctl: Control,
     mut side: AudioSide,
-    options: EngineOptions,
-    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     ready: mpsc::SyncSender<Result<u32>>,
 ) {
+    let Control { config, options, shared, .. } = ctl;
     let buffer = config.buffer_size as usize;
     let sr = config.sample_rate as u64;
     let cin = config.channels_in as usize;
@@ -846,8 +1020,11 @@ fn run_clocked(
         .clone()
         .filter(|s| cin > 0 && s.len() >= cin);
     let mut in_pos = 0usize;
-    // This thread is the clocked backend's audio thread.
-    shared.promote_once(&mut false);
+    // This thread is the clocked backend's audio thread: promoted before
+    // its loop (the request is not real-time safe).
+    if options.realtime {
+        shared.count_promotion(crate::priority::promote_current(crate::priority::AUDIO_THREAD_PRIORITY, config.buffer_size, config.sample_rate));
+    }
     let _ = ready.send(Ok(config.buffer_size));
     let start = Instant::now();
     let mut frames_done: u64 = 0;
@@ -872,7 +1049,11 @@ fn run_clocked(
         let now = Instant::now();
         // In this crate's unit tests the whole callback body runs under an
         // allocation-aborting guard (see `no_alloc_guard`).
-        no_alloc_guard(|| {
+        #[cfg(test)]
+        let guarded = !options.unguarded;
+        #[cfg(not(test))]
+        let guarded = true;
+        no_alloc_guard(guarded, || {
             if cin > 0 {
                 let buf = &mut in_dev[..n * cin];
                 match &input {
@@ -885,11 +1066,11 @@ fn run_clocked(
                     None => buf.fill(0.0),
                 }
                 if let Some(st) = side.input.as_mut() {
-                    st.process(&in_dev[..n * cin], now, |s| s);
+                    guarded_input(st, &in_dev[..n * cin], now, |s| s);
                 }
             }
             if let Some(st) = side.output.as_mut() {
-                st.process_f32(&mut out_dev[..n * cout], now);
+                guarded_output(st, &mut out_dev[..n * cout], now, |st, buf, now| st.process_f32(buf, now));
             }
         });
         frames_done += n as u64;
@@ -897,17 +1078,57 @@ fn run_clocked(
     }
 }
 
+/// Runs an output callback's work, catching a panic outside the chain (the
+/// renderer catches the chain's): the buffer becomes silence, and so does
+/// every later one (the state may be inconsistent).
+///
+/// # Real-time safety
+/// `catch_unwind` costs nothing until a panic; see [`Shared::callback_panicked`].
+#[inline]
+fn guarded_output<T: Copy + Default>(
+    st: &mut OutputState,
+    data: &mut [T],
+    now: Instant,
+    work: impl FnOnce(&mut OutputState, &mut [T], Instant),
+) {
+    if st.shared.callback_failed.load(Ordering::Relaxed) {
+        data.fill(T::default());
+        return;
+    }
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *st, &mut *data, now))) {
+        data.fill(T::default());
+        let shared = st.shared.clone();
+        shared.callback_panicked(&mut st.events, StreamSide::Output, payload);
+    }
+}
+
+/// [`guarded_output`] for an input callback.
+#[inline]
+fn guarded_input<T: Copy>(st: &mut InputState, data: &[T], now: Instant, convert: impl Fn(T) -> f32) {
+    if st.shared.callback_failed.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.process(data, now, convert))) {
+        let shared = st.shared.clone();
+        shared.callback_panicked(&mut st.events, StreamSide::Input, payload);
+    }
+}
+
 /// Runs `f` under `assert_no_alloc` in this crate's unit tests (whose
 /// global allocator aborts on allocation inside the guard); plain call
 /// otherwise.
 #[cfg(test)]
-fn no_alloc_guard<R>(f: impl FnOnce() -> R) -> R {
-    assert_no_alloc::assert_no_alloc(f)
+fn no_alloc_guard<R>(guarded: bool, f: impl FnOnce() -> R) -> R {
+    if guarded {
+        assert_no_alloc::assert_no_alloc(f)
+    } else {
+        f()
+    }
 }
 
 #[cfg(not(test))]
 #[inline(always)]
-fn no_alloc_guard<R>(f: impl FnOnce() -> R) -> R {
+fn no_alloc_guard<R>(_guarded: bool, f: impl FnOnce() -> R) -> R {
     f()
 }
 
@@ -925,6 +1146,8 @@ struct Streams {
     output_slot: Option<Arc<StateSlot<OutputState>>>,
     input_slot: Option<Arc<StateSlot<InputState>>>,
     actual_buffer: u32,
+    /// The concrete host the streams were opened on.
+    host: Backend,
 }
 
 /// How long the control thread waits for a running callback to return
@@ -932,13 +1155,23 @@ struct Streams {
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Streams {
-    fn empty(actual_buffer: u32) -> Self {
+    fn empty(actual_buffer: u32, host: Backend) -> Self {
         Streams {
             input: None,
             output: None,
             output_slot: None,
             input_slot: None,
             actual_buffer,
+            host,
+        }
+    }
+
+    /// No streams, holding `side`'s states for the next attempt.
+    fn stateless(side: AudioSide, actual_buffer: u32, host: Backend) -> Self {
+        Streams {
+            output_slot: side.output.map(StateSlot::new),
+            input_slot: side.input.map(StateSlot::new),
+            ..Streams::empty(actual_buffer, host)
         }
     }
 
@@ -974,61 +1207,97 @@ impl Streams {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The control thread of a device engine: opens the streams (or, for
+/// `auto`, falls back to the clocked backend), promotes the audio threads,
+/// and rebuilds lost streams.
 fn run_device(
-    config: StreamConfig,
+    mut ctl: Control,
     backend: Backend,
     side: AudioSide,
-    options: EngineOptions,
-    shared: Arc<Shared>,
-    hub: Arc<EventHub>,
-    restarts: Arc<std::sync::atomic::AtomicU32>,
     commands: mpsc::Receiver<Command>,
+    stop: Arc<AtomicBool>,
     ready: mpsc::SyncSender<Result<u32>>,
 ) {
-    let mut streams = match open_streams(&config, backend, side, &hub) {
+    let mut streams = match open_streams(&ctl.config, backend, side, &ctl.hub) {
         Ok(s) => s,
         Err(failed) => {
-            let (e, _) = *failed;
-            let _ = ready.send(Err(e));
-            return;
+            let (e, side) = *failed;
+            if backend != Backend::Auto {
+                let _ = ready.send(Err(e));
+                return;
+            }
+            // `auto`: no device works; run clocked, and say so.
+            ctl.hub.notice(EngineEvent::BackendFallback { reason: e.to_string() });
+            ctl.running.store(backend_code(Backend::None), Ordering::Relaxed);
+            let announced = std::mem::take(&mut ctl.announced);
+            drop(announced);
+            return run_clocked(ctl, side, stop, ready);
         }
     };
+    // Restarts reopen the host that opened now: `default` without a
+    // PulseAudio socket (the server died) would otherwise pick ALSA.
+    let host = streams.host;
+    ctl.running.store(backend_code(host), Ordering::Relaxed);
     let _ = ready.send(Ok(streams.actual_buffer));
-    let mut attempts = 0u32;
+    let options = ctl.options.clone();
+    let shared = ctl.shared.clone();
+    let hub = ctl.hub.clone();
+    let config = ctl.config.clone();
+    // When the current loss began, and when to try next.
+    let mut lost_since: Option<Instant> = None;
+    let mut next_try = Instant::now();
+    let mut attempt = 0u32;
     loop {
-        match commands.recv_timeout(Duration::from_millis(50)) {
+        match commands.recv_timeout(Duration::from_millis(25)) {
             Ok(Command::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if !(options.auto_restart && shared.lost.load(Ordering::Relaxed)) {
+        ctl.promote_announced();
+        if !shared.lost.load(Ordering::Relaxed) || shared.gave_up.load(Ordering::Relaxed) {
             continue;
         }
-        if attempts >= options.max_restarts {
+        if !options.auto_restart {
+            shared.gave_up.store(true, Ordering::Relaxed);
             continue;
         }
-        attempts += 1;
-        let side = streams.into_side(false);
-        std::thread::sleep(Duration::from_millis(100 * attempts as u64));
+        let now = Instant::now();
+        let since = *lost_since.get_or_insert_with(|| {
+            // The streams died: take the states back now (a dead stream is
+            // dropped on a reaper thread, it may hang).
+            let side = std::mem::replace(&mut streams, Streams::empty(config.buffer_size, host)).into_side(false);
+            streams = Streams::stateless(side, config.buffer_size, host);
+            now
+        });
+        if now < next_try {
+            continue;
+        }
+        if now.duration_since(since) > options.restart_timeout {
+            let message = format!(
+                "gave up reopening the lost streams after {} attempts in {:.1} s",
+                attempt,
+                now.duration_since(since).as_secs_f64()
+            );
+            hub.notice(EngineEvent::RestartFailed { attempt, message });
+            shared.gave_up.store(true, Ordering::Relaxed);
+            continue;
+        }
+        attempt += 1;
+        shared.restart_attempts.fetch_add(1, Ordering::Relaxed);
+        next_try = now + options.restart_interval;
+        let side = std::mem::replace(&mut streams, Streams::empty(config.buffer_size, host)).into_side(true);
         shared.lost.store(false, Ordering::Relaxed);
-        let mut notes = hub.sink();
-        match reopen(&config, backend, side, &hub) {
+        match reopen(&config, host, side, &hub) {
             Ok(s) => {
                 streams = s;
-                restarts.fetch_add(1, Ordering::Relaxed);
-                notes.push(RawEvent::Restarted { attempt: attempts });
+                ctl.restarts.fetch_add(1, Ordering::Relaxed);
+                hub.notice(EngineEvent::Restarted { attempt });
+                lost_since = None;
+                attempt = 0;
             }
             Err(failed) => {
-                let (e, side) = *failed;
-                hub.restart_failed(attempts, e.to_string());
-                notes.push(RawEvent::RestartFailed { attempt: attempts });
+                let (_, side) = *failed;
                 shared.lost.store(true, Ordering::Relaxed);
-                // Keep the states for the next attempt in stream-less form.
-                streams = Streams {
-                    output_slot: side.output.map(StateSlot::new),
-                    input_slot: side.input.map(StateSlot::new),
-                    ..Streams::empty(config.buffer_size)
-                };
+                streams = Streams::stateless(side, config.buffer_size, host);
             }
         }
     }
@@ -1165,7 +1434,12 @@ fn open_streams(
     };
     let AudioSide { output, input } = side;
     let mut pending_output = output;
-    let mut streams = Streams::empty(config.buffer_size);
+    let concrete = match host.id() {
+        cpal::HostId::Alsa => Backend::Alsa,
+        #[allow(unreachable_patterns)]
+        _ => Backend::PulseAudio,
+    };
+    let mut streams = Streams::empty(config.buffer_size, concrete);
     // Input first (a duplex queue starts filling), then output. The states
     // live in slots the control thread can always take back.
     let error = 'build: {
@@ -1264,7 +1538,7 @@ fn build_output(
     let data_cb = move |data: &mut cpal::Data, info: &cpal::OutputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {
-            st.shared.promote_once(&mut asked_priority);
+            st.announcer.announce_once(&mut asked_priority);
             let ts = info.timestamp();
             if let Some(d) = ts.playback.checked_duration_since(ts.callback) {
                 st.shared
@@ -1272,13 +1546,15 @@ fn build_output(
                     .store(d.as_nanos() as u64, Ordering::Relaxed);
             }
             if let Some(buf) = data.as_slice_mut::<f32>() {
-                st.process_f32(buf, now);
+                guarded_output(st, buf, now, |st, buf, now| st.process_f32(buf, now));
             } else if let Some(buf) = data.as_slice_mut::<i32>() {
-                st.process_with(buf, now, |s| {
-                    (s.clamp(-1.0, 1.0) as f64 * i32::MAX as f64) as i32
+                guarded_output(st, buf, now, |st, buf, now| {
+                    st.process_with(buf, now, |s| (s.clamp(-1.0, 1.0) as f64 * i32::MAX as f64) as i32)
                 });
             } else if let Some(buf) = data.as_slice_mut::<i16>() {
-                st.process_with(buf, now, |s| (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16);
+                guarded_output(st, buf, now, |st, buf, now| {
+                    st.process_with(buf, now, |s| (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16)
+                });
             }
         });
     };
@@ -1303,7 +1579,7 @@ fn build_input(
     let data_cb = move |data: &cpal::Data, info: &cpal::InputCallbackInfo| {
         let now = Instant::now();
         slot.with(|st| {
-            st.shared.promote_once(&mut asked_priority);
+            st.announcer.announce_once(&mut asked_priority);
             let ts = info.timestamp();
             if let Some(d) = ts.callback.checked_duration_since(ts.capture) {
                 st.shared
@@ -1311,11 +1587,11 @@ fn build_input(
                     .store(d.as_nanos() as u64, Ordering::Relaxed);
             }
             if let Some(buf) = data.as_slice::<f32>() {
-                st.process(buf, now, |s| s);
+                guarded_input(st, buf, now, |s| s);
             } else if let Some(buf) = data.as_slice::<i32>() {
-                st.process(buf, now, |s| (s as f64 / 2_147_483_648.0) as f32);
+                guarded_input(st, buf, now, |s| (s as f64 / 2_147_483_648.0) as f32);
             } else if let Some(buf) = data.as_slice::<i16>() {
-                st.process(buf, now, |s| s as f32 / 32768.0);
+                guarded_input(st, buf, now, |s| s as f32 / 32768.0);
             }
         });
     };
@@ -1344,6 +1620,232 @@ mod tests {
     const HEAVY: &str =
         "highpass(40) lowpass(9khz, order=8) biquad(peaking, 1khz, 1, 3db) gain(-3db) \
                          delay(30ms, 0.4, 0.3) reverb(room=0.6) limiter(-1db) gain(linear=0.9)";
+
+    /// Writes 0.25; panics while `armed` (`reset` disarms it: engines
+    /// running it are `unguarded`, a panic and its catching allocate);
+    /// exposes `worker`'s counters as a worker thread's would be.
+    struct Probe {
+        armed: Arc<AtomicBool>,
+        worker: Option<Arc<WorkerStats>>,
+    }
+
+    impl resonode_core::Processor for Probe {
+        fn kind(&self) -> &'static str {
+            "probe"
+        }
+        fn prepare(&mut self, _: &resonode_core::StreamSpec) -> Result<()> {
+            Ok(())
+        }
+        fn process(&mut self, block: &mut resonode_core::AudioBlockMut<'_>) {
+            if self.armed.load(Ordering::Relaxed) {
+                panic!("the probe was armed");
+            }
+            for c in 0..block.channels() {
+                block.channel_mut(c).fill(0.25);
+            }
+        }
+        fn reset(&mut self) {
+            self.armed.store(false, Ordering::Relaxed);
+        }
+        fn parameter_names(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn set_parameter(&mut self, _: &str, _: f64) -> std::result::Result<(), resonode_core::error::ParamError> {
+            Err(resonode_core::error::ParamError::Unknown)
+        }
+        fn parameter(&self, _: &str) -> Option<f64> {
+            None
+        }
+        fn worker_stats(&self) -> Option<Arc<WorkerStats>> {
+            self.worker.clone()
+        }
+    }
+
+    fn probe(armed: &Arc<AtomicBool>) -> Chain {
+        Chain::new(vec![Box::new(Probe { armed: armed.clone(), worker: None })])
+    }
+
+    fn bomb_engine(auto_restart: bool) -> (RealtimeEngine, Arc<AtomicBool>) {
+        let armed = Arc::new(AtomicBool::new(false));
+        let chain = probe(&armed);
+        let options = EngineOptions { tap_frames: Some(48_000), auto_restart, unguarded: true, ..EngineOptions::default() };
+        let config = StreamConfig { sample_rate: 48_000, buffer_size: 256, channels_in: 0, channels_out: 1, ..StreamConfig::default() };
+        (RealtimeEngine::start(config, chain, Backend::None, options).unwrap(), armed)
+    }
+
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_chain_is_caught_and_the_chain_restarts() {
+        let (engine, armed) = bomb_engine(true);
+        let mut tap = engine.take_tap().unwrap();
+        wait_for("audio", || engine.stats().callbacks > 4);
+        armed.store(true, Ordering::Relaxed);
+        wait_for("the restart", || engine.stats().restarts == 1);
+        let callbacks = engine.stats().callbacks;
+        wait_for("more audio", || engine.stats().callbacks > callbacks + 4);
+        let events = engine.poll_events();
+        let s = engine.stop().unwrap();
+        assert_eq!(s.panics, 1);
+        assert!(!s.failed);
+        let panic_at = events.iter().position(|e| *e == EngineEvent::Panic { side: None, restarting: true });
+        let restart_at = events.iter().position(|e| *e == EngineEvent::Restarted { attempt: 1 });
+        assert!(matches!((panic_at, restart_at), (Some(p), Some(r)) if p < r), "{events:?}");
+        assert_eq!(events[panic_at.unwrap()].to_error().unwrap().code(), "ERR_INTERNAL");
+        // 0.25 before, one silent buffer for the panic, 0.25 again after.
+        let audio = drain(&mut tap);
+        let silent = audio.iter().filter(|&&x| x == 0.0).count();
+        assert_eq!(silent, 256, "one buffer of silence");
+        assert!(audio.iter().all(|&x| x == 0.0 || x == 0.25));
+        assert_eq!(*audio.last().unwrap(), 0.25);
+    }
+
+    #[test]
+    fn without_auto_restart_a_panic_leaves_the_engine_silent_and_finished() {
+        let (engine, armed) = bomb_engine(false);
+        let mut tap = engine.take_tap().unwrap();
+        wait_for("audio", || engine.stats().callbacks > 4);
+        armed.store(true, Ordering::Relaxed);
+        wait_for("the failure", || engine.is_finished());
+        let frames_at_failure = engine.stats().frames;
+        wait_for("more callbacks", || engine.stats().frames > frames_at_failure + 1024);
+        let events = engine.poll_events();
+        let s = engine.stop().unwrap();
+        assert!(s.failed);
+        assert_eq!((s.panics, s.restarts), (1, 0));
+        assert!(events.contains(&EngineEvent::Panic { side: None, restarting: false }), "{events:?}");
+        let audio = drain(&mut tap);
+        let first_silent = audio.iter().position(|&x| x == 0.0).unwrap();
+        assert!(audio[first_silent..].iter().all(|&x| x == 0.0), "silence from the panic on");
+    }
+
+    /// A receiver that is full for its first `busy` offers of each kind,
+    /// keeps what it takes, and whose observer panics once.
+    struct Slow {
+        busy_control: usize,
+        busy_audio: usize,
+        panic_once: bool,
+        got: Arc<Mutex<(Vec<crate::pump::ControlMessage>, u64)>>,
+    }
+
+    impl PumpSink for Slow {
+        fn control(&mut self, m: &crate::pump::ControlMessage) -> crate::pump::Delivery {
+            if self.busy_control > 0 {
+                self.busy_control -= 1;
+                return crate::pump::Delivery::Full;
+            }
+            self.got.lock().unwrap().0.push(m.clone());
+            crate::pump::Delivery::Delivered
+        }
+        fn audio(&mut self, planar: Vec<Vec<f32>>) -> crate::pump::Delivery {
+            if self.busy_audio > 0 {
+                self.busy_audio -= 1;
+                return crate::pump::Delivery::Full;
+            }
+            self.got.lock().unwrap().1 += planar[0].len() as u64;
+            crate::pump::Delivery::Delivered
+        }
+        fn observe(&mut self, _: &[Vec<f32>], _: &mut Vec<crate::pump::ControlMessage>) {
+            if std::mem::take(&mut self.panic_once) {
+                panic!("observer bug");
+            }
+        }
+    }
+
+    #[test]
+    fn the_pump_delivers_every_control_message_in_order_and_counts_dropped_audio() {
+        use crate::pump::ControlMessage;
+        let armed = Arc::new(AtomicBool::new(false));
+        let chain = probe(&armed);
+        let options = EngineOptions { tap_frames: Some(48_000), max_frames: Some(24_000), unguarded: true, ..EngineOptions::default() };
+        let config = StreamConfig { sample_rate: 48_000, buffer_size: 256, channels_in: 0, channels_out: 1, ..StreamConfig::default() };
+        let engine = RealtimeEngine::start(config, chain, Backend::None, options).unwrap();
+        let got = Arc::new(Mutex::new((Vec::new(), 0u64)));
+        engine
+            .start_pump(Slow { busy_control: 30, busy_audio: 3, panic_once: true, got: got.clone() })
+            .unwrap();
+        wait_for("audio", || engine.stats().callbacks > 4);
+        armed.store(true, Ordering::Relaxed);
+        wait_for("the end", || engine.is_finished());
+        // `finished` is delivered by the pump after its last drain.
+        wait_for("finished", || got.lock().unwrap().0.last() == Some(&ControlMessage::Finished));
+        let s = engine.stop().unwrap();
+        let (messages, audio_frames) = got.lock().unwrap().clone();
+        let kinds: Vec<&str> = messages
+            .iter()
+            .map(|m| match m {
+                ControlMessage::Event(e) => e.name(),
+                ControlMessage::AudioDropped { .. } => "audioDropped",
+                ControlMessage::Custom { kind, .. } => kind,
+                ControlMessage::Finished => "finished",
+            })
+            .collect();
+        // The observer's panic, the chain's panic, its restart, in order.
+        let internal = messages.iter().position(|m| matches!(m, ControlMessage::Event(EngineEvent::Internal { .. })));
+        let panic = messages.iter().position(|m| matches!(m, ControlMessage::Event(EngineEvent::Panic { .. })));
+        let restart = messages.iter().position(|m| matches!(m, ControlMessage::Event(EngineEvent::Restarted { .. })));
+        assert!(internal.is_some() && panic.is_some() && restart.is_some(), "{kinds:?}");
+        assert!(panic < restart, "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "finished").count(), 1);
+        // Every frame either reached the receiver or was counted as dropped.
+        let reported: u64 = messages
+            .iter()
+            .map(|m| match m {
+                ControlMessage::AudioDropped { frames } => *frames,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(s.frames, 24_000, "{s:?} {kinds:?}");
+        assert!(s.tap_dropped > 0, "the busy receiver dropped blocks");
+        assert_eq!(audio_frames + s.tap_dropped, s.frames);
+        assert_eq!(reported, s.tap_dropped);
+    }
+
+    #[test]
+    fn a_worker_thread_failure_becomes_an_error_event_and_a_counter() {
+        let stats = Arc::new(WorkerStats::default());
+        let chain = Chain::new(vec![Box::new(Probe { armed: Arc::new(AtomicBool::new(false)), worker: Some(stats.clone()) })]);
+        let config = StreamConfig { sample_rate: 48_000, buffer_size: 256, channels_in: 0, channels_out: 1, ..StreamConfig::default() };
+        let engine = RealtimeEngine::start(config, chain, Backend::None, EngineOptions::default()).unwrap();
+        wait_for("audio", || engine.stats().callbacks > 2);
+        stats.worker_errors.fetch_add(1, Ordering::Relaxed);
+        let mut events = Vec::new();
+        wait_for("the event", || {
+            events.extend(engine.poll_events());
+            !events.is_empty()
+        });
+        assert_eq!(events, vec![EngineEvent::WorkerError { processor: 0, kind: "probe" }]);
+        let err = events[0].to_error().unwrap();
+        assert_eq!((events[0].name(), err.code()), ("error", "ERR_INTERNAL"));
+        assert_eq!(engine.stop().unwrap().worker_errors, 1);
+    }
+
+    #[test]
+    fn auto_falls_back_to_the_clocked_backend_and_says_so() {
+        let config = StreamConfig {
+            output_device: Some("no-such-device-anywhere".into()),
+            ..StreamConfig::default()
+        };
+        let options = EngineOptions { max_frames: Some(4800), ..EngineOptions::default() };
+        let engine = RealtimeEngine::start_from_specs(config.clone(), &specs("gain(-3)"), Backend::Auto, options).unwrap();
+        assert_eq!(engine.backend(), Backend::None);
+        assert!(engine.wait_finished(Duration::from_secs(10)));
+        let events = engine.poll_events();
+        assert!(
+            matches!(events.first(), Some(EngineEvent::BackendFallback { reason }) if reason.contains("no-such-device-anywhere")),
+            "{events:?}"
+        );
+        assert_eq!(engine.stop().unwrap().frames, 4800);
+        // Without `auto` the same configuration is an error.
+        let err = RealtimeEngine::start_from_specs(config, &specs("gain(-3)"), Backend::Default, EngineOptions::default()).unwrap_err();
+        assert!(matches!(err.code(), "ERR_DEVICE_NOT_FOUND" | "ERR_BACKEND_NOT_AVAILABLE"), "{err}");
+    }
 
     /// Every direction of the clocked backend, with a long chain, the tap,
     /// clock marks and parameter changes: the callbacks run under the

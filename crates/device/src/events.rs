@@ -69,12 +69,6 @@ pub(crate) enum RawEvent {
     DeviceLost {
         side: StreamSide,
     },
-    Restarted {
-        attempt: u32,
-    },
-    RestartFailed {
-        attempt: u32,
-    },
     ParameterRejected {
         processor: u32,
         param: &'static str,
@@ -84,6 +78,22 @@ pub(crate) enum RawEvent {
         processor: u32,
         kind: &'static str,
         frames: u64,
+    },
+    /// A panic caught in a callback outside the chain (`side`), or in the
+    /// chain (`side: None`, see [`crate::render::Renderer::render`]).
+    CallbackPanic {
+        side: Option<StreamSide>,
+        restarting: bool,
+    },
+    /// The renderer reset its chain after a panic and runs it again.
+    ChainRestarted {
+        attempt: u32,
+    },
+    /// A processor's worker thread caught a panic or failed (counted in
+    /// [`resonode_core::WorkerStats::errors`]).
+    WorkerError {
+        processor: u32,
+        kind: &'static str,
     },
 }
 
@@ -130,6 +140,25 @@ pub enum EngineEvent {
     },
     /// Events were lost because their queue was full.
     Dropped { count: u64 },
+    /// Code panicked in the audio callback: in the chain (`side: None`,
+    /// `restarting` when [`crate::EngineOptions::auto_restart`] resets the
+    /// chain and runs it again) or outside it (the engine outputs silence
+    /// from then on). Named `"error"`, error `ERR_INTERNAL`.
+    Panic {
+        side: Option<StreamSide>,
+        restarting: bool,
+    },
+    /// A processor's worker thread (e.g. `enhance`) caught a panic or an
+    /// error; its output is silence until it recovers. Named `"error"`,
+    /// error `ERR_INTERNAL`.
+    WorkerError { processor: u32, kind: &'static str },
+    /// `backend: auto` found no working device and runs on the clocked
+    /// `none` backend instead; `reason` says why. Named `"fallback"`.
+    BackendFallback { reason: String },
+    /// A thread of resonode's outside the callback (the event pump, an
+    /// analyzer fed by it) caught a panic and carries on. Named `"error"`,
+    /// error `ERR_INTERNAL`.
+    Internal { message: String },
 }
 
 impl EngineEvent {
@@ -180,12 +209,51 @@ impl EngineEvent {
                      {frames} frames were replaced by silence"
                 ),
             }),
+            EngineEvent::Panic { side, restarting } => Some(Error::Internal {
+                message: format!(
+                    "a panic in the audio callback ({}); {}",
+                    match side {
+                        Some(s) => format!("{} stream, outside the chain", s.as_str()),
+                        None => "in the processor chain".into(),
+                    },
+                    if *restarting {
+                        "the chain was reset and runs again (autoRestart)"
+                    } else {
+                        "the engine outputs silence from now on"
+                    }
+                ),
+            }),
+            EngineEvent::WorkerError { processor, kind } => Some(Error::Internal {
+                message: format!(
+                    "processor {processor} ({kind}): its worker thread failed; its output is silence until it recovers"
+                ),
+            }),
+            EngineEvent::Internal { message } => Some(Error::Internal { message: message.clone() }),
             _ => None,
         }
     }
 
+    /// A readable description: the error's message for error-like events.
+    pub fn message(&self) -> String {
+        if let Some(e) = self.to_error() {
+            return e.to_string();
+        }
+        match self {
+            EngineEvent::Restarted { attempt } => format!("running again after a loss or a failure (restart {attempt})"),
+            EngineEvent::ParameterRejected { processor, param, value } => {
+                format!("processor {processor} refused {param} = {value}")
+            }
+            EngineEvent::Dropped { count } => format!("{count} events were lost (their queue was full)"),
+            EngineEvent::BackendFallback { reason } => {
+                format!("no audio device: running on the clocked `none` backend ({reason})")
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
     /// A short name for the event: `"error"`, `"xrun"`, `"deviceLost"`,
-    /// `"restarted"`, `"restartFailed"`, `"parameterRejected"`, `"dropped"`.
+    /// `"restarted"`, `"restartFailed"`, `"parameterRejected"`, `"dropped"`,
+    /// `"fallback"`.
     pub fn name(&self) -> &'static str {
         match self {
             EngineEvent::StreamError { .. } => "error",
@@ -195,6 +263,8 @@ impl EngineEvent {
             EngineEvent::RestartFailed { .. } => "restartFailed",
             EngineEvent::ParameterRejected { .. } => "parameterRejected",
             EngineEvent::Dropped { .. } => "dropped",
+            EngineEvent::Panic { .. } | EngineEvent::WorkerError { .. } | EngineEvent::Internal { .. } => "error",
+            EngineEvent::BackendFallback { .. } => "fallback",
         }
     }
 }
@@ -223,7 +293,8 @@ impl EventSink {
 pub(crate) struct EventHub {
     consumers: Mutex<Vec<Consumer<RawEvent>>>,
     dropped: Arc<AtomicU64>,
-    restart_messages: Mutex<Vec<(u32, String)>>,
+    /// Events the control thread says (not the audio thread), in order.
+    notices: Mutex<Vec<EngineEvent>>,
 }
 
 impl EventHub {
@@ -240,17 +311,15 @@ impl EventHub {
         }
     }
 
-    /// Remembers why restart `attempt` failed (said by the control thread).
-    pub(crate) fn restart_failed(&self, attempt: u32, message: String) {
-        self.restart_messages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((attempt, message));
+    /// Queues an event said by a non-real-time thread (the control thread).
+    pub(crate) fn notice(&self, e: EngineEvent) {
+        self.notices.lock().unwrap_or_else(|e| e.into_inner()).push(e);
     }
 
     /// Everything queued since the last call, oldest first per queue.
     pub(crate) fn drain(&self) -> Vec<EngineEvent> {
-        let mut out = Vec::new();
+        let mut out: Vec<EngineEvent> =
+            std::mem::take(&mut *self.notices.lock().unwrap_or_else(|e| e.into_inner()));
         let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
         for c in consumers.iter_mut() {
             while let Some(raw) = c.pop() {
@@ -284,19 +353,6 @@ impl EventHub {
             }
             RawEvent::Xrun { side, kind, source } => EngineEvent::Xrun { side, kind, source },
             RawEvent::DeviceLost { side } => EngineEvent::DeviceLost { side },
-            RawEvent::Restarted { attempt } => EngineEvent::Restarted { attempt },
-            RawEvent::RestartFailed { attempt } => {
-                let mut msgs = self
-                    .restart_messages
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                let message = msgs
-                    .iter()
-                    .position(|(a, _)| *a == attempt)
-                    .map(|i| msgs.remove(i).1)
-                    .unwrap_or_else(|| "restart failed".into());
-                EngineEvent::RestartFailed { attempt, message }
-            }
             RawEvent::ParameterRejected {
                 processor,
                 param,
@@ -315,6 +371,9 @@ impl EventHub {
                 kind,
                 frames,
             },
+            RawEvent::CallbackPanic { side, restarting } => EngineEvent::Panic { side, restarting },
+            RawEvent::ChainRestarted { attempt } => EngineEvent::Restarted { attempt },
+            RawEvent::WorkerError { processor, kind } => EngineEvent::WorkerError { processor, kind },
         })
     }
 }

@@ -32,6 +32,14 @@
 //!   [`RealtimeEngine::start_with_shadow`].
 //! - Nothing blocks without a bound: device enumeration and opening give up
 //!   after a timeout with `ERR_BACKEND_NOT_AVAILABLE` / `ERR_STREAM`.
+//! - A panic in the callback never leaves it: in the chain it is caught by
+//!   [`Renderer::render`] (silence, an `error` event, and with
+//!   `auto_restart` a chain reset), around it by the stream's callback
+//!   (silence from then on). Lost streams (device unplugged, audio server
+//!   restarted) are rebuilt by default ([`EngineOptions::auto_restart`]).
+//! - Events and tapped audio reach the application through the [`pump`]:
+//!   control events are never dropped; audio blocks only when the receiver
+//!   is too slow, and then counted.
 //!
 //! ## Threads
 //! cpal's `Stream` is `!Send` on some hosts, so a dedicated control thread
@@ -45,7 +53,8 @@
 //! explicitly (see [`devices`] for why PulseAudio is not reached through
 //! ALSA's `pulse` plugin). [`Backend::None`] is an explicit clocked backend
 //! without hardware that calls the same render path every buffer period;
-//! it is never chosen silently.
+//! it is never chosen silently: [`Backend::Auto`] falls back to it when no
+//! device opens, and says so in an [`EngineEvent::BackendFallback`].
 //!
 //! ## Example
 //! ```
@@ -73,6 +82,7 @@ pub mod engine;
 pub mod events;
 pub mod pipeline;
 pub mod priority;
+pub mod pump;
 pub mod render;
 pub mod test_device;
 
@@ -84,6 +94,7 @@ pub use devices::{
 };
 pub use engine::{EngineOptions, EngineStats, RealtimeEngine};
 pub use events::{EngineEvent, StreamSide, XrunKind, XrunSource};
+pub use pump::{ControlMessage, Delivery, PumpSink};
 pub use pipeline::{MicrophoneSource, SpeakerSink};
 pub use render::{ParamChange, RenderStats, Renderer};
 pub use test_device::{test_device, DeviceTestReport};

@@ -4,7 +4,8 @@
 //! no locks, no blocking, no logging, no I/O. The [`Renderer`] is built (and
 //! allocates) on an ordinary thread, then moved into the callback.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -63,6 +64,14 @@ pub struct RenderStats {
     /// CPU time stayed within it: the OS (or the hypervisor) kept the audio
     /// thread off the CPU, not resonode's processing.
     pub preempted_callbacks: AtomicU64,
+    /// Panics caught in the chain (a processor's `process` or
+    /// `set_parameter` panicked); see [`Renderer::render`].
+    pub chain_panics: AtomicU64,
+    /// Times the chain was reset and run again after such a panic.
+    pub chain_restarts: AtomicU64,
+    /// The chain panicked and will not run again: every later callback
+    /// outputs silence.
+    pub failed: AtomicBool,
     /// Sum of callback loads (f64 bits), for the mean.
     load_sum_bits: AtomicU64,
     /// Callbacks included in `load_sum_bits`.
@@ -111,6 +120,11 @@ pub struct Renderer {
     load_peak: f64,
     load_count: u64,
     workers: Vec<WatchedWorker>,
+    /// The chain panicked: output silence until restarted.
+    failed: bool,
+    /// Resets (after panics) still allowed.
+    restarts_left: u32,
+    restarts_done: u32,
 }
 
 /// A processor with a worker thread, whose underruns the renderer turns
@@ -121,6 +135,7 @@ struct WatchedWorker {
     stats: Arc<WorkerStats>,
     seen_underruns: u64,
     seen_frames: u64,
+    seen_errors: u64,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -198,6 +213,7 @@ impl Renderer {
                 stats,
                 seen_underruns: 0,
                 seen_frames: 0,
+                seen_errors: 0,
             })
             .collect();
         Ok(Renderer {
@@ -215,6 +231,9 @@ impl Renderer {
             load_peak: 0.0,
             load_count: 0,
             workers,
+            failed: false,
+            restarts_left: 0,
+            restarts_done: 0,
         })
     }
 
@@ -240,6 +259,14 @@ impl Renderer {
     /// rebuilds its renderer).
     pub fn with_stats(mut self, stats: Arc<RenderStats>) -> Self {
         self.stats = stats;
+        self
+    }
+
+    /// After a panic in the chain, resets it and runs it again (at the next
+    /// callback) up to `max` times; without this (or after `max` restarts) a
+    /// chain that panicked stays silent.
+    pub fn with_panic_restarts(mut self, max: u32) -> Self {
+        self.restarts_left = max;
         self
     }
 
@@ -304,7 +331,76 @@ impl Renderer {
     /// the vDSO clock, the thread's CPU clock is one non-blocking
     /// `clock_gettime`); the `no_alloc` test runs it under an
     /// allocation-aborting guard for every processor kind.
+    ///
+    /// # Panics in the chain
+    /// A panic in a processor never leaves this function: it is caught, the
+    /// output (and tap) of the callback become silence, the panic is counted
+    /// ([`RenderStats::chain_panics`]) and reported as an event. With
+    /// [`with_panic_restarts`](Renderer::with_panic_restarts) the chain is
+    /// reset ([`Chain::reset`], real-time safe) and runs again from the next
+    /// callback; otherwise, or once the restarts are used up, it stays
+    /// silent ([`RenderStats::failed`]). The panic payload is leaked rather
+    /// than freed on the audio thread.
     pub fn render(&mut self, input: &[f32], output: &mut [f32]) {
+        if self.failed {
+            if self.restarts_left == 0 {
+                self.render_silence(output);
+                return;
+            }
+            self.restarts_left -= 1;
+            self.restarts_done += 1;
+            self.failed = false;
+            self.chain.reset();
+            self.stats.chain_restarts.fetch_add(1, Ordering::Relaxed);
+            if let Some(events) = self.events.as_mut() {
+                events.push(RawEvent::ChainRestarted { attempt: self.restarts_done });
+            }
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| self.render_chain(input, output)));
+        if let Err(payload) = result {
+            std::mem::forget(payload);
+            self.failed = true;
+            self.stats.chain_panics.fetch_add(1, Ordering::Relaxed);
+            if self.restarts_left == 0 {
+                self.stats.failed.store(true, Ordering::Relaxed);
+            }
+            if let Some(events) = self.events.as_mut() {
+                events.push(RawEvent::CallbackPanic { side: None, restarting: self.restarts_left > 0 });
+            }
+            self.render_silence(output);
+        }
+    }
+
+    /// Silence in place of the chain's output, still tapped and counted so
+    /// the tap's timeline and the frame counters stay whole.
+    ///
+    /// # Real-time safety
+    /// Never allocates.
+    fn render_silence(&mut self, output: &mut [f32]) {
+        output.fill(0.0);
+        let frames = output.len() / self.channels;
+        self.tap_write(output, frames);
+        self.stats.callbacks.fetch_add(1, Ordering::Relaxed);
+        self.stats.frames.fetch_add(frames as u64, Ordering::Relaxed);
+    }
+
+    /// Copies `frames` rendered frames (`out`, interleaved) into the tap;
+    /// what does not fit is counted in [`RenderStats::tap_dropped`].
+    ///
+    /// # Real-time safety
+    /// A wait-free ring write; never allocates.
+    fn tap_write(&mut self, out: &[f32], frames: usize) {
+        if let Some(tap) = self.tap.as_mut() {
+            let written = tap.write(out);
+            if written < frames {
+                self.stats
+                    .tap_dropped
+                    .fetch_add((frames - written) as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn render_chain(&mut self, input: &[f32], output: &mut [f32]) {
         let started = Instant::now();
         let cpu_started = crate::priority::thread_cpu_time();
         self.apply_params();
@@ -338,14 +434,7 @@ impl Renderer {
                 self.stats.non_finite.fetch_add(bad, Ordering::Relaxed);
                 self.chain.reset();
             }
-            if let Some(tap) = self.tap.as_mut() {
-                let written = tap.write(out);
-                if written < n {
-                    self.stats
-                        .tap_dropped
-                        .fetch_add((n - written) as u64, Ordering::Relaxed);
-                }
-            }
+            self.tap_write(out, n);
             done += n;
         }
         self.report_worker_underruns();
@@ -375,6 +464,13 @@ impl Renderer {
     /// Relaxed atomic loads and a wait-free event push; never allocates.
     fn report_worker_underruns(&mut self) {
         for w in self.workers.iter_mut() {
+            let errors = w.stats.worker_errors.load(Ordering::Relaxed);
+            if errors != w.seen_errors {
+                w.seen_errors = errors;
+                if let Some(events) = self.events.as_mut() {
+                    events.push(RawEvent::WorkerError { processor: w.index, kind: w.kind });
+                }
+            }
             let underruns = w.stats.underruns.load(Ordering::Relaxed);
             if underruns == w.seen_underruns {
                 continue;

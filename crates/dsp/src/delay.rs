@@ -9,6 +9,10 @@ use crate::validate::in_range;
 pub const DEFAULT_MAX_TIME_MS: f64 = 2000.0;
 /// Upper limit for the longest delay, in milliseconds (one minute).
 pub const MAX_TIME_LIMIT_MS: f64 = 60_000.0;
+/// Largest delay line over all channels, in samples (1 GiB of f32): a long
+/// `max_time` at a high rate with many channels is refused in `prepare`
+/// instead of exhausting memory.
+pub const MAX_LINE_SAMPLES: usize = 1 << 28;
 /// Accepted range of `"feedback"`.
 pub const FEEDBACK_RANGE: (f64, f64) = (0.0, 0.99);
 /// Default delay time in milliseconds.
@@ -123,9 +127,20 @@ impl Processor for Delay {
     /// Allocates one line of `round(max_time * fs / 1000) + 1` frames per
     /// channel; never fails.
     fn prepare(&mut self, spec: &StreamSpec) -> Result<()> {
+        let line_len = (self.max_time_ms * spec.sample_rate as f64 / 1000.0).round() as usize + 1;
+        let samples = line_len.saturating_mul(spec.channels);
+        if samples > MAX_LINE_SAMPLES {
+            return Err(Error::param(
+                "time",
+                format!(
+                    "a {} ms delay line for {} channels at {} Hz needs {samples} samples; at most {MAX_LINE_SAMPLES} (1 GiB) are allowed",
+                    self.max_time_ms, spec.channels, spec.sample_rate
+                ),
+            ));
+        }
         self.sample_rate = Some(spec.sample_rate);
-        self.line_len = (self.max_time_ms * spec.sample_rate as f64 / 1000.0).round() as usize + 1;
-        self.lines = vec![0.0; self.line_len * spec.channels];
+        self.line_len = line_len;
+        self.lines = vec![0.0; samples];
         self.pos = 0;
         self.update();
         Ok(())
@@ -191,5 +206,20 @@ impl Processor for Delay {
             "mix" => Some(self.mix),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_too_large_for_memory_is_refused_in_prepare() {
+        let mut d = Delay::with_max_time(100.0, 0.3, 0.5, MAX_TIME_LIMIT_MS).unwrap();
+        let huge = StreamSpec { sample_rate: 768_000, channels: 256, max_block_frames: 512 };
+        let err = d.prepare(&huge).unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_PARAMETER", "{err}");
+        // The same delay fits an ordinary stream.
+        d.prepare(&StreamSpec { sample_rate: 48_000, channels: 2, max_block_frames: 512 }).unwrap();
     }
 }

@@ -56,6 +56,7 @@ pub mod normalize;
 pub mod registry;
 pub mod reverb;
 pub mod sos;
+pub mod test_panic;
 mod validate;
 
 pub use biquad::{rbj_coefficients, Biquad, BiquadType};

@@ -115,6 +115,14 @@ static KINDS: [KindInfo; 8] = [
     },
 ];
 
+/// The test processor (see [`crate::test_panic`]); not in [`kinds`].
+static TEST_PANIC: KindInfo = KindInfo {
+    name: "panic",
+    positional: &["armed"],
+    params: &["armed"],
+    summary: "Test only (RESONODE_TEST_PROCESSORS): passes audio through, panics while armed=1.",
+};
+
 /// Every processor kind the registry can build, with its arguments.
 pub fn kinds() -> &'static [KindInfo] {
     &KINDS
@@ -434,6 +442,11 @@ fn create_at(spec: &ProcessorSpec, index: Option<usize>, ext: &dyn Extension) ->
     if let Some(info) = ext.kinds().iter().find(|k| k.name == spec.kind) {
         let args = resolve(spec, info, index, &|k, p| ext.sort(k, p))?;
         return ext.build(info.name, &args).map_err(|e| args.site.param_err(e));
+    }
+    if spec.kind == TEST_PANIC.name && crate::test_panic::enabled() {
+        let args = resolve(spec, &TEST_PANIC, index, &|_, _| Sort::Plain)?;
+        let armed = args.number_or("armed", 0.0)?;
+        return Ok(Box::new(crate::test_panic::PanicOnDemand::new(armed >= 0.5)));
     }
     let valid: Vec<_> = KINDS.iter().chain(ext.kinds()).map(|k| k.name).collect();
     let site = Site {

@@ -5,8 +5,10 @@
 //! - [`probe`] describes a file ([`FileInfo`]); [`FileSource`] decodes it
 //!   chunk by chunk as a [`resonode_core::Source`], optionally resampled and
 //!   with a channel selection ([`SourceOptions`]). Decoding: symphonia (WAV
-//!   PCM 8/16/24/32-bit integer, 32/64-bit float, A-law, µ-law, including
-//!   WAVE_FORMAT_EXTENSIBLE; FLAC; MP3; Ogg Vorbis). Resampling: rubato.
+//!   and RF64/BW64 PCM 8/16/24/32-bit integer, 32/64-bit float, A-law,
+//!   µ-law, including WAVE_FORMAT_EXTENSIBLE; AIFF/AIFF-C; CAF; MP4/M4A with
+//!   AAC or ALAC; FLAC; MP3; Ogg Vorbis and Ogg FLAC) and the pure-Rust
+//!   `opus-pure` crate (Ogg Opus). Resampling: rubato.
 //! - [`WavSink`] (hound) and [`FlacSink`] (flacenc) write files as a
 //!   [`resonode_core::Sink`]; [`OutputFormat`] and [`open_sink`] pick one by
 //!   extension.
@@ -51,12 +53,14 @@
 //! |-------------------------------------------------|------------------------------------------------|
 //! | path does not exist                             | `NotFound` (`ERR_NOT_FOUND`)                   |
 //! | a directory, permission denied, read failure    | `Io` (`ERR_IO`)                                |
-//! | empty (0-byte) file                             | `Decode` (`ERR_DECODE`)                        |
-//! | random bytes / not WAV, FLAC, MP3 or Ogg        | `UnsupportedFormat` (`ERR_UNSUPPORTED_FORMAT`) |
-//! | valid container, codec not decoded (ADPCM, GSM, MP3-in-WAV, Opus...) | `UnsupportedFormat`, naming the codec |
-//! | header declares 0 channels                      | `EmptyAudio` (`ERR_EMPTY_AUDIO`)               |
+//! | empty (0-byte) file                             | `EmptyAudio` (`ERR_EMPTY_AUDIO`)               |
+//! | random bytes / not a format listed above        | `UnsupportedFormat` (`ERR_UNSUPPORTED_FORMAT`) |
+//! | valid container, codec not decoded (ADPCM, GSM, MP3-in-WAV, E-AC-3...) | `UnsupportedFormat`, naming the codec |
+//! | header sample rate outside 1 kHz..768 kHz       | `UnsupportedFormat`                            |
+//! | header declares 0 channels; FLAC/Ogg headers but no audio | `EmptyAudio` (`ERR_EMPTY_AUDIO`)     |
 //! | valid header, zero frames                       | the source yields 0 frames; `pipeline::run` reports `EmptyAudio` |
-//! | truncated WAV (or FLAC shorter than STREAMINFO) | all intact frames, then `Decode` with declared vs present frames |
+//! | fewer frames than the header declares (truncated WAV/FLAC/AIFF/RF64, MP3 Xing/VBRI or Ogg granule over-claiming) | every frame that decodes, no error; [`FileInfo::warnings`] and [`FileSource::warnings`] say "the header declares N frames but only M could be decoded" |
+//! | odd but readable headers (fmt chunk of 18/20 bytes, EXTENSIBLE with an unknown GUID but consistent PCM fields, FLAC block size 0, a malformed FLAC cue sheet, MP3 Xing frame count 0) | decoded |
 //! | corrupt packet inside MP3/FLAC/Vorbis           | concealed with silence and counted (see [`FileSource`]); `Decode` after 64 bad packets in a row |
 //! | damaged header or undecodable data              | `Decode`                                       |
 //! | NaN/inf in a float file                         | passed on (the pipeline reports `NonFiniteSample`); when resampling, `read` reports `NonFiniteSample` |
@@ -89,6 +93,7 @@
 
 mod decode;
 mod levels;
+pub mod read;
 mod resample;
 mod resampler;
 mod sink;

@@ -28,6 +28,19 @@ pub enum WavEncoding {
 }
 
 impl WavEncoding {
+    /// Parses `"int16"`, `"int24"` or `"float32"`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`encoding`) for any other name.
+    pub fn parse(name: &str) -> Result<WavEncoding> {
+        match name {
+            "int16" => Ok(WavEncoding::Int16),
+            "int24" => Ok(WavEncoding::Int24),
+            "float32" => Ok(WavEncoding::Float32),
+            other => Err(Error::param("encoding", format!("`{other}` is not one of int16, int24, float32"))),
+        }
+    }
+
     /// Bits per sample: 16, 24 or 32.
     pub fn bits(self) -> u32 {
         match self {
@@ -579,6 +592,8 @@ mod tests {
             sample_rate: 44100,
             channels: 2,
             frames: None,
+            declared_frames: None,
+            warnings: Vec::new(),
             bits_per_sample: bits,
             sample_format: fmt,
         };

@@ -40,10 +40,10 @@ pub struct SourceOptions {
 /// Whether a file stores integer or floating-point samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleFormat {
-    /// Integer PCM (WAV PCM/A-law/µ-law, FLAC).
+    /// Integer PCM (WAV/AIFF/CAF PCM, A-law/µ-law, FLAC, ALAC).
     Int,
-    /// Floating point: IEEE-float WAV, and lossy codecs (MP3, Vorbis), which
-    /// decode to floats.
+    /// Floating point: IEEE-float PCM, and lossy codecs (MP3, Vorbis, AAC,
+    /// Opus), which decode to floats.
     Float,
 }
 
@@ -52,24 +52,37 @@ pub enum SampleFormat {
 pub struct FileInfo {
     /// The path as given, for messages.
     pub path: String,
-    /// Container: `"wav"`, `"flac"`, `"mp3"` or `"ogg"`.
+    /// Container: `"wav"`, `"rf64"` (also BW64), `"aiff"` (also AIFF-C),
+    /// `"caf"`, `"mp4"` (MP4/M4A), `"flac"`, `"mp3"` or `"ogg"`.
     pub format: String,
-    /// Codec, ffmpeg-style: `"pcm_u8"`, `"pcm_s16le"`, `"pcm_s24le"`,
-    /// `"pcm_s32le"`, `"pcm_f32le"`, `"pcm_f64le"`, `"pcm_alaw"`,
-    /// `"pcm_mulaw"`, `"flac"`, `"mp3"` or `"vorbis"`.
+    /// Codec, ffmpeg-style: `"pcm_u8"`, `"pcm_s16le"`, `"pcm_s16be"`,
+    /// `"pcm_s24le"`, `"pcm_s32le"`, `"pcm_f32le"`, `"pcm_f64le"`,
+    /// `"pcm_alaw"`, `"pcm_mulaw"`, `"flac"`, `"alac"`, `"aac"`, `"mp3"`,
+    /// `"vorbis"` or `"opus"` (and the other PCM variants AIFF/CAF store).
     pub codec: String,
     /// Sample rate in Hz.
     pub sample_rate: u32,
     /// Channel count (at least 1).
     pub channels: usize,
-    /// Length in frames when the file says: exact for WAV (for a truncated
-    /// WAV, the frames actually present) and for FLAC with a total in its
-    /// STREAMINFO; for MP3 taken from the Xing/LAME/VBRI header when present
-    /// and otherwise estimated from the bitrate; for Ogg read from the last
-    /// page. `None` when unknown.
+    /// Length in frames: what decoding delivers, not what a header claims.
+    /// For WAV/RF64 the frames actually present in the data chunk (from the
+    /// file size); for every other format the sum of the durations of the
+    /// packets in the file, counted by reading (not decoding) them, with
+    /// encoder delay and padding removed. `None` only when nothing can be
+    /// counted.
     pub frames: Option<u64>,
-    /// Bits per stored sample: the valid bits for integer PCM and FLAC, 32 or
-    /// 64 for float WAV, 8 for A-law/µ-law; `None` for MP3 and Vorbis.
+    /// Length in frames the header declares (WAV/RF64 data size, FLAC
+    /// STREAMINFO, MP3 Xing/VBRI, Ogg last granule, MP4/CAF/AIFF tables),
+    /// when it declares one. May differ from [`frames`](Self::frames): see
+    /// [`warnings`](Self::warnings).
+    pub declared_frames: Option<u64>,
+    /// Things about the file worth telling a user that do not stop it from
+    /// being decoded, e.g. "the header declares 9800000 frames but only 3200
+    /// could be decoded". Empty for a clean file.
+    pub warnings: Vec<String>,
+    /// Bits per stored sample: the valid bits for integer PCM, FLAC and
+    /// ALAC, 32 or 64 for float PCM, 8 for A-law/µ-law; `None` for lossy
+    /// codecs (MP3, Vorbis, AAC, Opus).
     pub bits_per_sample: Option<u32>,
     /// Integer or float storage.
     pub sample_format: SampleFormat,
@@ -82,24 +95,37 @@ impl FileInfo {
     }
 }
 
-/// Reads the header of `path` and describes the audio in it, without
-/// decoding any audio. Decoding is done by symphonia (WAV, FLAC, MP3, Ogg
-/// Vorbis); the container is recognised by its first bytes, not by the
-/// extension (except that `*.mp3` files may have up to 64 KiB of junk
-/// before the first MPEG frame).
+/// Describes the audio in `path` without decoding it. The container is
+/// recognised by its first bytes, not by the extension (except that `*.mp3`
+/// files may have up to 64 KiB of junk before the first MPEG frame).
+///
+/// Formats (demuxers and codecs from symphonia unless noted): WAV (PCM
+/// 8/16/24/32-bit integer, 32/64-bit float, A-law, µ-law, including
+/// WAVE_FORMAT_EXTENSIBLE), RF64/BW64 (the same codecs), AIFF and AIFF-C,
+/// CAF (PCM, ALAC), MP4/M4A (AAC-LC, ALAC), FLAC, MP3, Ogg Vorbis, Ogg FLAC
+/// and Ogg Opus (Opus decoded at 48 kHz by the pure-Rust `opus-decoder`
+/// crate).
+///
+/// [`FileInfo::frames`] is what decoding delivers: exact from the data size
+/// for WAV/RF64, otherwise counted by reading every packet of the file
+/// (cheap: no decoding, but one pass over the file's bytes). A header that
+/// claims a different length is reported in [`FileInfo::declared_frames`]
+/// and [`FileInfo::warnings`], never as the length.
 ///
 /// # Errors
 /// - [`Error::NotFound`]: `path` does not exist.
 /// - [`Error::Io`]: `path` is a directory or not a regular file, or cannot be
 ///   read (e.g. permission denied).
-/// - [`Error::Decode`]: the file is empty (0 bytes), or its header is
-///   damaged or cut short.
-/// - [`Error::UnsupportedFormat`]: not a WAV/FLAC/MP3/Ogg file (e.g. random
-///   bytes), or a container holding a codec resonode does not decode (e.g.
-///   an ADPCM, GSM or MP3-in-WAV file); the message names the codec.
-/// - [`Error::EmptyAudio`]: the header declares 0 channels.
+/// - [`Error::EmptyAudio`]: the file is empty (0 bytes), or the header
+///   declares 0 channels.
+/// - [`Error::Decode`]: the header is damaged or cut short.
+/// - [`Error::UnsupportedFormat`]: not one of the formats above (e.g. random
+///   bytes), a container holding a codec resonode does not decode (e.g.
+///   ADPCM, GSM, MP3-in-WAV, E-AC-3 in MP4; the message names the codec), or
+///   a header sample rate outside [`MIN_SAMPLE_RATE`]`..=`[`MAX_SAMPLE_RATE`]
+///   Hz (1 kHz..768 kHz).
 pub fn probe(path: &Path) -> Result<FileInfo> {
-    decode::open(path).map(|o| o.info)
+    decode::open(path, decode::Count::Exact).map(|o| o.info)
 }
 
 /// A [`Source`] that decodes an audio file chunk by chunk, at constant
@@ -120,12 +146,12 @@ pub fn probe(path: &Path) -> Result<FileInfo> {
 /// passed through unchanged.
 ///
 /// # Damaged files
-/// - A truncated WAV (data chunk larger than the rest of the file): every
-///   complete frame is delivered, then [`read`](Source::read) fails with
-///   [`Error::Decode`] ("the file is truncated: its header declares N frames
-///   but only M are present"). The pipeline finalizes its sink first, so an
-///   output file keeps everything before the cut. The same applies to a FLAC
-///   file that ends before the frame count in its STREAMINFO.
+/// - A file shorter than its header declares (a truncated WAV, FLAC, AIFF,
+///   RF64; an MP3 whose Xing/VBRI header or an Ogg whose last granule
+///   over-claims): every frame that decodes is delivered and the source ends
+///   normally; [`warnings`](FileSource::warnings) says "the header declares N
+///   frames but only M could be decoded". [`Source::total_frames`] is the
+///   counted length, not the claim.
 /// - Damage in the middle of a compressed file is concealed, not fatal: a
 ///   packet the decoder rejects is replaced by silence of the packet's
 ///   length, and audio the demuxer drops (FLAC frames failing their CRC, Ogg
@@ -178,7 +204,7 @@ impl FileSource {
                 ));
             }
         }
-        let opened = decode::open(path)?;
+        let opened = decode::open(path, decode::Count::Exact)?;
         let info = opened.info;
         let map = ChannelMap::new(&info.path, &opts.channels, info.channels)?;
         let out_rate = opts.sample_rate.unwrap_or(info.sample_rate);
@@ -218,9 +244,22 @@ impl FileSource {
     pub fn concealed_frames(&self) -> u64 {
         self.decoder.concealed_frames
     }
+
+    /// Warnings so far: those [`probe`] gives ([`FileInfo::warnings`]), plus,
+    /// once the end was read, a header length that decoding contradicted
+    /// ("the header declares N frames but only M could be decoded"). Every
+    /// frame that decoded was delivered.
+    pub fn warnings(&self) -> &[String] {
+        &self.decoder.warnings
+    }
 }
 
 impl Source for FileSource {
+    /// See [`FileSource::warnings`].
+    fn warnings(&self) -> Vec<String> {
+        FileSource::warnings(self).to_vec()
+    }
+
     /// Output rate in Hz: [`SourceOptions::sample_rate`] or the file's.
     fn sample_rate(&self) -> u32 {
         self.out_rate

@@ -26,7 +26,8 @@ use crate::store::{FileMeta, FileState, Store, TrackId, TrackRecord, TrackRef, T
 
 /// File extensions a scan analyses (case-insensitive); other files are
 /// left alone and counted as ignored.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga"];
+pub const AUDIO_EXTENSIONS: &[&str] =
+    &["wav", "wave", "rf64", "bw64", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aif", "aiff", "aifc", "caf"];
 
 /// Options of [`scan`].
 #[derive(Debug, Clone, Default)]

@@ -140,21 +140,7 @@ impl PlanarTrack {
     /// [`Error::InvalidState`] when stopped.
     pub fn read(path: &Path, stop: &AtomicBool) -> Result<PlanarTrack> {
         let mut source = FileSource::open(path, &SourceOptions::default())?;
-        let ch = source.channels();
-        // The header's length only sizes the first allocation, and is capped:
-        // a damaged header may claim far more than the file holds.
-        let reserve = source.total_frames().unwrap_or(0).min(1 << 24) as usize;
-        let mut channels: Vec<Vec<f32>> = (0..ch).map(|_| Vec::with_capacity(reserve)).collect();
-        let mut buf = AudioBuffer::new(ch, IO_BLOCK_FRAMES);
-        loop {
-            check_stop(stop)?;
-            if source.read(&mut buf)? == 0 {
-                break;
-            }
-            for (c, out) in channels.iter_mut().enumerate() {
-                out.extend_from_slice(buf.channel(c));
-            }
-        }
+        let channels = resonode_io::read::read_to_end_with(&mut source, || check_stop(stop))?;
         let track = PlanarTrack { sample_rate: source.sample_rate(), channels };
         if track.frames() == 0 {
             return Err(Error::EmptyAudio { reason: format!("{}: the file holds no audio frames", path.display()) });

@@ -79,6 +79,21 @@ impl Default for Crossfade {
     }
 }
 
+impl Crossfade {
+    /// Parses `"triangular"` (transition power 1, `apply_model`'s) or
+    /// `"cosine"` ([`Crossfade::RaisedCosine`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`crossfade`) for anything else.
+    pub fn parse(s: &str) -> Result<Crossfade> {
+        match s {
+            "triangular" => Ok(Crossfade::default()),
+            "cosine" => Ok(Crossfade::RaisedCosine),
+            o => Err(Error::param("crossfade", format!("`{o}` is not triangular or cosine"))),
+        }
+    }
+}
+
 /// How a signal is cut into chunks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkerConfig {

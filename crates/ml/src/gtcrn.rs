@@ -21,7 +21,10 @@
 //!   output `enh.wav`), 256 samples of reflection padding at both ends. The
 //!   reference streaming output `enh_stream.wav` used the periodic window
 //!   for analysis and the symmetric one (`np.hanning(512) ** 0.5`) for
-//!   synthesis ([`EnhancerOptions::synthesis_window`]).
+//!   synthesis ([`EnhancerOptions::synthesis_window`]). The transform is
+//!   the crate's one torch-compatible STFT, [`crate::stft::Stft`], one frame
+//!   at a time ([`Stft::forward_frame`], [`Stft::inverse_frame_add`]); the
+//!   streaming padding and overlap-add buffers are this module's.
 //! - The model runs once per STFT frame with its recurrent caches (inputs
 //!   `mix` [1, 257, 1, 2] = real and imaginary part of the 257 bins,
 //!   `conv_cache` [2, 1, 16, 16, 33], `tra_cache` [2, 3, 1, 1, 16],
@@ -59,19 +62,18 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, SessionInputValue};
 use ort::value::Tensor;
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::num_complex::Complex32;
 use resonode_core::pipeline::Source;
-use resonode_core::{AudioBuffer, Error, Result};
+use resonode_core::{AudioBuffer, Control, Error, Progress, Result};
 use resonode_io::{open_sink, FileSource, OutputFormat, PlanarResampler, SourceOptions, WavEncoding};
 
 use crate::model::{Model, TensorSpec};
 use crate::runtime::SessionOptions;
+use crate::stft::{sqrt_hann_window, PadMode, Stft, StftConfig};
 
 /// The model's sample rate in Hz.
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -138,14 +140,9 @@ impl WindowKind {
         }
     }
 
-    /// The [`N_FFT`] window coefficients.
+    /// The [`N_FFT`] window coefficients ([`sqrt_hann_window`]).
     pub fn coefficients(&self) -> Vec<f32> {
-        let denom = match self {
-            WindowKind::Periodic => N_FFT as f64,
-            WindowKind::Symmetric => (N_FFT - 1) as f64,
-        };
-        // sqrt(0.5 - 0.5 cos(2 pi n / d)) = sin(pi n / d) for 0 <= n <= d.
-        (0..N_FFT).map(|n| (std::f64::consts::PI * n as f64 / denom).sin() as f32).collect()
+        sqrt_hann_window(N_FFT, *self == WindowKind::Periodic)
     }
 }
 
@@ -399,45 +396,37 @@ impl GtcrnSession {
     }
 }
 
-/// STFT resources shared by all channels: FFT plans, window, scratch.
+/// STFT resources shared by all channels: the transform (plans, windows,
+/// scratch) and the model's frame buffers.
 struct Dsp {
-    window: Vec<f32>,
-    /// `1 / N_FFT` folded into the synthesis window.
-    synth: Vec<f32>,
-    /// Summed squared window at each position within a hop.
+    /// `torch.stft`/`torch.istft` with [`N_FFT`], [`HOP`] and the chosen
+    /// windows, one frame at a time.
+    stft: Stft,
+    /// Summed squared synthesis window at each position within a hop.
     envelope: Vec<f32>,
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
-    time: Vec<f32>,
-    spec: Vec<Complex<f32>>,
-    scratch_f: Vec<Complex<f32>>,
-    scratch_i: Vec<Complex<f32>>,
+    spec: Vec<Complex32>,
     mix: Vec<f32>,
     enh: Vec<f32>,
 }
 
 impl Dsp {
-    fn new(windows: Windows) -> Dsp {
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(N_FFT);
-        let inv = planner.plan_fft_inverse(N_FFT);
-        let window = windows.analysis.coefficients();
-        let sw = windows.synthesis.coefficients();
-        let synth = sw.iter().map(|w| w / N_FFT as f32).collect();
-        let envelope = (0..HOP).map(|k| sw[k] * sw[k] + sw[k + HOP] * sw[k + HOP]).collect();
-        Dsp {
-            scratch_f: fwd.make_scratch_vec(),
-            scratch_i: inv.make_scratch_vec(),
-            time: vec![0.0; N_FFT],
-            spec: vec![Complex::new(0.0, 0.0); N_BINS],
+    fn new(windows: Windows) -> Result<Dsp> {
+        let stft = Stft::new(StftConfig {
+            n_fft: N_FFT,
+            hop: HOP,
+            window: windows.analysis.coefficients(),
+            synthesis_window: (windows.synthesis != windows.analysis).then(|| windows.synthesis.coefficients()),
+            normalized: false,
+            center: true,
+            pad_mode: PadMode::Reflect,
+        })?;
+        Ok(Dsp {
+            envelope: stft.steady_envelope(),
+            stft,
+            spec: vec![Complex32::new(0.0, 0.0); N_BINS],
             mix: vec![0.0; FRAME_VALUES],
             enh: vec![0.0; FRAME_VALUES],
-            window,
-            synth,
-            envelope,
-            fwd,
-            inv,
-        }
+        })
     }
 }
 
@@ -528,30 +517,17 @@ impl Channel {
     ) -> Result<()> {
         while self.started && self.pad.len() - self.pad_pos >= N_FFT && self.next_frame < last_frame {
             let frame = &self.pad[self.pad_pos..self.pad_pos + N_FFT];
-            for ((t, s), w) in dsp.time.iter_mut().zip(frame).zip(&dsp.window) {
-                *t = s * w;
-            }
-            dsp.fwd
-                .process_with_scratch(&mut dsp.time, &mut dsp.spec, &mut dsp.scratch_f)
-                .map_err(|e| Error::Internal { message: format!("FFT failed: {e}") })?;
+            dsp.stft.forward_frame(frame, &mut dsp.spec)?;
             for (k, c) in dsp.spec.iter().enumerate() {
                 dsp.mix[2 * k] = c.re;
                 dsp.mix[2 * k + 1] = c.im;
             }
             session.run_frame(ch, &dsp.mix, &mut dsp.enh)?;
             for (k, c) in dsp.spec.iter_mut().enumerate() {
-                *c = Complex::new(dsp.enh[2 * k], dsp.enh[2 * k + 1]);
+                *c = Complex32::new(dsp.enh[2 * k], dsp.enh[2 * k + 1]);
             }
-            // A real signal's DC and Nyquist bins are real; irfft ignores
-            // their imaginary parts (as torch.istft does).
-            dsp.spec[0].im = 0.0;
-            dsp.spec[N_BINS - 1].im = 0.0;
-            dsp.inv
-                .process_with_scratch(&mut dsp.spec, &mut dsp.time, &mut dsp.scratch_i)
-                .map_err(|e| Error::Internal { message: format!("inverse FFT failed: {e}") })?;
-            for ((o, t), w) in self.ola.iter_mut().zip(&dsp.time).zip(&dsp.synth) {
-                *o += t * w;
-            }
+            // As torch.istft: the imaginary parts of DC and Nyquist are ignored.
+            dsp.stft.inverse_frame_add(&dsp.spec, &mut self.ola)?;
             if self.next_frame >= 1 {
                 // Padded samples 256 t .. 256 t + 256 are complete; they are
                 // output samples 256 (t - 1) .. 256 t.
@@ -646,7 +622,7 @@ impl Core {
             rate,
             windows,
             channels,
-            dsp: Dsp::new(windows),
+            dsp: Dsp::new(windows)?,
             chans: (0..channels).map(|_| Channel::new()).collect(),
             rs_in,
             rs_out,
@@ -947,6 +923,9 @@ pub struct EnhanceStats {
     pub processing_time_s: f64,
     /// Audio seconds per processing second (> 1 is faster than real time).
     pub realtime_factor: f64,
+    /// Whether [`Control::stop`] ended the run early: the output then holds
+    /// the enhancement of the `frames` frames read until then.
+    pub stopped: bool,
 }
 
 /// Offline speech enhancement with GTCRN (see the module docs).
@@ -1040,10 +1019,26 @@ impl SpeechEnhancer {
     /// `encoding` says otherwise) sample format. The output has exactly the
     /// input's length.
     ///
+    /// `on_progress` gets the input frames read and the completed fraction
+    /// after every read. `control` stops it from another thread, like a
+    /// pipeline: the input
+    /// is read no further (checked before every read of 16384 frames), what
+    /// was read is enhanced to its end, and the output is finalised, a
+    /// valid file of exactly [`EnhanceStats::frames`] frames, with
+    /// [`EnhanceStats::stopped`] set. A stop asked for before the start
+    /// gives an empty (valid) file.
+    ///
     /// # Errors
     /// Everything [`FileSource::open`] and the sinks report;
     /// [`Error::InvalidParameter`] when `output` is the input file.
-    pub fn enhance_file(&mut self, input: &Path, output: &Path, encoding: Option<WavEncoding>) -> Result<EnhanceStats> {
+    pub fn enhance_file(
+        &mut self,
+        input: &Path,
+        output: &Path,
+        encoding: Option<WavEncoding>,
+        control: &Control,
+        mut on_progress: impl FnMut(Progress),
+    ) -> Result<EnhanceStats> {
         let started = Instant::now();
         if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
             if a == b {
@@ -1064,9 +1059,18 @@ impl SpeechEnhancer {
         let mut buf = AudioBuffer::new(channels, chunk);
         let mut outbuf = AudioBuffer::new(channels, chunk);
         let mut frames = 0u64;
+        let mut stopped = false;
+        let total = source.total_frames();
+        let mut read = 0u64;
         let result = (|| -> Result<()> {
             loop {
-                let n = source.read(&mut buf)?;
+                stopped = control.stop_requested();
+                let n = if stopped { 0 } else { source.read(&mut buf)? };
+                read += n as u64;
+                if n > 0 {
+                    let fraction = total.map(|t| if t == 0 { 1.0 } else { (read as f64 / t as f64).min(1.0) });
+                    on_progress(Progress { frames: read, total_frames: total, fraction });
+                }
                 if n == 0 {
                     core.finish(&mut self.session)?;
                 } else {
@@ -1098,6 +1102,7 @@ impl SpeechEnhancer {
             channels,
             processing_time_s: t,
             realtime_factor: if t > 0.0 { audio_s / t } else { 0.0 },
+            stopped,
         })
     }
 

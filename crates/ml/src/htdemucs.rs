@@ -112,6 +112,21 @@ pub enum Normalization {
     Off,
 }
 
+impl Normalization {
+    /// Checks given statistics: a finite `mean` and a finite `std > 0`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`normalization`) otherwise.
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            Normalization::Fixed { mean, std } if !(mean.is_finite() && std.is_finite() && std > 0.0) => {
+                Err(Error::param("normalization", format!("needs a finite mean and std > 0, got {mean}, {std}")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Options of a separation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeparateOptions {
@@ -523,12 +538,7 @@ impl HtDemucs {
         match n {
             Normalization::Off => Ok((0.0, 1.0)),
             Normalization::Fixed { mean, std } => {
-                if !(mean.is_finite() && std.is_finite() && std > 0.0) {
-                    return Err(Error::param(
-                        "normalization",
-                        format!("needs a finite mean and std > 0, got {mean}, {std}"),
-                    ));
-                }
+                n.check()?;
                 Ok((mean, std))
             }
             Normalization::Global => Err(Error::param(

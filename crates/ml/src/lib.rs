@@ -22,8 +22,9 @@
 //! - [`metrics`]: [`si_sdr`](metrics::si_sdr), [`sdr`](metrics::sdr),
 //!   [`snr`](metrics::snr), [`correlation`](metrics::correlation) and
 //!   [`SeparationMetrics`], with their formulas and sources.
-//! - [`stft`]: STFT/iSTFT matching `torch.stft`/`torch.istft`, and
-//!   HTDemucs' `_spec`/`_ispec` ([`stft::HtdemucsSpec`]).
+//! - [`stft`]: the one STFT/iSTFT, matching `torch.stft`/`torch.istft`,
+//!   whole-signal or one frame at a time (GTCRN's streaming), and HTDemucs'
+//!   `_spec`/`_ispec` ([`stft::HtdemucsSpec`]).
 //! - [`chunker`]: the model-agnostic chunked separation engine of demucs'
 //!   `apply_model` (segments, overlap, crossfade), whole-signal
 //!   ([`chunker::separate`]), long-file ([`chunker::separate_long`]) and
@@ -34,6 +35,10 @@
 //! - [`separation_worker`]: [`SeparationWorker`], an HTDemucs separation on
 //!   a thread that owns the model, handing out final regions one at a time
 //!   with back-pressure and early stop (what streaming APIs build on).
+//! - [`separation`]: the separation jobs of the JS `Separator` (input
+//!   handling, model options, stem selection and files, stop, timing):
+//!   [`separation::separate`], [`separation::separate_long`],
+//!   [`separation::spawn_worker`].
 //!
 //! ## Real-time guarantees
 //! None of this runs on the audio thread. Model inference allocates inside
@@ -68,6 +73,7 @@ pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod separation;
 pub mod separation_worker;
 pub mod stft;
 
@@ -77,4 +83,5 @@ pub use live::{EnhanceKind, LiveEnhancer, LiveOptions};
 pub use metrics::SeparationMetrics;
 pub use model::{Model, TensorInfo, TensorSpec};
 pub use runtime::{init_runtime, runtime_info, ExecutionProvider, RuntimeInfo, SessionOptions};
+pub use separation::{Separated, SeparationConfig, SeparationInput, StemFiles, StemFormat};
 pub use separation_worker::{SeparationWorker, WorkerEvent, WorkerInput, WorkerOptions, WorkerStats};

@@ -43,6 +43,15 @@
 //! - An inference error on the worker is counted
 //!   ([`WorkerStats::worker_errors`]); the frames in flight come out as
 //!   silence and the enhancer starts over, keeping the alignment.
+//! - A panic on the worker (a bug) is caught around each unit of work
+//!   (one chunk taken from the input ring, pushed through the enhancer and
+//!   drained), counted in [`WorkerStats::worker_errors`] and
+//!   [`WorkerStats::worker_panics`], its message kept
+//!   ([`WorkerStats::last_worker_error`]), and handled like an inference
+//!   error: silence for the frames in flight, a reset enhancer. If the
+//!   enhancer cannot be reset, the worker answers every later input frame
+//!   with silence (no underruns, same latency) until the processor is
+//!   dropped. The audio thread never sees the panic.
 //! - `mix` (0..1, default 1) blends the enhanced signal with the input
 //!   delayed by the same `P` frames (a delay line on the audio thread), so
 //!   wet and dry stay aligned; changes ramp over one block.
@@ -68,6 +77,7 @@
 //! has no real-time clock for its worker to keep up with, and file
 //! enhancement is better served time-aligned by [`crate::SpeechEnhancer`].
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -112,8 +122,10 @@ pub struct LiveOptions {
     /// callbacks larger than the configured buffer size, or on a loaded
     /// machine (underruns).
     pub margin_ms: Option<f64>,
-    /// `SCHED_FIFO` priority asked for the worker thread on Linux (default
-    /// [`WORKER_PRIORITY`], below the audio threads): a worker at the normal
+    /// Real-time priority asked for the worker thread (default
+    /// [`WORKER_PRIORITY`], below the audio threads; through
+    /// [`resonode_core::thread_priority`]: `SCHED_FIFO` or RealtimeKit on
+    /// Linux, the platform mechanism elsewhere): a worker at the normal
     /// policy competes with every other process, and on a loaded machine
     /// can be kept off the CPU for longer than the margin. `None` leaves it
     /// at the normal policy. Refusal (no `CAP_SYS_NICE`) is not an error;
@@ -207,6 +219,8 @@ struct Running {
     /// The mix the last block ended with (ramps towards the parameter).
     mix_now: f32,
     stop: Arc<AtomicBool>,
+    /// Test hook: the worker panics in its next unit of work.
+    inject_panic: Arc<AtomicBool>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -259,6 +273,20 @@ impl LiveEnhancer {
 
     fn stop_worker(&mut self) {
         self.run = None;
+    }
+
+    /// Test hook: makes the worker thread panic in its next unit of work
+    /// (before pushing a chunk through the model), to check that it
+    /// survives. Whether a worker was running to receive it.
+    #[doc(hidden)]
+    pub fn inject_worker_panic(&self) -> bool {
+        match &self.run {
+            Some(r) => {
+                r.inject_panic.store(true, Ordering::Release);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -315,7 +343,10 @@ impl Processor for LiveEnhancer {
         let block_s = max_block as f64 / f64::from(spec.sample_rate);
         let poll = Duration::from_secs_f64((block_s / 4.0).clamp(0.000_2, 0.002));
         let stop = Arc::new(AtomicBool::new(false));
+        let inject_panic = Arc::new(AtomicBool::new(false));
         let worker = Worker {
+            inject_panic: inject_panic.clone(),
+            broken: false,
             enhancer,
             input: worker_in,
             output: worker_out,
@@ -346,6 +377,7 @@ impl Processor for LiveEnhancer {
             dry_pos: 0,
             mix_now: self.options.mix as f32,
             stop,
+            inject_panic,
             worker: Some(handle),
         });
         Ok(())
@@ -478,132 +510,183 @@ struct Worker {
     stats: Arc<WorkerStats>,
     poll: Duration,
     priority: Option<i32>,
+    /// See [`LiveEnhancer::inject_worker_panic`].
+    inject_panic: Arc<AtomicBool>,
+    /// The enhancer could not be reset after a failure: every input frame
+    /// is answered with silence.
+    broken: bool,
 }
 
-/// Asks for `SCHED_FIFO` at `priority` for the calling thread (with
-/// `SCHED_RESET_ON_FORK`, so processes it starts do not inherit it);
-/// whether the OS granted it.
-#[cfg(target_os = "linux")]
-fn promote_current_thread(priority: i32) -> bool {
-    let param = libc::sched_param { sched_priority: priority };
-    // SAFETY: sched_setscheduler with pid 0 acts on the calling thread; the
-    // parameter struct is fully initialised and outlives the call.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param) == 0 }
+/// The worker loop's buffers and positions, kept across units of work (and
+/// across a panic in one).
+struct WorkerState {
+    /// Interleaved scratch, `WORKER_CHUNK * channels`.
+    inter: Vec<f32>,
+    /// Planar scratch, `channels x WORKER_CHUNK`.
+    planar: Vec<Vec<f32>>,
+    /// Frames read from the input ring.
+    consumed: u64,
+    next_gap: Option<Gap>,
+    /// Frames pushed into the current enhancer (or taken for it).
+    fed: u64,
+    /// Frames pulled out of the current enhancer into the return ring.
+    emitted: u64,
+    /// Frames of silence owed to the return ring after a failure.
+    owed_silence: u64,
 }
 
-/// Only requested on Linux (other hosts' audio APIs do not offer it to
-/// ordinary threads this way).
-#[cfg(not(target_os = "linux"))]
-fn promote_current_thread(_priority: i32) -> bool {
-    false
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Worker {
     fn run(mut self) {
         if let Some(p) = self.priority {
-            let granted = promote_current_thread(p);
-            self.stats.worker_realtime.store(u64::from(granted), Ordering::Relaxed);
+            let granted = resonode_core::thread_priority::promote_current(p, WORKER_CHUNK as u32, self.stats.sample_rate.load(Ordering::Relaxed) as u32);
+            self.stats.worker_realtime.store(u64::from(granted != resonode_core::thread_priority::Mechanism::None), Ordering::Relaxed);
         }
         let ch = self.channels;
-        let mut inter = vec![0.0f32; WORKER_CHUNK * ch];
-        let mut planar = vec![vec![0.0f32; WORKER_CHUNK]; ch];
-        let mut consumed: u64 = 0; // frames read from the input ring
-        let mut next_gap: Option<Gap> = None;
-        // Frames pushed into / pulled out of the current enhancer, and frames
-        // of silence owed to the return ring after an inference error.
-        let (mut fed, mut emitted, mut owed_silence) = (0u64, 0u64, 0u64);
+        let mut st = WorkerState {
+            inter: vec![0.0f32; WORKER_CHUNK * ch],
+            planar: vec![vec![0.0f32; WORKER_CHUNK]; ch],
+            consumed: 0,
+            next_gap: None,
+            fed: 0,
+            emitted: 0,
+            owed_silence: 0,
+        };
         while !self.stop.load(Ordering::Acquire) {
-            self.drain(&mut inter, &mut planar, &mut emitted, &mut owed_silence);
-            if next_gap.is_none() {
-                next_gap = self.gaps.pop().filter(|g| g.frames > 0);
-            }
-            // Room for what pushing a chunk can release (never block on a
-            // full return ring; the audio thread is not running then).
-            let room = self.output.free().saturating_sub(self.enhancer.available() + self.bound + owed_silence as usize);
-            let (n, silence) = match next_gap {
-                Some(g) if g.at == consumed => (g.frames.min(WORKER_CHUNK as u64) as usize, true),
-                Some(g) => ((g.at - consumed) as usize, false),
-                None => (usize::MAX, false),
-            };
-            let n = n.min(WORKER_CHUNK).min(room);
-            let n = if silence { n } else { n.min(self.input.available()) };
-            if n == 0 {
-                std::thread::sleep(self.poll);
-                continue;
-            }
-            if silence {
-                // Stands in for input that did not fit the ring; it takes
-                // no ring frames, so `consumed` stays.
-                planar.iter_mut().for_each(|p| p[..n].fill(0.0));
-                if let Some(g) = next_gap.as_mut() {
-                    g.frames -= n as u64;
-                    if g.frames == 0 {
-                        next_gap = None;
-                    }
-                }
-            } else {
-                let got = self.input.read(&mut inter[..n * ch]);
-                debug_assert_eq!(got, n);
-                for (c, p) in planar.iter_mut().enumerate() {
-                    for (i, s) in p[..n].iter_mut().enumerate() {
-                        *s = inter[i * ch + c];
-                    }
-                }
-                consumed += n as u64;
-            }
-            let started = Instant::now();
-            let slices: Vec<&[f32]> = planar.iter().map(|p| &p[..n]).collect();
-            fed += n as u64;
-            if self.enhancer.push(&slices).is_err() {
-                // The frames in flight are lost: they come out as silence,
-                // and a fresh enhancer keeps the output count (and so the
-                // alignment) equal to the input count.
-                self.stats.worker_errors.fetch_add(1, Ordering::Relaxed);
-                owed_silence += fed - emitted;
-                fed = 0;
-                emitted = 0;
-                if self.enhancer.reset().is_err() {
-                    // Unreachable in practice (same rate and channels as
-                    // before). Without an enhancer the worker ends; the
-                    // audio thread then outputs silence, counted as underruns.
-                    break;
+            match catch_unwind(AssertUnwindSafe(|| self.step(&mut st))) {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => std::thread::sleep(self.poll),
+                Ok(Err(e)) => self.recover(&mut st, format!("enhancement failed: {e}"), false),
+                Err(panic) => {
+                    let message = format!("panic in the enhancer's worker thread: {}", panic_message(panic.as_ref()));
+                    self.recover(&mut st, message, true);
                 }
             }
-            self.stats.worker_busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// One unit of work: drains ready output, then takes up to a chunk of
+    /// input (or of silence standing in for dropped input) and pushes it
+    /// through the enhancer. Whether there was input to take.
+    fn step(&mut self, st: &mut WorkerState) -> Result<bool> {
+        let ch = self.channels;
+        self.drain(st);
+        if st.next_gap.is_none() {
+            st.next_gap = self.gaps.pop().filter(|g| g.frames > 0);
+        }
+        // Room for what pushing a chunk can release (never block on a
+        // full return ring; the audio thread is not running then).
+        let pending = if self.broken { 0 } else { self.enhancer.available() + self.bound };
+        let room = self.output.free().saturating_sub(pending + st.owed_silence as usize);
+        let (n, silence) = match st.next_gap {
+            Some(g) if g.at == st.consumed => (g.frames.min(WORKER_CHUNK as u64) as usize, true),
+            Some(g) => ((g.at - st.consumed) as usize, false),
+            None => (usize::MAX, false),
+        };
+        let n = n.min(WORKER_CHUNK).min(room);
+        let n = if silence { n } else { n.min(self.input.available()) };
+        if n == 0 {
+            return Ok(false);
+        }
+        if silence {
+            // Stands in for input that did not fit the ring; it takes
+            // no ring frames, so `consumed` stays.
+            st.planar.iter_mut().for_each(|p| p[..n].fill(0.0));
+            if let Some(g) = st.next_gap.as_mut() {
+                g.frames -= n as u64;
+                if g.frames == 0 {
+                    st.next_gap = None;
+                }
+            }
+        } else {
+            let got = self.input.read(&mut st.inter[..n * ch]);
+            debug_assert_eq!(got, n);
+            for (c, p) in st.planar.iter_mut().enumerate() {
+                for (i, s) in p[..n].iter_mut().enumerate() {
+                    *s = st.inter[i * ch + c];
+                }
+            }
+            st.consumed += n as u64;
+        }
+        if self.broken {
+            st.owed_silence += n as u64;
             self.stats.worker_frames.fetch_add(n as u64, Ordering::Relaxed);
+            return Ok(true);
+        }
+        st.fed += n as u64;
+        if self.inject_panic.swap(false, Ordering::AcqRel) {
+            panic!("injected by LiveEnhancer::inject_worker_panic");
+        }
+        self.stats.worker_frames.fetch_add(n as u64, Ordering::Relaxed);
+        let started = Instant::now();
+        let slices: Vec<&[f32]> = st.planar.iter().map(|p| &p[..n]).collect();
+        let pushed = self.enhancer.push(&slices);
+        self.stats.worker_busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        pushed.map(|()| true)
+    }
+
+    /// After a failed unit of work (an error or a caught panic): counts it,
+    /// keeps its message, owes the frames in flight as silence and starts a
+    /// fresh enhancer, so the output count (and the alignment) stays equal
+    /// to the input count. If the enhancer cannot be reset (unreachable in
+    /// practice: same rate and channels as before), the worker answers all
+    /// later input with silence.
+    fn recover(&mut self, st: &mut WorkerState, message: String, panicked: bool) {
+        self.stats.worker_errors.fetch_add(1, Ordering::Relaxed);
+        if panicked {
+            self.stats.worker_panics.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats.set_last_worker_error(message);
+        st.owed_silence += st.fed - st.emitted;
+        st.fed = 0;
+        st.emitted = 0;
+        if !self.broken {
+            let reset = catch_unwind(AssertUnwindSafe(|| self.enhancer.reset()));
+            self.broken = !matches!(reset, Ok(Ok(())));
         }
     }
 
     /// Moves owed silence, then ready enhanced frames, into the return ring,
     /// as far as it has room.
-    fn drain(&mut self, inter: &mut [f32], planar: &mut [Vec<f32>], emitted: &mut u64, owed_silence: &mut u64) {
+    fn drain(&mut self, st: &mut WorkerState) {
         let ch = self.channels;
-        while *owed_silence > 0 {
-            let n = (*owed_silence as usize).min(WORKER_CHUNK).min(self.output.free());
+        while st.owed_silence > 0 {
+            let n = (st.owed_silence as usize).min(WORKER_CHUNK).min(self.output.free());
             if n == 0 {
                 return;
             }
-            inter[..n * ch].fill(0.0);
-            self.output.write(&inter[..n * ch]);
-            *owed_silence -= n as u64;
+            st.inter[..n * ch].fill(0.0);
+            self.output.write(&st.inter[..n * ch]);
+            st.owed_silence -= n as u64;
+        }
+        if self.broken {
+            return;
         }
         loop {
             let n = self.enhancer.available().min(WORKER_CHUNK).min(self.output.free());
             if n == 0 {
                 return;
             }
-            let mut outs: Vec<&mut [f32]> = planar.iter_mut().map(|p| &mut p[..n]).collect();
+            let mut outs: Vec<&mut [f32]> = st.planar.iter_mut().map(|p| &mut p[..n]).collect();
             let got = self.enhancer.pull(&mut outs).unwrap_or(0);
             if got == 0 {
                 return;
             }
-            for (c, p) in planar.iter().enumerate() {
+            for (c, p) in st.planar.iter().enumerate() {
                 for (i, &s) in p[..got].iter().enumerate() {
-                    inter[i * ch + c] = if s.is_finite() { s } else { 0.0 };
+                    st.inter[i * ch + c] = if s.is_finite() { s } else { 0.0 };
                 }
             }
-            self.output.write(&inter[..got * ch]);
-            *emitted += got as u64;
+            self.output.write(&st.inter[..got * ch]);
+            st.emitted += got as u64;
         }
     }
 }

@@ -252,15 +252,15 @@ impl Shared {
     }
 }
 
-fn stopped() -> Error {
+pub(crate) fn stopped() -> Error {
     Error::InvalidState { reason: "the separation was stopped".into() }
 }
 
-/// A source that ends the run when the worker is stopped (checked on every
-/// read, so a stop lands within one read or one model call).
-struct StoppableSource<'a> {
-    inner: &'a mut dyn Source,
-    shared: &'a Shared,
+/// A source that ends the run with an error when `stop()` says so (checked
+/// on every read, so a stop lands within one read or one model call).
+pub(crate) struct StoppableSource<'a> {
+    pub(crate) inner: &'a mut dyn Source,
+    pub(crate) stop: &'a (dyn Fn() -> bool + Sync),
 }
 
 impl Source for StoppableSource<'_> {
@@ -274,7 +274,7 @@ impl Source for StoppableSource<'_> {
         self.inner.total_frames()
     }
     fn read(&mut self, buf: &mut AudioBuffer) -> Result<usize> {
-        if self.shared.stopped() {
+        if (self.stop)() {
             return Err(stopped());
         }
         self.inner.read(buf)
@@ -556,7 +556,8 @@ where
                 sample_rate: source.sample_rate(),
                 total_frames: source.total_frames(),
             })?;
-            let mut src = StoppableSource { inner: source.as_mut(), shared };
+            let stop = || shared.stopped();
+            let mut src = StoppableSource { inner: source.as_mut(), stop: &stop };
             model.separate_long(&mut src, &separate, &opts.long, region, |_| {})
         }
         WorkerInput::Push { channels, sample_rate } => {

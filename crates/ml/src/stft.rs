@@ -23,8 +23,22 @@
 //!   the result. A zero in the squared-window envelope inside the output is
 //!   an error, as in PyTorch.
 //!
+//! - A different synthesis window ([`StftConfig::synthesis_window`], as
+//!   `librosa.istft(window=...)` allows) multiplies the inverse-transformed
+//!   frames and makes the envelope instead of the analysis window.
+//!
 //! Spectrograms are stored bin-major ([`Spectrogram`]: `data[bin * frames +
 //! frame]`), the memory layout of a PyTorch `[freq, time]` tensor.
+//!
+//! # One frame at a time
+//! [`Stft::forward_frame`] and [`Stft::inverse_frame_add`] are the two
+//! halves of [`Stft::forward`] / [`Stft::inverse`] for one frame, for
+//! streaming users that pad and overlap-add themselves (GTCRN,
+//! [`crate::gtcrn`]): the first is one column of `forward`, the second adds
+//! one frame's windowed inverse into an overlap-add buffer exactly as
+//! `inverse` does, and [`Stft::steady_envelope`] is the squared-window sum
+//! `inverse` divides by, away from the signal's ends. They give the same
+//! values, bit for bit, as the whole-signal functions.
 //!
 //! # HTDemucs
 //! [`HtdemucsSpec`] is `HTDemucs._spec` / `_ispec` (demucs 4.x): n_fft 4096,
@@ -34,7 +48,9 @@
 //! dropped), and back.
 //!
 //! # Real-time safety
-//! Not real-time safe: the functions allocate their outputs.
+//! [`Stft::new`] and the whole-signal functions allocate (plans, outputs).
+//! [`Stft::forward_frame`] and [`Stft::inverse_frame_add`] do not: they use
+//! the buffers planned once.
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,9 +83,17 @@ pub fn hann_window(len: usize, periodic: bool) -> Vec<f32> {
 }
 
 /// The square root of [`hann_window`] (the analysis and synthesis window of
-/// many speech models).
+/// many speech models, e.g. GTCRN): `torch.hann_window(len).pow(0.5)`
+/// (periodic) or `np.hanning(len) ** 0.5` (symmetric). Computed as
+/// `sin(pi n / d)` in `f64` (`d = len` periodic, `len - 1` symmetric), which
+/// equals `sqrt(0.5 - 0.5 cos(2 pi n / d))` for `0 <= n <= d` without the
+/// rounding of the square root near the ends.
 pub fn sqrt_hann_window(len: usize, periodic: bool) -> Vec<f32> {
-    hann_window(len, periodic).into_iter().map(|w| w.max(0.0).sqrt()).collect()
+    if len == 1 {
+        return vec![1.0];
+    }
+    let denom = if periodic { len } else { len - 1 } as f64;
+    (0..len).map(|n| (std::f64::consts::PI * n as f64 / denom).sin() as f32).collect()
 }
 
 /// Parameters of an [`Stft`].
@@ -81,6 +105,10 @@ pub struct StftConfig {
     pub hop: usize,
     /// The window, at most `n_fft` long (zero-padded, centred, when shorter).
     pub window: Vec<f32>,
+    /// The window of the inverse (same rules), or `None` (PyTorch's only
+    /// choice) for `window`. The inverse multiplies each frame by it and
+    /// divides by its overlap-added square.
+    pub synthesis_window: Option<Vec<f32>>,
     /// Scale the forward transform by `1/sqrt(n_fft)` and the inverse by
     /// `sqrt(n_fft)` (PyTorch's `normalized=True`).
     pub normalized: bool,
@@ -98,6 +126,7 @@ impl StftConfig {
             n_fft,
             hop,
             window: hann_window(n_fft, true),
+            synthesis_window: None,
             normalized: false,
             center: true,
             pad_mode: PadMode::Reflect,
@@ -238,6 +267,9 @@ pub struct Stft {
     config: StftConfig,
     /// The window zero-padded to `n_fft`.
     window: Vec<f32>,
+    /// The synthesis window zero-padded to `n_fft` (a copy of `window`
+    /// when the config has none).
+    synth: Vec<f32>,
     r2c: Arc<dyn RealToComplex<f32>>,
     c2r: Arc<dyn ComplexToReal<f32>>,
     time: Vec<f32>,
@@ -262,7 +294,7 @@ impl Stft {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for an odd or zero `n_fft`, a zero hop,
-    /// or a window that is empty or longer than `n_fft`.
+    /// or a (synthesis) window that is empty or longer than `n_fft`.
     pub fn new(config: StftConfig) -> Result<Stft> {
         let n = config.n_fft;
         if n < 2 || !n.is_multiple_of(2) {
@@ -271,15 +303,20 @@ impl Stft {
         if config.hop == 0 {
             return Err(Error::param("hop", "must be at least 1"));
         }
-        if config.window.is_empty() || config.window.len() > n {
-            return Err(Error::param(
-                "window",
-                format!("length must be in [1, n_fft = {n}], got {}", config.window.len()),
-            ));
-        }
-        let mut window = vec![0.0; n];
-        let off = (n - config.window.len()) / 2;
-        window[off..off + config.window.len()].copy_from_slice(&config.window);
+        let padded = |w: &[f32], name: &str| -> Result<Vec<f32>> {
+            if w.is_empty() || w.len() > n {
+                return Err(Error::param(name, format!("length must be in [1, n_fft = {n}], got {}", w.len())));
+            }
+            let mut out = vec![0.0; n];
+            let off = (n - w.len()) / 2;
+            out[off..off + w.len()].copy_from_slice(w);
+            Ok(out)
+        };
+        let window = padded(&config.window, "window")?;
+        let synth = match &config.synthesis_window {
+            Some(w) => padded(w, "synthesis_window")?,
+            None => window.clone(),
+        };
         let mut planner = RealFftPlanner::<f32>::new();
         let r2c = planner.plan_fft_forward(n);
         let c2r = planner.plan_fft_inverse(n);
@@ -290,6 +327,7 @@ impl Stft {
             scratch: vec![Complex32::new(0.0, 0.0); scratch_len],
             config,
             window,
+            synth,
             r2c,
             c2r,
         })
@@ -317,6 +355,115 @@ impl Stft {
         }
     }
 
+    fn forward_scale(&self) -> f32 {
+        if self.config.normalized {
+            1.0 / (self.config.n_fft as f32).sqrt()
+        } else {
+            1.0
+        }
+    }
+
+    /// irfft is unnormalised here; torch's is scaled by 1/n.
+    fn inverse_scale(&self) -> f32 {
+        let n = self.config.n_fft as f32;
+        (if self.config.normalized { n.sqrt() } else { 1.0 }) / n
+    }
+
+    /// Windows `frame` (`n_fft` samples) and transforms it into `self.freq`
+    /// (unscaled).
+    fn transform(&mut self, frame: &[f32]) -> Result<()> {
+        for ((t, &s), &w) in self.time.iter_mut().zip(frame).zip(&self.window) {
+            *t = s * w;
+        }
+        self.r2c
+            .process_with_scratch(&mut self.time, &mut self.freq, &mut self.scratch)
+            .map_err(|e| Error::Internal { message: format!("FFT failed: {e}") })
+    }
+
+    /// Inverse-transforms `self.freq` into `self.time` (unscaled), ignoring
+    /// the imaginary parts of the DC and Nyquist bins.
+    fn untransform(&mut self) -> Result<()> {
+        let last = self.freq.len() - 1;
+        self.freq[0].im = 0.0;
+        self.freq[last].im = 0.0;
+        self.c2r
+            .process_with_scratch(&mut self.freq, &mut self.time, &mut self.scratch)
+            .map_err(|e| Error::Internal { message: format!("inverse FFT failed: {e}") })
+    }
+
+    /// One column of [`forward`](Stft::forward): the windowed real FFT of
+    /// one frame of `n_fft` samples (already padded, as the caller's
+    /// stream has it) into `out`, `n_fft / 2 + 1` bins.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `frame` is not `n_fft` samples or `out` not
+    /// `n_fft / 2 + 1` bins.
+    ///
+    /// # Real-time safety
+    /// Does not allocate.
+    pub fn forward_frame(&mut self, frame: &[f32], out: &mut [Complex32]) -> Result<()> {
+        let n = self.config.n_fft;
+        if frame.len() != n || out.len() != self.bins() {
+            return Err(Error::shape(format!(
+                "one STFT frame is {n} samples into {} bins, got {} samples into {}",
+                self.bins(),
+                frame.len(),
+                out.len()
+            )));
+        }
+        let scale = self.forward_scale();
+        self.transform(frame)?;
+        for (o, &v) in out.iter_mut().zip(&self.freq) {
+            *o = v * scale;
+        }
+        Ok(())
+    }
+
+    /// One frame of [`inverse`](Stft::inverse): the inverse real FFT of
+    /// `spec` (`n_fft / 2 + 1` bins; the imaginary parts of the DC and
+    /// Nyquist bins are ignored), scaled as `inverse` scales it, multiplied
+    /// by the synthesis window and added to `acc` (`n_fft` samples, the
+    /// overlap-add buffer at this frame's start). Divide the finished
+    /// samples by [`steady_envelope`](Stft::steady_envelope) (or the
+    /// envelope of the frames present, near the ends).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `spec` is not `n_fft / 2 + 1` bins or `acc`
+    /// not `n_fft` samples.
+    ///
+    /// # Real-time safety
+    /// Does not allocate.
+    pub fn inverse_frame_add(&mut self, spec: &[Complex32], acc: &mut [f32]) -> Result<()> {
+        let n = self.config.n_fft;
+        if spec.len() != self.bins() || acc.len() != n {
+            return Err(Error::shape(format!(
+                "one iSTFT frame is {} bins into {n} samples, got {} bins into {}",
+                self.bins(),
+                spec.len(),
+                acc.len()
+            )));
+        }
+        self.freq.copy_from_slice(spec);
+        self.untransform()?;
+        let scale = self.inverse_scale();
+        for ((a, &t), &w) in acc.iter_mut().zip(&self.time).zip(&self.synth) {
+            *a += t * scale * w;
+        }
+        Ok(())
+    }
+
+    /// The overlap-added squared synthesis window at each of the `hop`
+    /// positions of a frame, where every frame overlapping the position is
+    /// present (away from the signal's ends): `e[i] = sum_k w[i + k hop]^2`.
+    /// What [`inverse`](Stft::inverse) divides by there.
+    pub fn steady_envelope(&self) -> Vec<f32> {
+        let hop = self.config.hop;
+        (0..hop)
+            // Earliest frame (largest offset) first, the order `inverse` adds them in.
+            .map(|i| self.synth.iter().skip(i).step_by(hop).rev().fold(0.0f32, |e, &w| e + w * w))
+            .collect()
+    }
+
     /// `torch.stft(x, ..., return_complex=True)` of a 1-D signal.
     ///
     /// # Errors
@@ -340,28 +487,24 @@ impl Stft {
             ));
         }
         let mut spec = Spectrogram::zeros(self.bins(), frames);
-        self.forward_frames(sig, 0, frames, &mut spec);
+        self.forward_frames(sig, 0, frames, &mut spec)?;
         Ok(spec)
     }
 
     /// Transforms frames `first..first + count` of an already padded signal
     /// `sig` (frame `t` starts at `t * hop`) into columns `0..count` of `out`.
-    fn forward_frames(&mut self, sig: &[f32], first: usize, count: usize, out: &mut Spectrogram) {
+    fn forward_frames(&mut self, sig: &[f32], first: usize, count: usize, out: &mut Spectrogram) -> Result<()> {
         let n = self.config.n_fft;
-        let scale = if self.config.normalized { 1.0 / (n as f32).sqrt() } else { 1.0 };
+        let scale = self.forward_scale();
         let frames = out.frames;
         for f in 0..count {
             let start = (first + f) * self.config.hop;
-            for ((t, &s), &w) in self.time.iter_mut().zip(&sig[start..start + n]).zip(&self.window) {
-                *t = s * w;
-            }
-            self.r2c
-                .process_with_scratch(&mut self.time, &mut self.freq, &mut self.scratch)
-                .expect("buffer sizes come from the plan");
+            self.transform(&sig[start..start + n])?;
             for (k, &v) in self.freq.iter().enumerate().take(out.bins) {
                 out.data[k * frames + f] = v * scale;
             }
         }
+        Ok(())
     }
 
     /// `torch.istft(spec, ..., length=length)`: the signal whose STFT is
@@ -387,21 +530,15 @@ impl Stft {
         let total = n + hop * (frames - 1);
         let mut y = vec![0.0f32; total];
         let mut env = vec![0.0f32; total];
-        // irfft is unnormalised here; torch's is scaled by 1/n.
-        let scale = if self.config.normalized { (n as f32).sqrt() } else { 1.0 } / n as f32;
-        let last = self.bins() - 1;
+        let scale = self.inverse_scale();
         for t in 0..frames {
             for (k, v) in self.freq.iter_mut().enumerate() {
                 *v = spec.data[k * frames + t];
             }
-            self.freq[0].im = 0.0;
-            self.freq[last].im = 0.0;
-            self.c2r
-                .process_with_scratch(&mut self.freq, &mut self.time, &mut self.scratch)
-                .expect("buffer sizes come from the plan and DC/Nyquist are real");
+            self.untransform()?;
             let start = t * hop;
             for i in 0..n {
-                let w = self.window[i];
+                let w = self.synth[i];
                 y[start + i] += self.time[i] * scale * w;
                 env[start + i] += w * w;
             }
@@ -462,6 +599,7 @@ impl HtdemucsSpec {
             n_fft: nfft,
             hop: nfft / 4,
             window: hann_window(nfft, true),
+            synthesis_window: None,
             normalized: true,
             center: true,
             pad_mode: PadMode::Reflect,
@@ -505,7 +643,7 @@ impl HtdemucsSpec {
         let sig = pad(&x1, half, half, PadMode::Reflect)?;
         debug_assert_eq!(self.stft.frame_count(x1.len()), le + 4);
         let mut full = Spectrogram::zeros(self.stft.bins(), le);
-        self.stft.forward_frames(&sig, 2, le, &mut full);
+        self.stft.forward_frames(&sig, 2, le, &mut full)?;
         // Drop the Nyquist bin: bin-major storage makes it the tail.
         let bins = self.bins();
         full.data.truncate(bins * le);

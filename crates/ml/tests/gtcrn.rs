@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use common::{max_abs_diff, mix_at_snr, pink_noise, read, read_mono, root, white_noise};
 use resonode_core::pipeline::Sink;
+use resonode_core::Control;
 use resonode_io::{resample_planar, WavEncoding, WavSink};
 use resonode_ml::gtcrn::{EnhancerOptions, SpeechEnhancer, StreamingEnhancer, WindowKind, LATENCY_16K};
 use resonode_ml::metrics::{best_lag, si_sdr};
@@ -169,7 +170,8 @@ fn file_mode_output_has_the_input_length_and_no_delay() {
         let input = dir.join(format!("in_{rate}.wav"));
         let output = dir.join(format!("out_{rate}.wav"));
         write_f32_wav(&input, &noisy, rate);
-        let stats = e.enhance_file(&input, &output, None).unwrap();
+        let stats = e.enhance_file(&input, &output, None, &Control::default(), |_| {}).unwrap();
+        assert!(!stats.stopped);
         assert_eq!((stats.frames, stats.sample_rate, stats.channels), (s.len() as u64, rate, channels));
         let (y, yrate) = read(&output, None);
         assert_eq!((yrate, y.len(), y[0].len()), (rate, channels, s.len()));
@@ -183,8 +185,62 @@ fn file_mode_output_has_the_input_length_and_no_delay() {
             assert!(corr > 0.9);
         }
         // Refuses to overwrite its input.
-        assert_eq!(e.enhance_file(&input, &input, None).unwrap_err().code(), "ERR_INVALID_PARAMETER");
+        assert_eq!(
+            e.enhance_file(&input, &input, None, &Control::default(), |_| {}).unwrap_err().code(),
+            "ERR_INVALID_PARAMETER"
+        );
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Issue 12: `enhance_file` stops like a pipeline. Stopped mid-file, the
+/// output is a valid file holding exactly the enhancement of the frames
+/// read until then (what `enhance_planar` gives for that prefix); stopped
+/// before the start, a valid empty file.
+#[test]
+fn file_mode_stops_like_a_pipeline_with_a_finalised_prefix() {
+    let dir = std::env::temp_dir().join(format!("resonode-ml-gtcrn-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (s16, _) = read_mono(&root().join("assets/speech.wav"));
+    // About a minute.
+    let mut x = Vec::new();
+    while x.len() < 60 * 16000 {
+        x.extend(mix_at_snr(&s16, &white_noise(s16.len(), x.len() as u64 + 1), 5.0));
+    }
+    let input = dir.join("long.wav");
+    write_f32_wav(&input, std::slice::from_ref(&x), 16000);
+    let mut e = enhancer(WindowKind::Periodic, None);
+
+    let before = Control::default();
+    before.stop();
+    let empty = dir.join("empty.wav");
+    let st = e.enhance_file(&input, &empty, None, &before, |_| panic!("no progress when nothing is read")).unwrap();
+    assert!(st.stopped);
+    assert_eq!(st.frames, 0);
+    let (y, rate) = read(&empty, None);
+    assert_eq!((rate, y.len(), y[0].len()), (16000, 1, 0), "a valid, empty WAV");
+
+    // Stopped at the third progress report: after three reads.
+    let control = Control::default();
+    let mut reports = Vec::new();
+    let out = dir.join("stopped.wav");
+    let st = e
+        .enhance_file(&input, &out, None, &control, |p| {
+            assert_eq!(p.total_frames, Some(x.len() as u64));
+            reports.push(p.frames);
+            if reports.len() == 3 {
+                control.stop();
+            }
+        })
+        .unwrap();
+    assert_eq!(reports, [16384, 2 * 16384, 3 * 16384]);
+    println!("stopped after {} of {} frames ({:.2} s)", st.frames, x.len(), st.processing_time_s);
+    assert!(st.stopped);
+    assert_eq!(st.frames, 3 * 16384, "the frames read before the stop");
+    let (y, _) = read(&out, None);
+    assert_eq!(y[0].len() as u64, st.frames, "the file holds the frames reported");
+    let prefix = e.enhance(&x[..st.frames as usize], 16000).unwrap();
+    assert!(y[0] == prefix, "the file is the enhancement of the prefix read");
     std::fs::remove_dir_all(&dir).ok();
 }
 

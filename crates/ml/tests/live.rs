@@ -333,3 +333,74 @@ fn a_missing_or_wrong_model_fails_when_the_engine_starts() {
     let err = start(&format!(r#"enhance(model="{}")"#, wrong.display()));
     assert_eq!(err.code(), "ERR_MODEL_MISMATCH", "{err}");
 }
+
+/// Issue 12: a panic on the enhancer's worker thread is caught. The worker
+/// survives it: the frames in flight come out as silence, a fresh enhancer
+/// takes over from the next chunk, the audio side keeps getting exactly as
+/// many frames as it gives (no underruns, no panic), and the stats count it
+/// with its message.
+#[test]
+fn a_panic_on_the_worker_is_caught_counted_and_the_stream_goes_on() {
+    use std::sync::atomic::Ordering::Relaxed;
+    const R16: u32 = 16_000;
+    const B: usize = 256;
+    const PANIC_AT: usize = 100; // block index
+    let (mut ch, rate) = read(&common::root().join("assets/noisy_speech.wav"), None);
+    assert_eq!(rate, R16);
+    let mut x = ch.remove(0);
+    x.truncate(200 * B);
+    let mut p = LiveEnhancer::new(LiveOptions { worker_priority: None, ..LiveOptions::default() }).unwrap();
+    assert!(!p.inject_worker_panic(), "no worker before prepare");
+    p.prepare(&StreamSpec { sample_rate: R16, channels: 1, max_block_frames: B }).unwrap();
+    let lat = p.latency_frames().unwrap();
+    let stats = p.stats();
+    let mut buf = AudioBuffer::new(1, B);
+    let mut y = Vec::with_capacity(x.len());
+    for (b, chunk) in x.chunks(B).enumerate() {
+        if b == PANIC_AT {
+            assert!(p.inject_worker_panic());
+        }
+        buf.set_frames(chunk.len());
+        buf.channel_mut(0).copy_from_slice(chunk);
+        p.process(&mut buf.as_block_mut());
+        y.extend_from_slice(buf.channel(0));
+        // A patient audio thread: wait until the worker has taken this
+        // block (the panicked chunk is not counted as processed), so that
+        // every chunk is one block and nothing underruns.
+        let taken = ((b + 1) * B - if b >= PANIC_AT { B } else { 0 }) as u64;
+        let panics = u64::from(b >= PANIC_AT);
+        let t = Instant::now();
+        while stats.worker_frames.load(Relaxed) < taken || stats.worker_panics.load(Relaxed) < panics {
+            assert!(t.elapsed() < Duration::from_secs(20), "worker stuck at block {b}");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    assert_eq!(y.len(), x.len());
+    assert_eq!(stats.worker_errors.load(Relaxed), 1);
+    assert_eq!(stats.worker_panics.load(Relaxed), 1);
+    let msg = stats.last_worker_error().expect("the panic's message is kept");
+    assert!(msg.contains("panic") && msg.contains("inject_worker_panic"), "{msg}");
+    assert_eq!(stats.underruns.load(Relaxed), 0);
+    assert_eq!(stats.dropped_frames.load(Relaxed), 0);
+
+    let cut = PANIC_AT * B; // first input frame of the lost chunk
+    let restart = cut + B; // the fresh enhancer starts here
+    let before = offline_16k(&x);
+    let after = offline_16k(&x[restart..]);
+    assert!(y[..lat].iter().all(|&s| s == 0.0), "pre-filled silence");
+    // Up to the last frames the first enhancer had released: exact.
+    let released = cut - B;
+    assert!(y[lat..lat + released] == before[..released], "before the panic: the enhancement, delayed by P");
+    // The chunk the worker panicked on (and the frames the old enhancer held) are silence.
+    assert!(y[lat + cut..lat + restart].iter().all(|&s| s == 0.0), "the lost chunk is silence");
+    assert!(before[cut..restart].iter().any(|&s| s != 0.0), "(where the enhancement was not silent)");
+    // From the next chunk on: a fresh enhancer's output of the rest, still at P.
+    let n = x.len() - lat - restart;
+    assert!(n > 50 * B);
+    assert!(y[lat + restart..] == after[..n], "after the panic: a fresh enhancement from the next chunk, at P");
+    drop(p); // joins the worker
+}
+
+fn offline_16k(x: &[f32]) -> Vec<f32> {
+    SpeechEnhancer::new(&EnhancerOptions::default()).unwrap().enhance(x, 16_000).unwrap()
+}

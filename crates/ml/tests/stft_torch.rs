@@ -6,7 +6,7 @@ mod htdemucs_fixtures;
 
 use htdemucs_fixtures::{array, max_abs_diff, peak};
 use realfft::num_complex::Complex32;
-use resonode_ml::stft::{hann_window, HtdemucsSpec, PadMode, Spectrogram, Stft, StftConfig};
+use resonode_ml::stft::{hann_window, pad, sqrt_hann_window, HtdemucsSpec, PadMode, Spectrogram, Stft, StftConfig};
 
 /// `[..., bins, frames, 2]` planes of channel `c` into a Spectrogram.
 fn spectrogram(shape: &[usize], data: &[f32], c: usize) -> Spectrogram {
@@ -72,6 +72,7 @@ fn demucs_spectro() -> Stft {
         n_fft: 4096,
         hop: 1024,
         window: hann_window(4096, true),
+        synthesis_window: None,
         normalized: true,
         center: true,
         pad_mode: PadMode::Reflect,
@@ -172,4 +173,67 @@ fn errors_are_clear() {
     let mut hs = HtdemucsSpec::new(4096).unwrap();
     assert_eq!(hs.spec(&[]).unwrap_err().code(), "ERR_EMPTY_AUDIO");
     assert_eq!(hs.ispec(&Spectrogram::zeros(2049, 3), 100).unwrap_err().code(), "ERR_SHAPE");
+}
+
+/// The frame-at-a-time API (what GTCRN streams with) gives the whole-signal
+/// transform's values bit for bit: forward columns, and an overlap-add of
+/// `inverse_frame_add` divided by `steady_envelope` inside the signal.
+#[test]
+fn one_frame_at_a_time_equals_the_whole_signal_transform() {
+    let (_, x) = array("stft/spec_in.f32");
+    let x = &x[..6000];
+    let configs = [
+        // GTCRN's: sqrt-Hann 512/256, periodic analysis, symmetric synthesis.
+        (
+            "GTCRN 512/256",
+            StftConfig {
+                window: sqrt_hann_window(512, true),
+                synthesis_window: Some(sqrt_hann_window(512, false)),
+                ..StftConfig::hann(512, 256)
+            },
+        ),
+        ("normalized 1024/256", StftConfig { normalized: true, ..StftConfig::hann(1024, 256) }),
+        ("Hann 512/128", StftConfig::hann(512, 128)),
+    ];
+    for (label, cfg) in configs {
+        let (n, hop) = (cfg.n_fft, cfg.hop);
+        let mut whole = Stft::new(cfg.clone()).unwrap();
+        let mut framed = Stft::new(cfg.clone()).unwrap();
+        let z = whole.forward(x).unwrap();
+        let padded = pad(x, n / 2, n / 2, PadMode::Reflect).unwrap();
+        let mut col = vec![Complex32::new(0.0, 0.0); framed.bins()];
+        let mut ola = vec![0.0f32; n + hop * (z.frames() - 1)];
+        for t in 0..z.frames() {
+            framed.forward_frame(&padded[t * hop..t * hop + n], &mut col).unwrap();
+            for (k, v) in col.iter().enumerate() {
+                assert_eq!(*v, z.get(k, t), "{label}: bin {k} of frame {t}");
+            }
+            // Through the frame API with the forward's own output.
+            for (k, v) in col.iter_mut().enumerate() {
+                *v = z.get(k, t);
+            }
+            framed.inverse_frame_add(&col, &mut ola[t * hop..t * hop + n]).unwrap();
+        }
+        let y = whole.inverse(&z, Some(x.len())).unwrap();
+        let env = framed.steady_envelope();
+        assert_eq!(env.len(), hop);
+        // Output sample i is overlap-add index i + n/2; away from both ends
+        // every frame covering it is present.
+        for (i, &yi) in y.iter().enumerate().take(x.len() - n).skip(n) {
+            let p = i + n / 2;
+            assert_eq!(ola[p] / env[p % hop], yi, "{label}: sample {i}");
+        }
+        // (Different analysis and synthesis windows are no identity.)
+        if cfg.synthesis_window.is_none() {
+            let e = max_abs_diff(&y[n..x.len() - n], &x[n..x.len() - n]) / peak(x);
+            assert!(e < 1e-5, "{label}: round trip {e}");
+        }
+    }
+    // Wrong lengths are shape errors, not panics.
+    let mut s = Stft::new(StftConfig::hann(512, 128)).unwrap();
+    let mut col = vec![Complex32::new(0.0, 0.0); 257];
+    assert_eq!(s.forward_frame(&[0.0; 511], &mut col).unwrap_err().code(), "ERR_SHAPE");
+    assert_eq!(s.inverse_frame_add(&col[..200], &mut [0.0; 512]).unwrap_err().code(), "ERR_SHAPE");
+    assert_eq!(s.inverse_frame_add(&col, &mut [0.0; 100]).unwrap_err().code(), "ERR_SHAPE");
+    assert!(Stft::new(StftConfig { synthesis_window: Some(vec![]), ..StftConfig::hann(512, 128) }).is_err());
 }

@@ -14,7 +14,7 @@ use resonode_analysis::track::TrackDescriptors;
 use resonode_analysis::{analyze_file, AnalysisConfig, AnalyzeOptions, FeatureFrames, FrameCsvWriter, LiveAnalyzer, LiveSnapshot, TrackAnalyzer};
 use resonode_core::Error;
 
-use crate::error::guard_core;
+use crate::error::{guard, guard_core};
 
 /// Analysis settings; absent fields take the defaults (22050 Hz, nFft 2048,
 /// hopLength 512, nMels 128, nMfcc 13, rolloffPercent 0.85, tuning 0,
@@ -164,17 +164,17 @@ pub struct AnalysisControl {
 
 #[napi]
 impl AnalysisControl {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new() -> Self {
         AnalysisControl { stop: Arc::new(AtomicBool::new(false)), fraction_bits: Arc::new(AtomicU64::new(0f64.to_bits())) }
     }
     /// Asks the analysis to stop (it rejects with ERR_INVALID_STATE).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
     /// Fraction done in [0, 1] (NaN when the length is unknown).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn fraction(&self) -> f64 {
         f64::from_bits(self.fraction_bits.load(Ordering::Relaxed))
     }
@@ -239,7 +239,7 @@ impl Task for AnalyzeFileTask {
         })
     }
     fn resolve(&mut self, _: Env, (d, frames, rate): Self::Output) -> napi::Result<FileAnalysis> {
-        Ok(FileAnalysis { track: track_to_js(&d), features: frames.map(|f| batch(&f, rate)) })
+        guard(|| Ok(FileAnalysis { track: track_to_js(&d), features: frames.map(|f| batch(&f, rate)) }))
     }
 }
 
@@ -250,7 +250,7 @@ impl Task for AnalyzeFileTask {
 /// @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_EMPTY_AUDIO,
 /// ERR_NON_FINITE_SAMPLE, ERR_INVALID_PARAMETER, ERR_IO (CSV),
 /// ERR_INVALID_STATE (stopped)
-#[napi(ts_return_type = "Promise<FileAnalysis>")]
+#[napi(catch_unwind, ts_return_type = "Promise<FileAnalysis>")]
 pub fn analyze_file_native(
     path: String,
     options: Option<AnalysisOptionsDesc>,
@@ -392,7 +392,7 @@ impl Task for PushTask {
         })
     }
     fn resolve(&mut self, _: Env, (frames, updated): Self::Output) -> napi::Result<PushResult> {
-        Ok(PushResult { features: frames.map(|f| batch(&f, self.frame_rate)), updated })
+        guard(|| Ok(PushResult { features: frames.map(|f| batch(&f, self.frame_rate)), updated }))
     }
 }
 
@@ -426,7 +426,7 @@ impl Task for FinishTask {
         })
     }
     fn resolve(&mut self, _: Env, (frames, d): Self::Output) -> napi::Result<FinishResult> {
-        Ok(FinishResult { features: frames.map(|f| batch(&f, self.frame_rate)), track: d.as_ref().map(track_to_js) })
+        guard(|| Ok(FinishResult { features: frames.map(|f| batch(&f, self.frame_rate)), track: d.as_ref().map(track_to_js) }))
     }
 }
 
@@ -437,7 +437,7 @@ impl NativeAnalyzer {
     /// returned by `finishAsync`.
     ///
     /// @throws ERR_INVALID_PARAMETER
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(sample_rate: u32, channels: u32, options: Option<AnalysisOptionsDesc>, track: Option<bool>) -> napi::Result<Self> {
         guard_core(|| {
             let cfg = analysis_config(&options.unwrap_or_default())?;
@@ -450,7 +450,7 @@ impl NativeAnalyzer {
     /// Analyses a copy of a planar block on a worker thread.
     ///
     /// @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE
-    #[napi(ts_return_type = "Promise<PushResult>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<PushResult>")]
     pub fn push_async(&self, channels: Vec<Float32Array>) -> AsyncTask<PushTask> {
         AsyncTask::new(PushTask { inner: self.inner.clone(), data: Some(channels.iter().map(|c| c.to_vec()).collect()), frame_rate: self.frame_rate })
     }
@@ -459,13 +459,13 @@ impl NativeAnalyzer {
     /// (null when the analyzer was made without `track`, or got no audio).
     ///
     /// @throws ERR_EMPTY_AUDIO when the stream was shorter than one analysis window
-    #[napi(ts_return_type = "Promise<FinishResult>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<FinishResult>")]
     pub fn finish_async(&self) -> AsyncTask<FinishTask> {
         AsyncTask::new(FinishTask { inner: self.inner.clone(), frame_rate: self.frame_rate })
     }
 
     /// The live state now.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn snapshot(&self) -> napi::Result<LiveAnalysis> {
         guard_core(|| {
             let st = self.inner.lock().map_err(|_| Error::Internal { message: "analyzer lock poisoned".into() })?;

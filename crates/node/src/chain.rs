@@ -26,7 +26,7 @@ pub fn checking_kinds() -> EnhanceKind {
 ///
 /// @throws ERR_INVALID_CHAIN for syntax errors or unknown processors,
 /// ERR_INVALID_PARAMETER for invalid values.
-#[napi]
+#[napi(catch_unwind)]
 pub fn parse_chain(text: String) -> napi::Result<Vec<ProcessorDesc>> {
     guard_core(|| {
         let parsed = chain_spec::parse(&text)?;
@@ -45,7 +45,7 @@ pub struct ProcessorKindInfo {
 }
 
 /// Every processor kind the chain grammar knows (`enhance`, live only, last).
-#[napi]
+#[napi(catch_unwind)]
 pub fn processor_kinds() -> Vec<ProcessorKindInfo> {
     resonode_dsp::registry::kinds()
         .iter()
@@ -93,6 +93,25 @@ fn copy_checking(dst: &mut [f32], src: &[f32]) -> u32 {
     top
 }
 
+/// The first NaN or infinite sample of planar `channels` (channel by
+/// channel, as [`resonode_core::AudioBlock::find_non_finite`] looks), as a
+/// [`Error::NonFiniteSample`] naming its frame and channel.
+fn check_all_finite(channels: &[&mut [f32]]) -> resonode_core::Result<()> {
+    for (c, ch) in channels.iter().enumerate() {
+        // One vectorisable pass per channel; the position only on failure.
+        if ch.iter().fold(0u32, |top, s| top.max(s.to_bits() & EXPONENT)) == EXPONENT {
+            if let Some((f, &v)) = ch.iter().enumerate().find(|(_, s)| !s.is_finite()) {
+                return Err(Error::NonFiniteSample { frame: f as u64, channel: c, value: v });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Processes `channels` in place, piece by piece through the staging
+/// buffer. All or nothing for bad input: the shape and every sample are
+/// checked before the first piece runs, so an error leaves both the
+/// caller's arrays and the chain's state as they were.
 fn process_in_pieces(p: &mut Prepared, channels: &mut [&mut [f32]]) -> resonode_core::Result<()> {
     let spec = p.chain.spec().ok_or_else(|| Error::InvalidState { reason: "chain is not prepared".into() })?;
     if channels.len() != spec.channels {
@@ -101,6 +120,13 @@ fn process_in_pieces(p: &mut Prepared, channels: &mut [&mut [f32]]) -> resonode_
     let frames = channels[0].len();
     if let Some((c, ch)) = channels.iter().enumerate().find(|(_, ch)| ch.len() != frames) {
         return Err(Error::shape(format!("channel {c} has {} frames, channel 0 has {frames}", ch.len())));
+    }
+    let one_piece = frames <= p.buf.capacity();
+    if !one_piece {
+        // Several pieces: a NaN in a later one must not find the earlier
+        // ones already processed. (One piece is checked while it is copied
+        // in, before the chain runs.)
+        check_all_finite(channels)?;
     }
     let mut start = 0;
     while start < frames {
@@ -133,7 +159,7 @@ impl NativeChain {
     /// @param maxBlockFrames largest block processed at once (larger input is split)
     /// @throws ERR_INVALID_CHAIN (also for `enhance`, which runs only in live
     /// chains), ERR_INVALID_PARAMETER
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(processors: Vec<ProcessorDesc>, sample_rate: u32, channels: u32, max_block_frames: Option<u32>) -> napi::Result<Self> {
         guard_core(|| {
             let mut chain = resonode_dsp::registry::build_chain_with(&specs(&processors)?, &EnhanceKind::refused())?;
@@ -148,7 +174,7 @@ impl NativeChain {
     ///
     /// @throws ERR_SHAPE for a wrong channel count or ragged channels,
     /// ERR_NON_FINITE_SAMPLE for NaN/Inf input.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn process(&self, mut channels: Vec<Float32Array>) -> napi::Result<()> {
         guard_core(|| {
             let mut p = self.inner.lock().map_err(|_| Error::Internal { message: "chain lock poisoned".into() })?;
@@ -171,7 +197,7 @@ impl NativeChain {
 
     /// Processes a copy of the planar channels on a worker thread and
     /// resolves with the processed channels.
-    #[napi(ts_return_type = "Promise<Float32Array[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
     pub fn process_async(&self, channels: Vec<Float32Array>) -> napi::Result<AsyncTask<ProcessTask>> {
         let data = channels.iter().map(|c| c.to_vec()).collect();
         Ok(AsyncTask::new(ProcessTask { inner: self.inner.clone(), data: Some(data) }))
@@ -180,7 +206,7 @@ impl NativeChain {
     /// Sets `"<index>.<name>"` (e.g. `"0.cutoff"`); filters keep their state.
     ///
     /// @throws ERR_INVALID_PARAMETER naming the path
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_parameter(&self, path: String, value: f64) -> napi::Result<()> {
         guard_core(|| {
             let mut p = self.inner.lock().map_err(|_| Error::Internal { message: "chain lock poisoned".into() })?;
@@ -189,7 +215,7 @@ impl NativeChain {
     }
 
     /// Reads `"<index>.<name>"`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_parameter(&self, path: String) -> napi::Result<f64> {
         guard_core(|| {
             let p = self.inner.lock().map_err(|_| Error::Internal { message: "chain lock poisoned".into() })?;
@@ -198,7 +224,7 @@ impl NativeChain {
     }
 
     /// Clears filter memories, delay lines and envelopes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reset(&self) -> napi::Result<()> {
         guard(|| {
             self.inner.lock().map_err(|_| to_napi(Error::Internal { message: "chain lock poisoned".into() }))?.chain.reset();
@@ -207,7 +233,7 @@ impl NativeChain {
     }
 
     /// Kinds of the processors, in order.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn kinds(&self) -> napi::Result<Vec<String>> {
         let p = self.inner.lock().map_err(|_| to_napi(Error::Internal { message: "chain lock poisoned".into() }))?;
         Ok(p.chain.kinds().into_iter().map(String::from).collect())
@@ -242,7 +268,7 @@ impl Task for ProcessTask {
 /// checks; cutoff vs Nyquist is checked when a stream is known).
 ///
 /// @throws ERR_INVALID_CHAIN, ERR_INVALID_PARAMETER
-#[napi]
+#[napi(catch_unwind)]
 pub fn validate_processor(desc: ProcessorDesc) -> napi::Result<()> {
     guard_core(|| resonode_dsp::registry::create_with(&desc.to_spec()?, &checking_kinds()).map(|_| ()))
 }

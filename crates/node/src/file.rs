@@ -7,27 +7,35 @@ use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_core::{AudioBuffer, Error, Sink, Source};
-use resonode_io::{ChannelSelection, FileInfo, OutputFormat, SampleFormat, SourceOptions, WavEncoding};
+use resonode_io::{FileInfo, SampleFormat};
 
 use crate::convert::{buffer_to_planar, planar_to_buffer};
 use crate::error::{guard_core, to_napi};
-use crate::pipeline::{open_sink, open_source, SinkDesc, SourceDesc};
+// Re-exported for `separate.rs`, which imports them from here.
+pub use crate::endpoints::{output_format, source_options, SinkOptionsDesc, SourceOptionsDesc};
+use crate::endpoints::{open_sink, open_source, SinkDesc, SourceDesc};
 
 /// What a file holds, as stored.
 #[napi(object)]
 pub struct AudioFileInfo {
     pub path: String,
-    /// Container: `wav`, `flac`, `mp3` or `ogg`.
+    /// Container: `wav`, `rf64`, `aiff`, `caf`, `mp4`, `flac`, `mp3` or `ogg`.
     pub format: String,
-    /// Codec, e.g. `pcm_s16le`, `flac`, `mp3`, `vorbis`.
+    /// Codec, e.g. `pcm_s16le`, `flac`, `alac`, `aac`, `mp3`, `vorbis`, `opus`.
     pub codec: String,
     /// Sample rate in Hz.
     pub sample_rate: u32,
     pub channels: u32,
-    /// Frames per channel, when the container states it.
+    /// Frames per channel that decode (counted, not taken from a header).
     pub frames: Option<f64>,
     /// `frames / sampleRate` in seconds, when known.
     pub duration_s: Option<f64>,
+    /// Frames per channel the header declares, when it does (may differ
+    /// from `frames`; see `warnings`).
+    pub declared_frames: Option<f64>,
+    /// Header claims that decoding contradicts, e.g. "the header declares N
+    /// frames but only M could be decoded". Empty for a clean file.
+    pub warnings: Vec<String>,
     pub bits_per_sample: Option<u32>,
     /// `int` or `float`.
     pub sample_format: String,
@@ -42,6 +50,8 @@ pub fn info_to_js(info: &FileInfo) -> AudioFileInfo {
         channels: info.channels as u32,
         frames: info.frames.map(|f| f as f64),
         duration_s: info.frames.map(|f| f as f64 / info.sample_rate as f64),
+        declared_frames: info.declared_frames.map(|f| f as f64),
+        warnings: info.warnings.clone(),
         bits_per_sample: info.bits_per_sample,
         sample_format: match info.sample_format {
             SampleFormat::Int => "int".into(),
@@ -50,60 +60,11 @@ pub fn info_to_js(info: &FileInfo) -> AudioFileInfo {
     }
 }
 
-/// How a file source is read.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct SourceOptionsDesc {
-    /// Resample to this rate (Hz) with rubato; default: the file's rate.
-    pub sample_rate: Option<u32>,
-    /// Downmix all channels to one (their average).
-    pub mono: Option<bool>,
-    /// Keep only these channels (0-based), in this order.
-    pub channels: Option<Vec<u32>>,
-}
-
-pub fn source_options(o: &SourceOptionsDesc) -> resonode_core::Result<SourceOptions> {
-    let channels = match (o.mono.unwrap_or(false), &o.channels) {
-        (true, Some(_)) => return Err(Error::param("channels", "`mono` and `channels` cannot be combined")),
-        (true, None) => ChannelSelection::Mono,
-        (false, Some(sel)) => ChannelSelection::Select(sel.iter().map(|&c| c as usize).collect()),
-        (false, None) => ChannelSelection::All,
-    };
-    if o.sample_rate == Some(0) {
-        return Err(Error::param("sampleRate", "must be > 0 Hz"));
-    }
-    Ok(SourceOptions { sample_rate: o.sample_rate, channels })
-}
-
-/// How a file sink writes.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct SinkOptionsDesc {
-    /// WAV sample encoding: `int16`, `int24` or `float32`; FLAC: `int16` or
-    /// `int24`. Default: the source's encoding where possible, else float32
-    /// (WAV) / int24 (FLAC).
-    pub encoding: Option<String>,
-}
-
-/// Picks the output format from the extension, the requested encoding and
-/// the source file's encoding.
-pub fn output_format(path: &Path, o: &SinkOptionsDesc, source: Option<&FileInfo>) -> resonode_core::Result<OutputFormat> {
-    let requested = match o.encoding.as_deref() {
-        None => None,
-        Some("int16") => Some(WavEncoding::Int16),
-        Some("int24") => Some(WavEncoding::Int24),
-        Some("float32") => Some(WavEncoding::Float32),
-        Some(other) => {
-            return Err(Error::param("encoding", format!("`{other}` is not one of int16, int24, float32")))
-        }
-    };
-    OutputFormat::for_path(path, requested, source)
-}
-
-/// Reads a file's header.
+/// Describes a file without decoding it (frames counted by reading its
+/// packets).
 ///
-/// @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE
-#[napi]
+/// @throws ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_EMPTY_AUDIO
+#[napi(catch_unwind)]
 pub fn probe(path: String) -> napi::Result<AudioFileInfo> {
     guard_core(|| resonode_io::probe(Path::new(&path)).map(|i| info_to_js(&i)))
 }
@@ -133,7 +94,7 @@ impl Task for LevelsTask {
 }
 
 /// Measures peak and RMS over the whole file on a worker thread.
-#[napi(ts_return_type = "Promise<AudioLevels>")]
+#[napi(catch_unwind, ts_return_type = "Promise<AudioLevels>")]
 pub fn measure_levels(path: String) -> AsyncTask<LevelsTask> {
     AsyncTask::new(LevelsTask(PathBuf::from(path)))
 }
@@ -157,14 +118,14 @@ impl NativeReader {
     /// Opens `path`.
     ///
     /// @throws ERR_NOT_FOUND, ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_INVALID_PARAMETER
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn open_file(path: String, options: Option<SourceOptionsDesc>) -> napi::Result<Self> {
         Self::open(SourceDesc { kind: "file".into(), path: Some(path), options, ..SourceDesc::default() })
     }
     /// Opens a source described like a native pipeline's (`file` or `microphone`).
     ///
     /// @throws as the source: ERR_NOT_FOUND, ERR_DECODE, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ...
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn open(desc: SourceDesc) -> napi::Result<Self> {
         guard_core(|| {
             let (src, info) = open_source(&desc)?;
@@ -177,34 +138,37 @@ impl NativeReader {
         })
     }
     /// The file as stored (before resampling or channel selection); null for live sources.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn info(&self) -> Option<AudioFileInfo> {
         self.info.as_ref().map(info_to_js)
     }
     /// Sample rate of the delivered audio in Hz.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn sample_rate(&self) -> u32 {
         self.sample_rate
     }
     /// Channels of the delivered audio.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn channels(&self) -> u32 {
         self.channels
     }
     /// Frames that will be delivered, when known.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn total_frames(&self) -> napi::Result<Option<f64>> {
         let s = self.source.lock().map_err(|_| to_napi(poisoned()))?;
         Ok(s.total_frames().map(|f| f as f64))
     }
-    /// Reads up to `maxFrames` frames; resolves with planar channels, or
-    /// `null` at the end of the file.
-    #[napi(ts_return_type = "Promise<Float32Array[] | null>")]
+    /// Reads up to `maxFrames` frames (at most 2^26 samples per read);
+    /// resolves with planar channels, or `null` at the end of the file.
+    #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[] | null>")]
     pub fn read(&self, max_frames: u32) -> AsyncTask<ReadTask> {
-        AsyncTask::new(ReadTask { source: self.source.clone(), max_frames: max_frames.max(1) as usize })
+        // At most a chain's largest block per read, so a hostile size is a
+        // short read rather than an allocation that aborts.
+        let cap = (resonode_core::chain::MAX_BLOCK_SAMPLES / (self.channels.max(1) as usize)).max(1);
+        AsyncTask::new(ReadTask { source: self.source.clone(), max_frames: (max_frames.max(1) as usize).min(cap) })
     }
     /// Starts again at the first frame.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn rewind(&self) -> napi::Result<()> {
         guard_core(|| self.source.lock().map_err(|_| poisoned())?.rewind())
     }
@@ -248,7 +212,7 @@ impl NativeWriter {
     /// encoding as the default.
     ///
     /// @throws ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn create(path: String, sample_rate: u32, channels: u32, options: Option<SinkOptionsDesc>, source_path: Option<String>) -> napi::Result<Self> {
         guard_core(|| {
             let source_info = match source_path {
@@ -268,7 +232,7 @@ impl NativeWriter {
     /// for `channels` channels at `sampleRate` Hz.
     ///
     /// @throws ERR_IO, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ERR_INVALID_PARAMETER
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn open(desc: SinkDesc, sample_rate: u32, channels: u32) -> napi::Result<Self> {
         guard_core(|| {
             if channels == 0 {
@@ -283,7 +247,7 @@ impl NativeWriter {
     /// Appends planar channels (channels x frames) on a worker thread.
     ///
     /// @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_IO, ERR_ENCODE
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn write(&self, channels: Vec<Float32Array>) -> napi::Result<AsyncTask<WriteTask>> {
         let buf = guard_core(|| {
             let buf = planar_to_buffer(&channels)?;
@@ -298,7 +262,7 @@ impl NativeWriter {
         Ok(AsyncTask::new(WriteTask { sink: self.sink.clone(), buf: Some(buf) }))
     }
     /// Completes the file (header sizes). Safe to call more than once.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finalize(&self) -> napi::Result<()> {
         guard_core(|| self.sink.lock().map_err(|_| poisoned())?.finalize())
     }

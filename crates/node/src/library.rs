@@ -21,7 +21,7 @@ use resonode_library::{
 };
 
 use crate::analysis::{track_to_js, TrackAnalysis};
-use crate::error::guard_core;
+use crate::error::{guard, guard_core, to_napi};
 
 type Shared = Arc<Mutex<Option<Library>>>;
 
@@ -43,7 +43,8 @@ impl<T: Send + 'static, J: ToNapiValue + TypeName + 'static> Task for LibraryTas
         guard_core(move || job.ok_or_else(|| Error::Internal { message: "library task ran twice".into() })?(&lib))
     }
     fn resolve(&mut self, _: Env, out: T) -> napi::Result<J> {
-        Ok((self.to_js)(out))
+        // Runs in libuv's completion callback: a panic must not unwind there.
+        guard(|| Ok((self.to_js)(out)))
     }
 }
 
@@ -182,19 +183,19 @@ pub struct ScanControl {
 
 #[napi]
 impl ScanControl {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new() -> Self {
         ScanControl { stop: Arc::new(AtomicBool::new(false)), progress: Arc::default() }
     }
 
     /// Ends the scan after the files in flight; what finished is kept.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
     /// Progress so far.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn progress(&self) -> ScanProgressJs {
         let p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
         ScanProgressJs {
@@ -399,16 +400,22 @@ impl NativeLibrary {
     ///
     /// @throws ERR_NOT_FOUND (folder missing), ERR_DATABASE (not a library,
     /// damaged, newer schema), ERR_DATABASE_LOCKED
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(path: String, busy_timeout_ms: Option<u32>) -> napi::Result<Self> {
-        let busy_timeout = Duration::from_millis(busy_timeout_ms.unwrap_or(5000) as u64);
+        let ms = busy_timeout_ms.unwrap_or(5000);
+        // SQLite takes the timeout as a C int of milliseconds (rusqlite
+        // panics beyond it): refused here as a parameter error.
+        if ms > i32::MAX as u32 {
+            return Err(to_napi(Error::param("busyTimeoutMs", format!("{ms} ms is more than {} ms", i32::MAX))));
+        }
+        let busy_timeout = Duration::from_millis(u64::from(ms));
         let path = PathBuf::from(path);
         let lib = guard_core(|| Library::open(&path, Some(busy_timeout)))?;
         Ok(NativeLibrary { lib: Arc::new(Mutex::new(Some(lib))), path, busy_timeout })
     }
 
     /// Closes the database (later calls reject with ERR_INVALID_STATE).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
@@ -417,7 +424,7 @@ impl NativeLibrary {
     /// one per core); `prune` removes tracks whose files are gone.
     ///
     /// @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
-    #[napi(ts_return_type = "Promise<ScanSummaryJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<ScanSummaryJs>")]
     pub fn scan(
         &self,
         dir: String,
@@ -437,27 +444,27 @@ impl NativeLibrary {
     }
 
     /// Adds (or re-analyses) one file; a failed analysis is recorded and rejects with its error.
-    #[napi(ts_return_type = "Promise<LibraryTrackJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<LibraryTrackJs>")]
     pub fn add(&self, path: String, control: &ScanControl) -> AsyncTask<LibraryTask<TrackRecord, LibraryTrackJs>> {
         let stop = control.stop.clone();
         task(&self.lib, track_js, move |lib| lib.add_file(&PathBuf::from(path), &Default::default(), &stop))
     }
 
     /// Every track, by path.
-    #[napi(ts_return_type = "Promise<LibraryTrackJs[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<LibraryTrackJs[]>")]
     pub fn list(&self) -> AsyncTask<LibraryTask<Vec<TrackRecord>, Vec<LibraryTrackJs>>> {
         task(&self.lib, tracks_js, |lib| lib.tracks())
     }
 
     /// One track by id or path. @throws ERR_TRACK_NOT_FOUND
-    #[napi(ts_return_type = "Promise<LibraryTrackJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<LibraryTrackJs>")]
     pub fn get(&self, which: Either<i64, String>) -> AsyncTask<LibraryTask<TrackRecord, LibraryTrackJs>> {
         let which = track_ref(which);
         task(&self.lib, track_js, move |lib| lib.track(&which))
     }
 
     /// Removes a track; resolves with what was removed. @throws ERR_TRACK_NOT_FOUND
-    #[napi(ts_return_type = "Promise<LibraryTrackJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<LibraryTrackJs>")]
     pub fn remove(&self, which: Either<i64, String>) -> AsyncTask<LibraryTask<TrackRecord, LibraryTrackJs>> {
         let which = track_ref(which);
         task(&self.lib, track_js, move |lib| lib.remove(&which))
@@ -466,7 +473,7 @@ impl NativeLibrary {
     /// Ranks the tracks that can follow a track (id or path) or live features.
     ///
     /// @throws ERR_TRACK_NOT_FOUND, ERR_INVALID_STATE (the track has no analysis), ERR_INVALID_PARAMETER
-    #[napi(ts_return_type = "Promise<RecommendationJs[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RecommendationJs[]>")]
     pub fn recommend(
         &self,
         from: Either<Either<i64, String>, CurrentFeaturesDesc>,
@@ -490,7 +497,7 @@ impl NativeLibrary {
     /// Stores feedback (after `from`, `to` was accepted or not, rating 0..1) and learns from it.
     ///
     /// @throws ERR_INVALID_PARAMETER (rating outside 0..1, unknown session), ERR_TRACK_NOT_FOUND
-    #[napi(ts_return_type = "Promise<FeedbackJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<FeedbackJs>")]
     pub fn add_feedback(
         &self,
         from: Either<Either<i64, String>, CurrentFeaturesDesc>,
@@ -509,36 +516,36 @@ impl NativeLibrary {
     }
 
     /// The preference model now.
-    #[napi(ts_return_type = "Promise<ModelJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<ModelJs>")]
     pub fn model(&self) -> AsyncTask<LibraryTask<resonode_library::learn::ModelState, ModelJs>> {
         task(&self.lib, model_js, |lib| lib.model())
     }
 
     /// Back to the default model; earlier feedback stops counting.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn reset_learning(&self) -> AsyncTask<LibraryTask<(), ()>> {
         task(&self.lib, |()| (), |lib| lib.reset_learning())
     }
 
     /// Loads the recommendation index now; resolves with the number of tracks in it.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn warm(&self) -> AsyncTask<LibraryTask<usize, u32>> {
         task(&self.lib, |n| n as u32, |lib| lib.warm())
     }
 
     /// Starts a mix session; resolves with its id.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn begin_session(&self, source: Option<String>) -> AsyncTask<LibraryTask<i64, i64>> {
         task(&self.lib, id, move |lib| lib.begin_session(source.as_deref()))
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn end_session(&self, session: i64) -> AsyncTask<LibraryTask<(), ()>> {
         task(&self.lib, |()| (), move |lib| lib.end_session(session))
     }
 
     /// Records a play (a library track, or a label for anything else).
-    #[napi(ts_return_type = "Promise<PlayJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<PlayJs>")]
     pub fn add_play(&self, session: i64, track: Option<Either<i64, String>>, label: Option<String>) -> AsyncTask<LibraryTask<Play, PlayJs>> {
         let track = track.map(track_ref);
         task(&self.lib, play_js, move |lib| {
@@ -550,7 +557,7 @@ impl NativeLibrary {
         })
     }
 
-    #[napi(ts_return_type = "Promise<SessionJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<SessionJs>")]
     pub fn session(&self, session: i64) -> AsyncTask<LibraryTask<SessionRecord, SessionJs>> {
         task(&self.lib, session_js, move |lib| lib.session(session))
     }

@@ -9,7 +9,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_mix::{render_transition, TransitionOptions, TransitionReport};
 
-use crate::error::guard_core;
+use crate::error::{guard, guard_core};
 
 /// Options of `mixTransitionNative`; absent fields take the defaults
 /// (16 / 16 / 16 beats, loudness matched).
@@ -69,7 +69,7 @@ impl Task for TransitionTask {
         guard_core(|| render_transition(&PathBuf::from(&self.a), &PathBuf::from(&self.b), &PathBuf::from(&self.out), &self.opts, &self.stop))
     }
     fn resolve(&mut self, _: Env, r: TransitionReport) -> napi::Result<TransitionReportJs> {
-        Ok(TransitionReportJs {
+        guard(|| Ok(TransitionReportJs {
             out: self.out.clone(),
             duration_s: r.duration_s,
             sample_rate: r.sample_rate,
@@ -89,7 +89,7 @@ impl Task for TransitionTask {
             loudness_a_lufs: r.loudness_a_lufs,
             loudness_b_lufs: r.loudness_b_lufs,
             expected_beats: r.expected_beats_s,
-        })
+        }))
     }
 }
 
@@ -101,12 +101,12 @@ pub struct TransitionControl {
 
 #[napi]
 impl TransitionControl {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new() -> Self {
         TransitionControl { stop: Arc::new(AtomicBool::new(false)) }
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -123,7 +123,7 @@ impl Default for TransitionControl {
 ///
 /// @throws ERR_NOT_FOUND, ERR_DECODE, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
 /// (crossfadeBeats, a track too short), ERR_INVALID_STATE (no tempo; stopped), ERR_IO
-#[napi(ts_return_type = "Promise<TransitionReportJs>")]
+#[napi(catch_unwind, ts_return_type = "Promise<TransitionReportJs>")]
 pub fn mix_transition_native(a: String, b: String, out: String, options: Option<TransitionOptionsDesc>, control: &TransitionControl) -> AsyncTask<TransitionTask> {
     let o = options.unwrap_or_default();
     let base = TransitionOptions::default();

@@ -2,17 +2,19 @@
 //! ONNX Runtime information. Inference runs on worker threads.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
-use resonode_core::Error;
 use resonode_io::WavEncoding;
 use resonode_ml::gtcrn::{EnhancerOptions, SpeechEnhancer, WindowKind};
 use resonode_ml::runtime::{ExecutionProvider, SessionOptions};
 use resonode_ml::SeparationMetrics;
 
 use crate::error::guard_core;
+use crate::pipeline::{PipelineControl, SharedControl};
 
 /// How models run.
 #[napi(object)]
@@ -39,6 +41,11 @@ pub fn session_options(o: &InferenceOptions) -> resonode_core::Result<SessionOpt
         fallback: o.fallback.unwrap_or(false),
         intra_threads: o.threads.unwrap_or(0) as usize,
     })
+}
+
+/// A sample encoding named as JS names it (`int16`, `int24`, `float32`).
+pub fn wav_encoding(name: Option<&str>) -> resonode_core::Result<Option<WavEncoding>> {
+    name.map(WavEncoding::parse).transpose()
 }
 
 /// Options of GTCRN speech enhancement.
@@ -76,12 +83,16 @@ pub struct EnhanceResult {
     pub channels: u32,
     pub processing_time_s: f64,
     pub realtime_factor: f64,
+    /// True when `stop()` ended the run early: the output file (finalised)
+    /// holds the enhancement of the `framesProcessed` frames read until then.
+    pub stopped: bool,
 }
 
 pub struct EnhanceFileTask {
     input: String,
     output: String,
     options: EnhanceOptionsDesc,
+    control: Arc<SharedControl>,
 }
 
 impl Task for EnhanceFileTask {
@@ -89,21 +100,21 @@ impl Task for EnhanceFileTask {
     type JsValue = EnhanceResult;
     fn compute(&mut self) -> napi::Result<EnhanceResult> {
         guard_core(|| {
-            let encoding = match self.options.encoding.as_deref() {
-                None => None,
-                Some("int16") => Some(WavEncoding::Int16),
-                Some("int24") => Some(WavEncoding::Int24),
-                Some("float32") => Some(WavEncoding::Float32),
-                Some(o) => return Err(Error::param("encoding", format!("`{o}` is not one of int16, int24, float32"))),
-            };
+            let encoding = wav_encoding(self.options.encoding.as_deref())?;
             let mut enhancer = SpeechEnhancer::new(&enhancer_options(&self.options)?)?;
-            let s = enhancer.enhance_file(self.input.as_ref(), self.output.as_ref(), encoding)?;
+            let control = &self.control;
+            let s =
+                enhancer.enhance_file(self.input.as_ref(), self.output.as_ref(), encoding, &control.control, |p| {
+                    control.frames.store(p.frames, Ordering::Relaxed);
+                    control.fraction_bits.store(p.fraction.unwrap_or(f64::NAN).to_bits(), Ordering::Relaxed);
+                })?;
             Ok(EnhanceResult {
                 frames_processed: s.frames as f64,
                 sample_rate: s.sample_rate,
                 channels: s.channels as u32,
                 processing_time_s: s.processing_time_s,
                 realtime_factor: s.realtime_factor,
+                stopped: s.stopped,
             })
         })
     }
@@ -113,12 +124,19 @@ impl Task for EnhanceFileTask {
 }
 
 /// Enhances speech in `input` (any rate; resampled to 16 kHz and back) into
-/// `output`, same length and time-aligned, on a worker thread.
+/// `output`, same length and time-aligned, on a worker thread. `control`
+/// reports progress and stops it like a pipeline: it resolves with
+/// `stopped` and a finalised file.
 ///
 /// @throws ERR_RUNTIME_NOT_FOUND, ERR_MODEL, ERR_MODEL_MISMATCH, ERR_NOT_FOUND, ERR_DECODE, ...
-#[napi(ts_return_type = "Promise<EnhanceResult>")]
-pub fn enhance_file(input: String, output: String, options: Option<EnhanceOptionsDesc>) -> AsyncTask<EnhanceFileTask> {
-    AsyncTask::new(EnhanceFileTask { input, output, options: options.unwrap_or_default() })
+#[napi(catch_unwind, ts_return_type = "Promise<EnhanceResult>")]
+pub fn enhance_file(
+    input: String,
+    output: String,
+    options: Option<EnhanceOptionsDesc>,
+    control: &PipelineControl,
+) -> AsyncTask<EnhanceFileTask> {
+    AsyncTask::new(EnhanceFileTask { input, output, options: options.unwrap_or_default(), control: control.shared() })
 }
 
 pub struct EnhanceTask {
@@ -143,8 +161,12 @@ impl Task for EnhanceTask {
 }
 
 /// Enhances planar audio (channels x frames) at `sampleRate` Hz.
-#[napi(ts_return_type = "Promise<Float32Array[]>")]
-pub fn enhance(channels: Vec<Float32Array>, sample_rate: u32, options: Option<EnhanceOptionsDesc>) -> AsyncTask<EnhanceTask> {
+#[napi(catch_unwind, ts_return_type = "Promise<Float32Array[]>")]
+pub fn enhance(
+    channels: Vec<Float32Array>,
+    sample_rate: u32,
+    options: Option<EnhanceOptionsDesc>,
+) -> AsyncTask<EnhanceTask> {
     AsyncTask::new(EnhanceTask {
         channels: channels.iter().map(|c| c.to_vec()).collect(),
         sample_rate,
@@ -164,7 +186,7 @@ pub struct Metrics {
 /// Computes SI-SDR, SDR, SNR (dB) and correlation of `estimate` against `reference`.
 ///
 /// @throws ERR_SHAPE for different lengths, ERR_EMPTY_AUDIO for empty signals
-#[napi]
+#[napi(catch_unwind)]
 pub fn separation_metrics(estimate: Float32Array, reference: Float32Array) -> napi::Result<Metrics> {
     guard_core(|| {
         let m = SeparationMetrics::compute(&estimate, &reference)?;
@@ -173,25 +195,25 @@ pub fn separation_metrics(estimate: Float32Array, reference: Float32Array) -> na
 }
 
 /// Scale-invariant SDR in dB (Le Roux et al. 2019).
-#[napi]
+#[napi(catch_unwind)]
 pub fn si_sdr(estimate: Float32Array, reference: Float32Array) -> napi::Result<f64> {
     guard_core(|| resonode_ml::metrics::si_sdr(&estimate, &reference))
 }
 
 /// BSS Eval SDR in dB (Vincent et al. 2006; 512-tap distortion filter, as museval / torchmetrics).
-#[napi]
+#[napi(catch_unwind)]
 pub fn sdr(estimate: Float32Array, reference: Float32Array) -> napi::Result<f64> {
     guard_core(|| resonode_ml::metrics::sdr(&estimate, &reference))
 }
 
 /// SNR in dB of `estimate` as a noisy copy of `reference`: 10 log10(|r|^2 / |e - r|^2).
-#[napi]
+#[napi(catch_unwind)]
 pub fn snr(estimate: Float32Array, reference: Float32Array) -> napi::Result<f64> {
     guard_core(|| resonode_ml::metrics::snr(&estimate, &reference))
 }
 
 /// Pearson correlation in [-1, 1].
-#[napi]
+#[napi(catch_unwind)]
 pub fn correlation(estimate: Float32Array, reference: Float32Array) -> napi::Result<f64> {
     guard_core(|| resonode_ml::metrics::correlation(&estimate, &reference))
 }

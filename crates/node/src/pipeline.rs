@@ -1,57 +1,19 @@
 //! The all-native file pipeline: FileSource -> Chain -> file sink, on a
 //! worker thread, with progress readable from JS through `PipelineControl`.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
+use resonode_core::chain_spec::ProcessorSpec;
 use resonode_core::pipeline::{self, Control, PipelineOptions, Progress, Stats};
-use resonode_core::{Error, Sink, Source};
-use resonode_device::{Backend, MicrophoneSource, SpeakerSink};
-use resonode_io::{FileInfo, FileSource};
+use resonode_core::{Chain, Error, StreamSpec};
 
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::guard_core;
-use crate::file::{output_format, source_options, SinkOptionsDesc, SourceOptionsDesc};
-use crate::realtime::{stream_config, StreamConfigDesc};
-
-/// Where a native pipeline reads: a file, or a live input device.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct SourceDesc {
-    /// `file` or `microphone`.
-    pub kind: String,
-    /// File path (`file`).
-    pub path: Option<String>,
-    /// Decoding options (`file`).
-    pub options: Option<SourceOptionsDesc>,
-    /// Device configuration (`microphone`; `channelsOut` is forced to 0).
-    pub device: Option<StreamConfigDesc>,
-    /// Audio backend (`microphone`): `default` or `none`.
-    pub backend: Option<String>,
-    /// Stop after this many seconds (`microphone`; default: until stopped).
-    pub duration_s: Option<f64>,
-}
-
-/// Where a native pipeline writes: a file, or a live output device.
-#[napi(object)]
-#[derive(Clone, Default)]
-pub struct SinkDesc {
-    /// `file` or `speaker`.
-    pub kind: String,
-    /// File path (`file`).
-    pub path: Option<String>,
-    /// Encoding options (`file`).
-    pub options: Option<SinkOptionsDesc>,
-    /// Device configuration (`speaker`; sample rate and channels default to
-    /// the stream's, `channelsIn` is forced to 0).
-    pub device: Option<StreamConfigDesc>,
-    /// Audio backend (`speaker`): `default` or `none`.
-    pub backend: Option<String>,
-}
+use crate::endpoints::{open_sink, open_source, source_rate, SinkDesc, SourceDesc};
 
 /// A native pipeline job: source -> processors -> sink, all in Rust.
 #[napi(object)]
@@ -61,52 +23,6 @@ pub struct NativePipelineSpec {
     pub sink: SinkDesc,
     /// Frames per chunk (default 65536; live sources read what is there).
     pub chunk_size: Option<u32>,
-}
-
-/// Opens a source as described.
-pub fn open_source(d: &SourceDesc) -> resonode_core::Result<(Box<dyn Source>, Option<FileInfo>)> {
-    match d.kind.as_str() {
-        "file" => {
-            let path = d.path.as_deref().ok_or_else(|| Error::param("source.path", "a file source needs a path"))?;
-            let src = FileSource::open(Path::new(path), &source_options(&d.options.clone().unwrap_or_default())?)?;
-            let info = src.info().clone();
-            Ok((Box::new(src), Some(info)))
-        }
-        "microphone" => {
-            let mut dev = d.device.clone().unwrap_or_default();
-            dev.channels_out = Some(0);
-            dev.channels_in = Some(dev.channels_in.unwrap_or(1));
-            let config = stream_config(&dev)?;
-            let limit = match d.duration_s {
-                Some(s) if !(s.is_finite() && s > 0.0) => return Err(Error::param("durationS", "must be > 0 seconds")),
-                Some(s) => Some((s * config.sample_rate as f64).round() as u64),
-                None => None,
-            };
-            let backend = Backend::parse(d.backend.as_deref().unwrap_or("default"))?;
-            Ok((Box::new(MicrophoneSource::open(config, backend, limit)?), None))
-        }
-        other => Err(Error::param("source.kind", format!("`{other}` is not file or microphone"))),
-    }
-}
-
-/// Opens a sink as described, for a stream of `sample_rate` Hz and `channels`.
-pub fn open_sink(d: &SinkDesc, sample_rate: u32, channels: usize, source_info: Option<&FileInfo>) -> resonode_core::Result<Box<dyn Sink>> {
-    match d.kind.as_str() {
-        "file" => {
-            let path = d.path.as_deref().ok_or_else(|| Error::param("sink.path", "a file sink needs a path"))?;
-            let fmt = output_format(Path::new(path), &d.options.clone().unwrap_or_default(), source_info)?;
-            Ok(resonode_io::open_sink(Path::new(path), fmt))
-        }
-        "speaker" => {
-            let mut dev = d.device.clone().unwrap_or_default();
-            dev.channels_in = Some(0);
-            dev.sample_rate = Some(dev.sample_rate.unwrap_or(sample_rate));
-            dev.channels_out = Some(dev.channels_out.unwrap_or(channels as u32));
-            let backend = Backend::parse(d.backend.as_deref().unwrap_or("default"))?;
-            Ok(Box::new(SpeakerSink::new(stream_config(&dev)?, backend)))
-        }
-        other => Err(Error::param("sink.kind", format!("`{other}` is not file or speaker"))),
-    }
 }
 
 /// What a run did. `realtimeFactor` = audio seconds / processing seconds.
@@ -120,6 +36,9 @@ pub struct PipelineStats {
     pub channels: u32,
     /// True when `stop()` ended the run early.
     pub stopped: bool,
+    /// What the source read past, e.g. "the header declares N frames but
+    /// only M could be decoded" (every frame that decoded was processed).
+    pub warnings: Vec<String>,
 }
 
 pub fn stats_to_js(s: &Stats) -> PipelineStats {
@@ -131,6 +50,7 @@ pub fn stats_to_js(s: &Stats) -> PipelineStats {
         sample_rate: s.sample_rate,
         channels: s.channels as u32,
         stopped: s.stopped,
+        warnings: s.warnings.clone(),
     }
 }
 
@@ -152,7 +72,7 @@ pub struct PipelineControl {
 
 #[napi]
 impl PipelineControl {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new() -> Self {
         let shared = SharedControl::default();
         shared.fraction_bits.store(0f64.to_bits(), Ordering::Relaxed);
@@ -160,7 +80,7 @@ impl PipelineControl {
     }
     /// Asks the run to stop after the current chunk; the output file is
     /// finalized with everything processed so far.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.shared.control.stop();
     }
@@ -169,17 +89,23 @@ impl PipelineControl {
         self.shared.clone()
     }
     /// Queues `"<index>.<name>" = value`, applied before the next chunk.
-    #[napi]
-    pub fn set_parameter(&self, path: String, value: f64) {
-        self.shared.control.set_parameter(path, value);
+    /// Once `runNativePipeline` started a job with this control, the value
+    /// is checked at the call against a prepared copy of the job's chain.
+    ///
+    /// @throws ERR_INVALID_PARAMETER naming the path (a wrong index or name,
+    /// or a value out of range for the stream, e.g. a cutoff above Nyquist);
+    /// nothing is queued then
+    #[napi(catch_unwind)]
+    pub fn set_parameter(&self, path: String, value: f64) -> napi::Result<()> {
+        guard_core(|| self.shared.control.set_parameter(path, value))
     }
     /// Completion over all passes in [0, 1], or NaN when the length is unknown.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn fraction(&self) -> f64 {
         f64::from_bits(self.shared.fraction_bits.load(Ordering::Relaxed))
     }
     /// Frames done in the current pass.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn frames(&self) -> f64 {
         self.shared.frames.load(Ordering::Relaxed) as f64
     }
@@ -191,8 +117,24 @@ impl Default for PipelineControl {
     }
 }
 
+/// A chain built from `specs` as a file pipeline builds it: `enhance` runs
+/// only in live chains and is refused here with a hint.
+fn file_chain(specs: &[ProcessorSpec]) -> resonode_core::Result<Chain> {
+    resonode_dsp::registry::build_chain_with(specs, &resonode_ml::live::EnhanceKind::refused())
+}
+
+/// A chain like the job's, prepared for a stream at `sample_rate`, that
+/// validates `setParameter` values at the call. Parameter ranges depend on
+/// the rate (Nyquist), not on the channel count or block size, so it is
+/// prepared for one channel and one-frame blocks: it never processes audio.
+fn shadow_chain(specs: &[ProcessorSpec], sample_rate: u32) -> resonode_core::Result<Chain> {
+    let mut shadow = file_chain(specs)?;
+    shadow.prepare(&StreamSpec { sample_rate, channels: 1, max_block_frames: 1 })?;
+    Ok(shadow)
+}
+
 pub struct RunTask {
-    spec: Option<NativePipelineSpec>,
+    job: Option<(NativePipelineSpec, Vec<ProcessorSpec>, Chain, u32)>,
     shared: Arc<SharedControl>,
 }
 
@@ -202,13 +144,14 @@ impl Task for RunTask {
 
     fn compute(&mut self) -> napi::Result<PipelineStats> {
         guard_core(|| {
-            let spec = self.spec.take().ok_or_else(|| resonode_core::Error::Internal { message: "task ran twice".into() })?;
-            // `enhance` runs only in live chains: refused here with a hint.
-            let mut chain = resonode_dsp::registry::build_chain_with(
-                &specs(&spec.processors)?,
-                &resonode_ml::live::EnhanceKind::refused(),
-            )?;
+            let (spec, specs, mut chain, shadow_rate) =
+                self.job.take().ok_or_else(|| Error::Internal { message: "task ran twice".into() })?;
             let (mut source, info) = open_source(&spec.source)?;
+            if source.sample_rate() != shadow_rate {
+                // The header told another rate than the decoder delivers:
+                // check values (and those queued) against the real one.
+                self.shared.control.set_shadow(shadow_chain(&specs, source.sample_rate())?)?;
+            }
             let mut sink = open_sink(&spec.sink, source.sample_rate(), source.channels(), info.as_ref())?;
             let options = PipelineOptions { chunk_frames: spec.chunk_size.unwrap_or(65536) as usize };
             let shared = &self.shared;
@@ -228,9 +171,24 @@ impl Task for RunTask {
 /// Runs a native pipeline (file or microphone -> processors -> file or
 /// speaker) on a worker thread.
 ///
-/// @throws (rejects with) any resonode error; the output file stays valid
-/// with everything processed before the failure.
-#[napi(ts_return_type = "Promise<PipelineStats>")]
-pub fn run_native_pipeline(spec: NativePipelineSpec, control: &PipelineControl) -> AsyncTask<RunTask> {
-    AsyncTask::new(RunTask { spec: Some(spec), shared: control.shared.clone() })
+/// Before it returns, on the calling thread, it builds the chain, reads the
+/// source's sample rate (a file's header, or the device configuration) and
+/// gives `control` a prepared copy of the chain: from then on
+/// `control.setParameter` checks values at the call, and values queued on
+/// `control` before are checked here.
+///
+/// @throws ERR_INVALID_CHAIN, ERR_INVALID_PARAMETER (a processor, or a value
+/// queued on `control`, invalid for the stream), ERR_NOT_FOUND,
+/// ERR_UNSUPPORTED_FORMAT, ERR_DECODE (the source's header)
+/// @returns a promise that rejects with any resonode error; the output file
+/// stays valid with everything processed before the failure.
+#[napi(catch_unwind, ts_return_type = "Promise<PipelineStats>")]
+pub fn run_native_pipeline(spec: NativePipelineSpec, control: &PipelineControl) -> napi::Result<AsyncTask<RunTask>> {
+    guard_core(|| {
+        let specs = specs(&spec.processors)?;
+        let chain = file_chain(&specs)?;
+        let rate = source_rate(&spec.source)?;
+        control.shared.control.set_shadow(shadow_chain(&specs, rate)?)?;
+        Ok(AsyncTask::new(RunTask { job: Some((spec, specs, chain, rate)), shared: control.shared.clone() }))
+    })
 }

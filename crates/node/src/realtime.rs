@@ -2,10 +2,7 @@
 //! `RealtimeEngine` whose events and tapped audio reach JS through a pump
 //! thread and a weak ThreadsafeFunction (never from the audio callback).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -13,8 +10,8 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_core::Error;
 use resonode_device::{
-    Backend, DeviceFilter, DeviceInfo, EngineEvent, EngineOptions, EngineStats, LatencyHint, RealtimeEngine,
-    StreamConfig,
+    Backend, ControlMessage, Delivery, DeviceFilter, DeviceInfo, EngineEvent, EngineOptions, EngineStats, LatencyHint,
+    PumpSink, RealtimeEngine, StreamConfig,
 };
 
 use resonode_ml::live::EnhanceKind;
@@ -22,7 +19,7 @@ use resonode_ml::runtime::SessionOptions;
 
 use crate::analysis::{feed_planar, NativeAnalyzer, SharedAnalyzer};
 use crate::convert::{specs, ProcessorDesc};
-use crate::error::{guard_core, to_napi};
+use crate::error::{guard, guard_core, to_napi};
 
 /// Stream configuration as JS passes it; absent fields take the defaults.
 #[napi(object)]
@@ -81,14 +78,15 @@ pub struct ResolvedStreamConfig {
     pub output_device: Option<String>,
     /// `input`, `output` or `duplex`.
     pub direction: String,
-    /// One buffer in ms: bufferSize / sampleRate * 1000.
-    pub latency_ms: f64,
+    /// One buffer in ms: bufferSize / sampleRate * 1000 (not the stream's
+    /// latency: that is `stats.latencyMs`).
+    pub buffer_ms: f64,
 }
 
 /// Validates a stream configuration and fills in defaults.
 ///
 /// @throws ERR_INVALID_PARAMETER naming the field
-#[napi]
+#[napi(catch_unwind)]
 pub fn resolve_stream_config(config: StreamConfigDesc) -> napi::Result<ResolvedStreamConfig> {
     guard_core(|| stream_config(&config).map(resolved))
 }
@@ -101,7 +99,7 @@ fn resolved(c: StreamConfig) -> ResolvedStreamConfig {
         channels_out: c.channels_out.into(),
         latency: c.latency.as_str().into(),
         direction: c.direction().as_str().into(),
-        latency_ms: c.latency_ms(),
+        buffer_ms: c.latency_ms(),
         input_device: c.input_device,
         output_device: c.output_device,
     }
@@ -174,7 +172,7 @@ impl Task for ListDevicesTask {
 /// Lists devices on a worker thread. `filter`: `all`, `input`, `output`, `duplex`.
 ///
 /// @throws ERR_BACKEND_NOT_AVAILABLE when no audio backend answers
-#[napi(ts_return_type = "Promise<AudioDevice[]>")]
+#[napi(catch_unwind, ts_return_type = "Promise<AudioDevice[]>")]
 pub fn list_devices(backend: Option<String>, filter: Option<String>) -> AsyncTask<ListDevicesTask> {
     AsyncTask::new(ListDevicesTask { backend, filter })
 }
@@ -237,7 +235,7 @@ impl Task for TestDeviceTask {
 
 /// Plays a test tone on and/or records from a device and reports levels
 /// (and, for a loopback pair, round-trip latency).
-#[napi(ts_return_type = "Promise<DeviceTestResult>")]
+#[napi(catch_unwind, ts_return_type = "Promise<DeviceTestResult>")]
 pub fn test_device(id: Option<String>, duration_s: Option<f64>, backend: Option<String>) -> AsyncTask<TestDeviceTask> {
     AsyncTask::new(TestDeviceTask { id, duration_s: duration_s.unwrap_or(1.0), backend })
 }
@@ -266,11 +264,35 @@ pub struct RealtimeStats {
     pub latency_ms_measured: Option<f64>,
     pub buffer_size: u32,
     pub sample_rate: u32,
+    /// Frames of tapped audio dropped because JS (or the pump) did not
+    /// keep up; each drop is also reported by an `audioDropped` message.
     pub tap_dropped: f64,
+    /// Output samples that were NaN/infinite and replaced by 0.
+    pub non_finite_samples: f64,
+    /// Parameter changes a processor refused on the audio thread.
+    pub params_rejected: f64,
+    /// Failures of processors' worker threads (`enhance`): inference errors
+    /// and caught panics.
+    pub worker_errors: f64,
+    /// Panics caught in the audio callback.
+    pub panics: f64,
+    /// The engine failed for good (a panic it did not restart from, or lost
+    /// streams it gave up on); its output is silence.
+    pub failed: bool,
+    /// Successful automatic restarts (streams rebuilt, chain reset after a panic).
     pub restarts: u32,
-    /// Audio threads running under a real-time scheduling policy
-    /// (`SCHED_FIFO` on Linux; 0 when the OS refused it).
+    /// Attempts to reopen lost streams.
+    pub restart_attempts: u32,
+    /// The backend running: `pulseaudio`, `alsa`, or `none` (also after an
+    /// `auto` fallback).
+    pub backend: String,
+    /// Audio threads granted real-time scheduling.
     pub realtime_threads: u32,
+    /// Audio threads whose request was refused.
+    pub realtime_threads_refused: u32,
+    /// How the last grant was made: `sched_fifo`, `rtkit`, `platform`, or
+    /// `none`.
+    pub realtime_mechanism: String,
     /// Duplex: times the input ran ahead of the output for a whole second
     /// (device clocks disagree) and the excess was dropped; not xruns.
     pub drift_corrections: f64,
@@ -312,8 +334,17 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
         buffer_size: s.actual_buffer_size,
         sample_rate: s.sample_rate,
         tap_dropped: s.tap_dropped as f64,
+        non_finite_samples: s.non_finite_samples as f64,
+        params_rejected: s.params_rejected as f64,
+        worker_errors: s.worker_errors as f64,
+        panics: s.panics as f64,
+        failed: s.failed,
         restarts: s.restarts,
+        restart_attempts: s.restart_attempts,
+        backend: s.backend.as_str().into(),
         realtime_threads: s.realtime_threads,
+        realtime_threads_refused: s.realtime_refused,
+        realtime_mechanism: s.realtime_mechanism.as_str().into(),
         drift_corrections: s.drift_corrections as f64,
         drift_frames_dropped: s.drift_frames_dropped as f64,
         processing_latency_frames: s.processing_latency_frames as f64,
@@ -329,15 +360,22 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
 #[napi(object)]
 pub struct RealtimeMessage {
     /// `audio`, `error`, `xrun`, `deviceLost`, `restarted`, `restartFailed`,
-    /// `parameterRejected` or `dropped`.
+    /// `parameterRejected`, `dropped`, `audioDropped`, `fallback`,
+    /// `analysis`, `analysisError` or `finished`.
     pub kind: String,
-    /// Stable error code for error-like events (`ERR_STREAM`, `ERR_BUFFER_UNDERRUN`, ...).
+    /// Stable error code for error-like events (`ERR_STREAM`, `ERR_BUFFER_UNDERRUN`, `ERR_INTERNAL`, ...).
     pub code: Option<String>,
     pub message: Option<String>,
     /// `input` or `output`.
     pub side: Option<String>,
     /// Tapped processed audio (planar), for `audio` messages.
     pub channels: Option<Vec<Float32Array>>,
+    /// Frames dropped, for `audioDropped` messages.
+    pub frames: Option<f64>,
+}
+
+fn message(kind: &str) -> RealtimeMessage {
+    RealtimeMessage { kind: kind.into(), code: None, message: None, side: None, channels: None, frames: None }
 }
 
 fn event_to_js(e: &EngineEvent) -> RealtimeMessage {
@@ -345,15 +383,31 @@ fn event_to_js(e: &EngineEvent) -> RealtimeMessage {
         EngineEvent::StreamError { side, .. } | EngineEvent::Xrun { side, .. } | EngineEvent::DeviceLost { side } => {
             Some(side.as_str().to_string())
         }
+        EngineEvent::Panic { side: Some(side), .. } => Some(side.as_str().to_string()),
         _ => None,
     };
-    let err = e.to_error();
     RealtimeMessage {
-        kind: e.name().into(),
-        code: err.as_ref().map(|e| e.code().to_string()),
-        message: Some(err.map(|e| e.to_string()).unwrap_or_else(|| format!("{e:?}"))),
+        code: e.to_error().map(|e| e.code().to_string()),
+        message: Some(e.message()),
         side,
-        channels: None,
+        ..message(e.name())
+    }
+}
+
+fn control_to_js(m: &ControlMessage) -> RealtimeMessage {
+    match m {
+        ControlMessage::Event(e) => event_to_js(e),
+        ControlMessage::AudioDropped { frames } => RealtimeMessage {
+            frames: Some(*frames as f64),
+            message: Some(format!("{frames} frames of tapped audio were dropped: the consumer did not keep up")),
+            ..message("audioDropped")
+        },
+        ControlMessage::Custom { kind, code, message: text } => RealtimeMessage {
+            code: code.map(Into::into),
+            message: text.clone(),
+            ..message(kind)
+        },
+        ControlMessage::Finished => message("finished"),
     }
 }
 
@@ -364,8 +418,12 @@ pub struct RealtimeOptionsDesc {
     /// Send processed audio to JS (`audio` messages) through a tap ring of
     /// this many frames.
     pub tap_frames: Option<u32>,
-    /// Rebuild lost streams automatically.
+    /// Recover automatically (default true): rebuild lost streams (device
+    /// unplugged, audio server restarted) and reset the chain after a panic.
     pub auto_restart: Option<bool>,
+    /// How long lost streams are retried before `restartFailed` (ms,
+    /// default 30000).
+    pub restart_timeout_ms: Option<f64>,
     /// `none` backend only: stop after this many frames.
     pub max_frames: Option<f64>,
     /// `none` backend only: input to play (in a loop) instead of silence,
@@ -381,107 +439,145 @@ pub struct RealtimeOptionsDesc {
 
 type MessageFn = ThreadsafeFunction<RealtimeMessage, (), RealtimeMessage, napi::Status, false, true, 256>;
 
-struct Pump {
-    running: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+/// The engine's pump delivers to JS through a weak, bounded
+/// ThreadsafeFunction, never blocking: a full queue is retried (control
+/// messages) or counted as dropped (audio).
+struct JsSink {
+    tsfn: MessageFn,
+    analyzer: Option<SharedAnalyzer>,
+    analyzer_failed: bool,
+    emit_audio: bool,
 }
 
-/// A running live engine: processors inside the audio callback.
-#[napi]
-pub struct NativeRealtime {
-    engine: Arc<Mutex<Option<RealtimeEngine>>>,
-    pump: Mutex<Pump>,
-    last_stats: Mutex<Option<EngineStats>>,
-}
-
-fn message(kind: &str) -> RealtimeMessage {
-    RealtimeMessage { kind: kind.into(), code: None, message: None, side: None, channels: None }
-}
-
-fn pump_loop(engine: Arc<Mutex<Option<RealtimeEngine>>>, running: Arc<AtomicBool>, tsfn: MessageFn, analyzer: Option<SharedAnalyzer>, emit_audio: bool) {
-    let mut tap = engine.lock().ok().and_then(|g| g.as_ref().and_then(|e| e.take_tap()));
-    let channels = tap.as_ref().map_or(1, |t| t.channels());
-    let mut scratch = vec![0.0f32; 4096 * channels];
-    let mut analyzer_failed = false;
-    while running.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(10));
-        let events = match engine.lock() {
-            Ok(g) => g.as_ref().map(|e| e.poll_events()).unwrap_or_default(),
-            Err(_) => break,
-        };
-        for e in &events {
-            tsfn.call(event_to_js(e), ThreadsafeFunctionCallMode::NonBlocking);
-        }
-        if let Some(t) = tap.as_mut() {
-            loop {
-                let got = t.read(&mut scratch);
-                if got == 0 {
-                    break;
-                }
-                // One deinterleaved copy serves the analyzer and JS.
-                let planar: Vec<Vec<f32>> = (0..channels).map(|c| (0..got).map(|i| scratch[i * channels + c]).collect()).collect();
-                // The analyzer runs here, on the pump thread: off the audio
-                // callback, fed from the lock-free tap.
-                if let (Some(a), false) = (analyzer.as_ref(), analyzer_failed) {
-                    match feed_planar(a, &planar) {
-                        Some(true) => {
-                            tsfn.call(message("analysis"), ThreadsafeFunctionCallMode::NonBlocking);
-                        }
-                        Some(false) => {}
-                        None => {
-                            analyzer_failed = true;
-                            let m = a.lock().ok().and_then(|st| st.failure());
-                            tsfn.call(
-                                RealtimeMessage { kind: "analysisError".into(), code: m.as_ref().map(|e| e.code().to_string()), message: m.map(|e| e.to_string()), side: None, channels: None },
-                                ThreadsafeFunctionCallMode::NonBlocking,
-                            );
-                        }
-                    }
-                }
-                if !emit_audio {
-                    continue;
-                }
-                let planar = planar.into_iter().map(Float32Array::new).collect();
-                tsfn.call(
-                    RealtimeMessage { kind: "audio".into(), code: None, message: None, side: None, channels: Some(planar) },
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
-            }
-        }
-        let finished = engine.lock().map(|g| g.as_ref().is_none_or(|e| e.is_finished())).unwrap_or(true);
-        if finished {
-            tsfn.call(message("finished"), ThreadsafeFunctionCallMode::NonBlocking);
-            break;
-        }
+fn delivery(status: napi::Status) -> Delivery {
+    match status {
+        napi::Status::Ok => Delivery::Delivered,
+        napi::Status::QueueFull => Delivery::Full,
+        _ => Delivery::Closed,
     }
 }
 
-#[napi]
-impl NativeRealtime {
-    /// Opens the devices and starts the engine (blocks up to the open
-    /// timeout, 10 s); `onMessage` receives events and tapped audio from a
-    /// non-real-time pump thread.
-    ///
-    /// Processors come from `resonode-dsp`'s registry, and `enhance` from
-    /// `resonode-ml` (a `LiveEnhancer`: its model loads and its worker
-    /// thread starts here, before the audio runs).
-    ///
-    /// With `analyzer` (made for the engine's rate and processing
-    /// channels), the tapped audio (start with `tapFrames`) is analysed on
-    /// the pump thread from the first frame on; an `analysis` message
-    /// follows each update of its tempo / key / trend.
-    ///
-    /// @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
-    /// for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
-    #[napi(factory, ts_args_type = "config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void, analyzer?: NativeAnalyzer | undefined | null")]
-    pub fn start(
-        config: StreamConfigDesc,
-        processors: Vec<ProcessorDesc>,
-        backend_name: Option<String>,
-        options: Option<RealtimeOptionsDesc>,
-        on_message: Function<RealtimeMessage, ()>,
-        analyzer: Option<&NativeAnalyzer>,
-    ) -> napi::Result<Self> {
+impl PumpSink for JsSink {
+    fn control(&mut self, m: &ControlMessage) -> Delivery {
+        delivery(self.tsfn.call(control_to_js(m), ThreadsafeFunctionCallMode::NonBlocking))
+    }
+
+    fn audio(&mut self, planar: Vec<Vec<f32>>) -> Delivery {
+        let channels = planar.into_iter().map(Float32Array::new).collect();
+        delivery(self.tsfn.call(
+            RealtimeMessage { channels: Some(channels), ..message("audio") },
+            ThreadsafeFunctionCallMode::NonBlocking,
+        ))
+    }
+
+    /// The analyzer runs here, on the pump thread: off the audio callback,
+    /// fed from the lock-free tap.
+    fn observe(&mut self, planar: &[Vec<f32>], out: &mut Vec<ControlMessage>) {
+        let (Some(a), false) = (self.analyzer.as_ref(), self.analyzer_failed) else { return };
+        match feed_planar(a, planar) {
+            Some(true) => out.push(ControlMessage::Custom { kind: "analysis", code: None, message: None }),
+            Some(false) => {}
+            None => {
+                self.analyzer_failed = true;
+                let e = a.lock().ok().and_then(|st| st.failure());
+                out.push(ControlMessage::Custom {
+                    kind: "analysisError",
+                    code: e.as_ref().map(|e| e.code()),
+                    message: e.map(|e| e.to_string()),
+                });
+            }
+        }
+    }
+
+    fn wants_audio(&self) -> bool {
+        self.emit_audio
+    }
+}
+
+/// What `startRealtime` needs on its worker thread.
+pub struct StartRealtimeTask {
+    config: StreamConfigDesc,
+    processors: Vec<ProcessorDesc>,
+    backend: Option<String>,
+    options: RealtimeOptionsDesc,
+    sink: Option<JsSink>,
+    none_input: Option<Vec<f32>>,
+}
+
+impl Task for StartRealtimeTask {
+    type Output = RealtimeEngine;
+    type JsValue = NativeRealtime;
+
+    /// Builds the chain (loads `enhance` models), opens the devices, starts
+    /// the engine and its pump: all off the JS thread.
+    fn compute(&mut self) -> napi::Result<RealtimeEngine> {
+        guard_core(|| {
+            let o = &self.options;
+            let config = stream_config(&self.config)?;
+            let base = EngineOptions::default();
+            let opts = EngineOptions {
+                tap_frames: o.tap_frames.map(|f| f as usize),
+                auto_restart: o.auto_restart.unwrap_or(base.auto_restart),
+                restart_timeout: match o.restart_timeout_ms {
+                    Some(ms) if ms.is_finite() && ms >= 0.0 => std::time::Duration::from_secs_f64(ms / 1000.0),
+                    Some(ms) => return Err(Error::param("restartTimeoutMs", format!("must be a finite number >= 0, got {ms}"))),
+                    None => base.restart_timeout,
+                },
+                max_frames: match o.max_frames {
+                    Some(f) if f.is_finite() && f >= 0.0 => Some(f as u64),
+                    Some(f) => return Err(Error::param("maxFrames", format!("must be a finite number >= 0, got {f}"))),
+                    None => None,
+                },
+                none_input: self.none_input.take().map(Arc::from),
+                // Processed audio leaves through the tap only: no capture
+                // queue for a pipeline reader that does not exist here.
+                capture: false,
+                ..base
+            };
+            let specs = specs(&self.processors)?;
+            let session = SessionOptions { library_path: o.runtime_path.clone().map(Into::into), ..Default::default() };
+            let chain = resonode_dsp::registry::build_chain_with(&specs, &EnhanceKind::live(session))?;
+            // The shadow validates `setParameter` values; its `enhance` only
+            // mirrors `mix` (no second model, no second worker).
+            let shadow = resonode_dsp::registry::build_chain_with(&specs, &EnhanceKind::mirror())?;
+            let engine = RealtimeEngine::start_with_shadow(config, chain, shadow, backend(&self.backend)?, opts)?;
+            let sink = self.sink.take().ok_or_else(|| Error::Internal { message: "the task ran twice".into() })?;
+            engine.start_pump(sink)?;
+            Ok(engine)
+        })
+    }
+
+    fn resolve(&mut self, _: Env, engine: RealtimeEngine) -> napi::Result<NativeRealtime> {
+        guard(|| Ok(NativeRealtime { engine: Arc::new(Mutex::new(Some(engine))), last_stats: Arc::new(Mutex::new(None)) }))
+    }
+}
+
+/// Opens the devices and starts a live engine on a worker thread (the JS
+/// thread never waits for a device or a model); resolves once audio runs.
+/// `onMessage` receives events and tapped audio from a non-real-time pump
+/// thread (see `resonode_device::pump`).
+///
+/// Processors come from `resonode-dsp`'s registry, and `enhance` from
+/// `resonode-ml` (a `LiveEnhancer`: its model loads and its worker thread
+/// starts here, before the audio runs).
+///
+/// With `analyzer` (made for the engine's rate and processing channels),
+/// the tapped audio (start with `tapFrames`) is analysed on the pump thread
+/// from the first frame on; an `analysis` message follows each update of its
+/// tempo / key / trend.
+///
+/// @throws ERR_INVALID_PARAMETER, ERR_INVALID_CHAIN, ERR_BACKEND_NOT_AVAILABLE, ERR_DEVICE_NOT_FOUND, ERR_STREAM;
+/// for `enhance`: ERR_NOT_FOUND (model file), ERR_MODEL, ERR_MODEL_MISMATCH, ERR_RUNTIME_NOT_FOUND
+#[napi(catch_unwind, ts_args_type = "config: StreamConfigDesc, processors: ProcessorDesc[], backend: string | undefined | null, options: RealtimeOptionsDesc | undefined | null, onMessage: (message: RealtimeMessage) => void, analyzer?: NativeAnalyzer | undefined | null", ts_return_type = "Promise<NativeRealtime>")]
+pub fn start_realtime(
+    config: StreamConfigDesc,
+    processors: Vec<ProcessorDesc>,
+    backend_name: Option<String>,
+    options: Option<RealtimeOptionsDesc>,
+    on_message: Function<RealtimeMessage, ()>,
+    analyzer: Option<&NativeAnalyzer>,
+) -> napi::Result<AsyncTask<StartRealtimeTask>> {
+    guard(|| {
         let analyzer = analyzer.map(|a| a.inner.clone());
         let tsfn: MessageFn = on_message
             .build_threadsafe_function::<RealtimeMessage>()
@@ -489,40 +585,58 @@ impl NativeRealtime {
             .weak::<true>()
             .max_queue_size::<256>()
             .build()?;
-        let emit_audio = options.as_ref().and_then(|o| o.emit_audio).unwrap_or(true);
-        let engine = guard_core(|| {
-            let o = options.unwrap_or_default();
-            let config = stream_config(&config)?;
-            let opts = EngineOptions {
-                tap_frames: o.tap_frames.map(|f| f as usize),
-                auto_restart: o.auto_restart.unwrap_or(false),
-                max_frames: o.max_frames.map(|f| f as u64),
-                none_input: o.none_input.as_ref().map(|a| std::sync::Arc::from(&a[..])),
-                // Processed audio leaves through the tap only: no capture
-                // queue for a pipeline reader that does not exist here.
-                capture: false,
-                ..EngineOptions::default()
-            };
-            let specs = specs(&processors)?;
-            let session = SessionOptions { library_path: o.runtime_path.map(Into::into), ..Default::default() };
-            let chain = resonode_dsp::registry::build_chain_with(&specs, &EnhanceKind::live(session))?;
-            // The shadow validates `setParameter` values; its `enhance` only
-            // mirrors `mix` (no second model, no second worker).
-            let shadow = resonode_dsp::registry::build_chain_with(&specs, &EnhanceKind::mirror())?;
-            RealtimeEngine::start_with_shadow(config, chain, shadow, backend(&backend_name)?, opts)
-        })?;
-        let engine = Arc::new(Mutex::new(Some(engine)));
-        let running = Arc::new(AtomicBool::new(true));
-        let thread = {
-            let (engine, running) = (engine.clone(), running.clone());
-            std::thread::Builder::new()
-                .name("resonode-pump".into())
-                .spawn(move || pump_loop(engine, running, tsfn, analyzer, emit_audio))
-                .map_err(|e| to_napi(Error::Internal { message: format!("cannot start the pump thread: {e}") }))?
-        };
-        Ok(NativeRealtime { engine, pump: Mutex::new(Pump { running, thread: Some(thread) }), last_stats: Mutex::new(None) })
-    }
+        let options = options.unwrap_or_default();
+        // Copied here: a typed array cannot leave the JS thread.
+        let none_input = options.none_input.as_ref().map(|a| a.to_vec());
+        let emit_audio = options.emit_audio.unwrap_or(true);
+        Ok(AsyncTask::new(StartRealtimeTask {
+            config,
+            processors,
+            backend: backend_name,
+            options: RealtimeOptionsDesc { none_input: None, ..options },
+            sink: Some(JsSink { tsfn, analyzer, analyzer_failed: false, emit_audio }),
+            none_input,
+        }))
+    })
+}
 
+/// Stops an engine on a worker thread.
+pub struct StopRealtimeTask {
+    engine: Option<RealtimeEngine>,
+    last_stats: Arc<Mutex<Option<EngineStats>>>,
+}
+
+impl Task for StopRealtimeTask {
+    type Output = EngineStats;
+    type JsValue = RealtimeStats;
+    fn compute(&mut self) -> napi::Result<EngineStats> {
+        guard_core(|| {
+            let stats = match self.engine.take() {
+                Some(e) => e.stop()?,
+                None => self
+                    .last_stats
+                    .lock()
+                    .map_err(|_| Error::Internal { message: "stats lock poisoned".into() })?
+                    .ok_or_else(|| Error::InvalidState { reason: "the engine never ran".into() })?,
+            };
+            *self.last_stats.lock().map_err(|_| Error::Internal { message: "stats lock poisoned".into() })? = Some(stats);
+            Ok(stats)
+        })
+    }
+    fn resolve(&mut self, _: Env, s: EngineStats) -> napi::Result<RealtimeStats> {
+        guard(|| Ok(stats_to_js(&s)))
+    }
+}
+
+/// A running live engine: processors inside the audio callback.
+#[napi]
+pub struct NativeRealtime {
+    engine: Arc<Mutex<Option<RealtimeEngine>>>,
+    last_stats: Arc<Mutex<Option<EngineStats>>>,
+}
+
+#[napi]
+impl NativeRealtime {
     fn with_engine<T>(&self, f: impl FnOnce(&RealtimeEngine) -> resonode_core::Result<T>) -> napi::Result<T> {
         guard_core(|| {
             let g = self.engine.lock().map_err(|_| Error::Internal { message: "engine lock poisoned".into() })?;
@@ -537,53 +651,52 @@ impl NativeRealtime {
     /// (lock-free); filters keep their state, gains ramp.
     ///
     /// @throws ERR_INVALID_PARAMETER naming the path, ERR_INVALID_STATE after stop
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_parameter(&self, path: String, value: f64) -> napi::Result<()> {
         self.with_engine(|e| e.set_parameter(&path, value))
     }
 
     /// The current (last queued) value of `"<index>.<name>"`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_parameter(&self, path: String) -> napi::Result<f64> {
         self.with_engine(|e| e.parameter(&path))
     }
 
     /// A snapshot of the counters (also after stop).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> napi::Result<RealtimeStats> {
-        if let Some(s) = *self.last_stats.lock().map_err(|_| to_napi(Error::Internal { message: "poisoned".into() }))? {
-            return Ok(stats_to_js(&s));
-        }
-        self.with_engine(|e| Ok(stats_to_js(&e.stats())))
+        guard_core(|| {
+            if let Some(s) = *self.last_stats.lock().map_err(|_| Error::Internal { message: "poisoned".into() })? {
+                return Ok(stats_to_js(&s));
+            }
+            let g = self.engine.lock().map_err(|_| Error::Internal { message: "engine lock poisoned".into() })?;
+            match g.as_ref() {
+                Some(e) => Ok(stats_to_js(&e.stats())),
+                None => Err(Error::InvalidState { reason: "the realtime engine is stopping".into() }),
+            }
+        })
     }
 
     /// The configuration in use, with derived values.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn config(&self) -> napi::Result<ResolvedStreamConfig> {
         self.with_engine(|e| Ok(resolved(e.config().clone())))
     }
 
-    /// Whether the engine has stopped by itself (frame limit, lost device).
-    #[napi(getter)]
-    pub fn finished(&self) -> bool {
-        self.engine.lock().map(|g| g.as_ref().is_none_or(|e| e.is_finished())).unwrap_or(true)
+    /// Whether the engine has stopped by itself (frame limit, lost device
+    /// given up on, a failure), or was stopped.
+    #[napi(catch_unwind, getter)]
+    pub fn finished(&self) -> napi::Result<bool> {
+        guard(|| Ok(self.engine.lock().map(|g| g.as_ref().is_none_or(|e| e.is_finished())).unwrap_or(true)))
     }
 
-    /// Stops the streams and the pump; returns the final stats. Idempotent.
-    #[napi]
-    pub fn stop(&self) -> napi::Result<RealtimeStats> {
-        guard_core(|| {
-            let mut pump = self.pump.lock().map_err(|_| Error::Internal { message: "pump lock poisoned".into() })?;
-            pump.running.store(false, Ordering::Release);
-            if let Some(t) = pump.thread.take() {
-                let _ = t.join();
-            }
-            let engine = self.engine.lock().map_err(|_| Error::Internal { message: "engine lock poisoned".into() })?.take();
-            let mut last = self.last_stats.lock().map_err(|_| Error::Internal { message: "poisoned".into() })?;
-            if let Some(e) = engine {
-                *last = Some(e.stop()?);
-            }
-            last.map(|s| stats_to_js(&s)).ok_or_else(|| Error::InvalidState { reason: "the engine never ran".into() })
+    /// Stops the streams and the pump on a worker thread (the pump first
+    /// delivers what is left); resolves with the final stats. Idempotent.
+    #[napi(catch_unwind, ts_return_type = "Promise<RealtimeStats>")]
+    pub fn stop(&self) -> napi::Result<AsyncTask<StopRealtimeTask>> {
+        guard(|| {
+            let engine = self.engine.lock().map_err(|_| to_napi(Error::Internal { message: "engine lock poisoned".into() }))?.take();
+            Ok(AsyncTask::new(StopRealtimeTask { engine, last_stats: self.last_stats.clone() }))
         })
     }
 }

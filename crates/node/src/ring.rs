@@ -3,6 +3,7 @@
 use napi::bindgen_prelude::Float32Array;
 use napi_derive::napi;
 use resonode_core::ring::{self, Consumer, Producer};
+use resonode_core::chain::MAX_BLOCK_SAMPLES;
 use resonode_core::Error;
 
 use crate::error::guard_core;
@@ -20,8 +21,9 @@ pub struct AudioRingBuffer {
 
 #[napi]
 impl AudioRingBuffer {
-    /// @throws ERR_INVALID_PARAMETER when `capacityFrames` or `channels` is 0
-    #[napi(constructor)]
+    /// @throws ERR_INVALID_PARAMETER when `capacityFrames` or `channels` is 0,
+    /// or the buffer would hold more than 2^26 samples
+    #[napi(catch_unwind, constructor)]
     pub fn new(capacity_frames: u32, channels: u32) -> napi::Result<Self> {
         guard_core(|| {
             if capacity_frames == 0 || channels == 0 {
@@ -30,37 +32,44 @@ impl AudioRingBuffer {
                     "must be at least 1",
                 ));
             }
+            // A hostile size must fail here, not as an allocation that aborts.
+            if (capacity_frames as usize).saturating_mul(channels as usize) > MAX_BLOCK_SAMPLES {
+                return Err(Error::param(
+                    "capacityFrames",
+                    format!("{capacity_frames} frames x {channels} channels is more than {MAX_BLOCK_SAMPLES} samples"),
+                ));
+            }
             let (producer, consumer) = ring::channel(capacity_frames as usize, channels as usize);
             Ok(AudioRingBuffer { producer, consumer, scratch: Vec::new() })
         })
     }
     /// Capacity in frames.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn capacity(&self) -> u32 {
         self.producer.capacity() as u32
     }
     /// Channels per frame.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn channels(&self) -> u32 {
         self.producer.channels() as u32
     }
     /// Frames ready to read.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn available(&mut self) -> u32 {
         self.consumer.available() as u32
     }
     /// Frames that can be written.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn free(&mut self) -> u32 {
         self.producer.free() as u32
     }
     /// Writes interleaved frames; returns how many whole frames fit.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn write_interleaved(&mut self, samples: Float32Array) -> u32 {
         self.producer.write(&samples) as u32
     }
     /// Reads up to `maxFrames` frames as one interleaved array.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn read_interleaved(&mut self, max_frames: u32) -> Float32Array {
         let ch = self.consumer.channels();
         let want = (max_frames as usize).min(self.consumer.available());
@@ -72,7 +81,7 @@ impl AudioRingBuffer {
     /// Writes planar channels (channels x frames); returns frames written.
     ///
     /// @throws ERR_SHAPE for a wrong channel count or ragged channels
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn write(&mut self, channels: Vec<Float32Array>) -> napi::Result<u32> {
         guard_core(|| {
             let ch = self.producer.channels();
@@ -94,7 +103,7 @@ impl AudioRingBuffer {
         })
     }
     /// Reads up to `maxFrames` frames as planar channels.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn read(&mut self, max_frames: u32) -> Vec<Float32Array> {
         let ch = self.consumer.channels();
         let want = (max_frames as usize).min(self.consumer.available());

@@ -11,11 +11,12 @@ use napi::bindgen_prelude::{AsyncTask, Float32Array, Object};
 use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_core::Error;
+use resonode_ml::separation::spawn_worker;
 use resonode_ml::separation_worker::EventCallback;
-use resonode_ml::{SeparationWorker, WorkerEvent, WorkerInput, WorkerOptions, WorkerStats};
+use resonode_ml::{SeparationWorker, WorkerEvent, WorkerStats};
 
 use crate::error::{guard, guard_core, to_napi};
-use crate::separate::{input_of, load_model, separate_options, SeparationInputDesc, SeparationOptionsDesc};
+use crate::separate::{config_of, input_of, SeparationInputDesc, SeparationOptionsDesc};
 
 /// What a streaming separation did.
 #[napi(object)]
@@ -106,9 +107,7 @@ fn event_to_js(ev: WorkerEvent) -> Option<SeparationEvent> {
             chunk_idx: Some(region.chunk_idx as u32),
             is_last: Some(region.is_last),
             time_s: Some(time.as_secs_f64()),
-            stems: Some(
-                region.stems.into_iter().map(|s| s.into_iter().map(Float32Array::new).collect()).collect(),
-            ),
+            stems: Some(region.stems.into_iter().map(|s| s.into_iter().map(Float32Array::new).collect()).collect()),
             ..empty("region")
         },
         WorkerEvent::End(stats) => SeparationEvent { stats: Some(stats_to_js(&stats)), ..empty("end") },
@@ -141,32 +140,25 @@ impl NativeSeparationStream {
     /// blocks given to `push()`. Model errors arrive through `next()`.
     ///
     /// @throws ERR_INVALID_PARAMETER (options, missing sample rate, global normalisation of pushed blocks), ERR_NOT_FOUND / ERR_DECODE (input file), ERR_SHAPE / ERR_NON_FINITE_SAMPLE / ERR_EMPTY_AUDIO (planar input)
-    #[napi(factory)]
+    #[napi(catch_unwind, factory)]
     pub fn open(
         input: SeparationInputDesc,
         channels: Option<Vec<Float32Array>>,
         options: SeparationOptionsDesc,
     ) -> napi::Result<Self> {
         guard_core(|| {
-            let separate = separate_options(&options)?;
-            let input = input_of(&input, channels)?;
-            let worker_input = match input {
-                crate::separate::Input::Push(channels, sample_rate) => WorkerInput::Push { channels, sample_rate },
-                other => match other.open()? {
-                    Some((source, _)) => WorkerInput::Source(source),
-                    None => return Err(Error::Internal { message: "no source for a non-push input".into() }),
-                },
-            };
-            let opts = WorkerOptions { separate, ..WorkerOptions::default() };
-            let load = move |o: &mut resonode_ml::SeparateOptions| load_model(&options, o);
-            let worker = SeparationWorker::spawn(load, worker_input, opts)?;
-            Ok(NativeSeparationStream { worker: Arc::new(Mutex::new(Some(worker))), joined: Arc::new(AtomicBool::new(false)) })
+            let config = config_of(&options)?;
+            let worker = spawn_worker(input_of(&input, channels)?, config)?;
+            Ok(NativeSeparationStream {
+                worker: Arc::new(Mutex::new(Some(worker))),
+                joined: Arc::new(AtomicBool::new(false)),
+            })
         })
     }
 
     /// Resolves with the next event (`started`, `region`, `end`), or null
     /// after `end`; rejects with the run's error.
-    #[napi(ts_return_type = "Promise<SeparationEvent | null>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<SeparationEvent | null>")]
     pub fn next<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let (deferred, promise) = env.create_deferred()?;
         let callback: EventCallback = Box::new(move |ev: Option<WorkerEvent>| match ev {
@@ -193,11 +185,12 @@ impl NativeSeparationStream {
     /// and arrive through `next()`.
     ///
     /// @throws ERR_INVALID_STATE when the input was ended, the run is over, or the stream reads its own input
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn push<'e>(&self, env: &'e Env, block: Vec<Float32Array>) -> napi::Result<Object<'e>> {
         let data: Vec<Vec<f32>> = block.iter().map(|c| c.to_vec()).collect();
         let guard_ = self.worker()?;
-        let w = guard_.as_ref().ok_or_else(|| to_napi(Error::InvalidState { reason: "the stream is closed".into() }))?;
+        let w =
+            guard_.as_ref().ok_or_else(|| to_napi(Error::InvalidState { reason: "the stream is closed".into() }))?;
         guard_core(|| w.push(data))?;
         let (deferred, promise) = env.create_deferred()?;
         w.when_ready(Box::new(move || deferred.resolve(|_| Ok(()))));
@@ -205,7 +198,7 @@ impl NativeSeparationStream {
     }
 
     /// Ends the pushed input; the rest is separated and `end` follows.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn end(&self) -> napi::Result<()> {
         if let Some(w) = self.worker()?.as_ref() {
             w.end_input();
@@ -215,7 +208,7 @@ impl NativeSeparationStream {
 
     /// Stops the run within one model call; `next()` then yields `end`
     /// with `stopped`. Does not wait (see `close()`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) -> napi::Result<()> {
         if let Some(w) = self.worker()?.as_ref() {
             w.stop();
@@ -224,13 +217,13 @@ impl NativeSeparationStream {
     }
 
     /// Statistics so far.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> napi::Result<Option<StreamingStats>> {
         Ok(self.worker()?.as_ref().map(|w| stats_to_js(&w.stats())))
     }
 
     /// Whether the worker thread has finished and freed the model.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn exited(&self) -> napi::Result<bool> {
         let joined = self.joined.load(Ordering::Acquire);
         Ok(self.worker()?.as_ref().map_or(joined, |w| w.has_exited()))
@@ -239,7 +232,7 @@ impl NativeSeparationStream {
     /// Stops the run and resolves, with the final statistics, once the
     /// worker thread has exited and the model is freed. Idempotent (null
     /// after the first).
-    #[napi(ts_return_type = "Promise<StreamingStats | null>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<StreamingStats | null>")]
     pub fn close(&self) -> napi::Result<AsyncTask<CloseTask>> {
         let worker = self.worker()?.take();
         if let Some(w) = &worker {
