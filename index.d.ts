@@ -1177,7 +1177,7 @@ export interface SeparationEvent {
  * (passed beside this object) or `pushChannels` (streaming only).
  */
 export interface SeparationInputDesc {
-  /** A file: WAV, FLAC, MP3 or Ogg Vorbis. */
+  /** A file: WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC. */
   path?: string
   /** How the file is decoded (resampling, channel selection). */
   sourceOptions?: SourceOptionsDesc

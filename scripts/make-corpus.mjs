@@ -6,7 +6,9 @@
 // committed files). Every file is made from a short synthetic tone and then
 // mutated here, byte by byte, so the script documents what each file is.
 // __test__/corpus/expect.json records what each file should give: "ok"
-// (with the frame count `info` must report) or an error code.
+// (with the frame count `info` must report) or an error code. A rerun gives
+// the same files and expectations but not the same bytes everywhere (Ogg
+// stream serial numbers and sox's dither are random).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'

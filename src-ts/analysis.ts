@@ -94,7 +94,7 @@ function nativeOptions(o: AnalysisOptions): AnalysisOptions {
 }
 
 /**
- * Analyses a whole file (WAV, FLAC, MP3, Ogg Vorbis; any rate and channel
+ * Analyses a whole file (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC; any rate and channel
  * count) off the JS thread, decoding and analysing on two threads in
  * bounded memory.
  *

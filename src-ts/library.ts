@@ -324,7 +324,7 @@ export class Library {
   }
 
   /**
-   * Analyses every audio file (WAV, FLAC, MP3, Ogg Vorbis) under `dir` on
+   * Analyses every audio file (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC) under `dir` on
    * all cores: unchanged files are skipped, changed ones re-analysed,
    * failures recorded per file (`summary.failures`, and as tracks with
    * `error`). Stopping keeps everything finished.

@@ -28,9 +28,12 @@ export interface ChunkReader {
 }
 
 /**
- * Audio decoded from a file (WAV PCM/float incl. WAVE_FORMAT_EXTENSIBLE,
- * FLAC, MP3, Ogg Vorbis; decoded by symphonia) chunk by chunk at constant
- * memory. Decoding runs on a worker thread.
+ * Audio decoded from a file (WAV and RF64 PCM/float/µ-law/A-law incl.
+ * WAVE_FORMAT_EXTENSIBLE, AIFF/AIFC, CAF, FLAC, MP3, Ogg Vorbis, Ogg Opus,
+ * M4A AAC/ALAC; symphonia, and opus-pure for Opus) chunk by chunk at
+ * constant memory. Decoding runs on a worker thread. A file whose header
+ * declares more frames than it holds is read to its last decodable frame
+ * (the run's `stats.warnings` says so).
  */
 export class FileSource {
   readonly kind = 'file'

@@ -30,7 +30,7 @@ pub struct AnalyzeOptions {
 /// bound on memory (8 blocks of 65536 frames: 4 MB of stereo).
 const QUEUE_BLOCKS: usize = 8;
 
-/// Analyses the file at `path` (WAV, FLAC, MP3, Ogg Vorbis; any rate and
+/// Analyses the file at `path` (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC; any rate and
 /// channel count). `on_progress(fraction)` is called after every block
 /// (`NaN` when the length is unknown), `on_frames` with each batch of frame
 /// features. `stop` ends the analysis early (with [`Error::InvalidState`]).

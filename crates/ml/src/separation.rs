@@ -46,7 +46,7 @@ use crate::separation_worker::{SeparationWorker, StoppableSource, WorkerInput, W
 /// What a separation reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SeparationInput {
-    /// A file (WAV, FLAC, MP3, Ogg Vorbis), decoded with `options`
+    /// A file (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC), decoded with `options`
     /// (resampling, channel selection).
     File {
         /// The file.

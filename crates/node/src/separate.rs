@@ -96,7 +96,7 @@ pub struct SeparationOptionsDesc {
 #[napi(object)]
 #[derive(Clone, Default)]
 pub struct SeparationInputDesc {
-    /// A file: WAV, FLAC, MP3 or Ogg Vorbis.
+    /// A file: WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC.
     pub path: Option<String>,
     /// How the file is decoded (resampling, channel selection).
     pub source_options: Option<SourceOptionsDesc>,
