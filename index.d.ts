@@ -907,6 +907,13 @@ export interface RealtimeStats {
    */
   realtimeMechanism: string
   /**
+   * Processors' worker threads (`enhance`) granted real-time scheduling,
+   * of `workerThreads`.
+   */
+  workerRealtimeThreads: number
+  /** Processors with a worker thread in the chain. */
+  workerThreads: number
+  /**
    * Duplex: times the input ran ahead of the output for a whole second
    * (device clocks disagree) and the excess was dropped; not xruns.
    */

@@ -204,6 +204,12 @@ pub struct EngineStats {
     pub realtime_threads: u32,
     /// Audio threads whose request for it was refused.
     pub realtime_refused: u32,
+    /// Processors' worker threads (`enhance`) running under a real-time
+    /// policy ([`WorkerStats::worker_realtime`]), of
+    /// [`worker_threads`](EngineStats::worker_threads).
+    pub worker_realtime_threads: u32,
+    /// Processors with a worker thread in the chain.
+    pub worker_threads: u32,
     /// How the last grant was made (`None` when nothing was granted).
     pub realtime_mechanism: crate::priority::Mechanism,
     /// Duplex only: times captured frames the output never caught up with
@@ -763,6 +769,8 @@ impl RealtimeEngine {
             playback_starved: load(&s.playback_starved),
             realtime_threads: s.realtime_threads.load(Ordering::Relaxed),
             realtime_refused: s.realtime_refused.load(Ordering::Relaxed),
+            worker_realtime_threads: worker_sum(|w| &w.worker_realtime) as u32,
+            worker_threads: self.workers.len() as u32,
             realtime_mechanism: crate::priority::Mechanism::from_code(s.realtime_mechanism.load(Ordering::Relaxed)),
             drift_corrections: load(&s.drift_corrections),
             drift_frames_dropped: load(&s.drift_frames_dropped),

@@ -293,6 +293,11 @@ pub struct RealtimeStats {
     /// How the last grant was made: `sched_fifo`, `rtkit`, `platform`, or
     /// `none`.
     pub realtime_mechanism: String,
+    /// Processors' worker threads (`enhance`) granted real-time scheduling,
+    /// of `workerThreads`.
+    pub worker_realtime_threads: u32,
+    /// Processors with a worker thread in the chain.
+    pub worker_threads: u32,
     /// Duplex: times the input ran ahead of the output for a whole second
     /// (device clocks disagree) and the excess was dropped; not xruns.
     pub drift_corrections: f64,
@@ -345,6 +350,8 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
         realtime_threads: s.realtime_threads,
         realtime_threads_refused: s.realtime_refused,
         realtime_mechanism: s.realtime_mechanism.as_str().into(),
+        worker_realtime_threads: s.worker_realtime_threads,
+        worker_threads: s.worker_threads,
         drift_corrections: s.drift_corrections as f64,
         drift_frames_dropped: s.drift_frames_dropped as f64,
         processing_latency_frames: s.processing_latency_frames as f64,
