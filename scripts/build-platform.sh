@@ -170,7 +170,7 @@ const step = async (name, fn) => {
   if (ortLib) {
     process.env.ORT_DYLIB_PATH = ortLib
     await step('enhanceFile (ONNX Runtime, load-dynamic)', async () => {
-      const r = await b.enhanceFile(path.join(assets, 'noisy_speech.wav'), path.join(tmp, 'enh.wav'))
+      const r = await b.enhanceFile(path.join(assets, 'noisy_speech.wav'), path.join(tmp, 'enh.wav'), null, new b.PipelineControl())
       return `${r.framesProcessed} frames, ${r.realtimeFactor.toFixed(1)}x real time`
     })
   } else console.log('skip enhanceFile (no onnxruntime-node library for this platform)')
