@@ -183,3 +183,13 @@ pub fn check_range(value: f64, min: f64, max: f64) -> Result<f64, ParamError> {
         Err(ParamError::OutOfRange { min, max })
     }
 }
+
+/// The text of a caught panic (`catch_unwind`'s payload): the `&str` or
+/// `String` `panic!` carries, or `"unknown panic"`.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use resonode_core::error::panic_message;
 use resonode_core::ring::Consumer;
 
 use crate::events::{EngineEvent, EventHub};
@@ -148,13 +149,6 @@ impl Drop for Pump {
     }
 }
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
 struct State {
     pending: VecDeque<ControlMessage>,
     scratch: Vec<f32>,
@@ -217,7 +211,7 @@ fn cycle(src: &mut PumpSource, sink: &mut impl PumpSink, st: &mut State) {
         // An observer's panic loses neither the block nor what it said.
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| sink.observe(&planar, &mut said))) {
             said.push(ControlMessage::Event(EngineEvent::Internal {
-                message: format!("the event pump's observer (e.g. a live analyzer) caught a panic ({}); it carries on", panic_text(p.as_ref())),
+                message: format!("the event pump's observer (e.g. a live analyzer) caught a panic ({}); it carries on", panic_message(p.as_ref())),
             }));
         }
         for m in said.drain(..) {
@@ -248,7 +242,7 @@ fn run(mut src: PumpSource, mut sink: impl PumpSink, stop: Arc<AtomicBool>) {
         let finished = (src.finished)();
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| cycle(&mut src, &mut sink, &mut st))) {
             st.queue(ControlMessage::Event(EngineEvent::Internal {
-                message: format!("the event pump caught a panic ({}); it carries on", panic_text(p.as_ref())),
+                message: format!("the event pump caught a panic ({}); it carries on", panic_message(p.as_ref())),
             }));
         }
         let dropped = src.render_stats.tap_dropped.load(Ordering::Relaxed) + src.dropped.load(Ordering::Relaxed);
@@ -282,7 +276,7 @@ fn flush_guarded(st: &mut State, sink: &mut impl PumpSink) -> bool {
             // The message that made the sink panic goes, or it would again.
             st.pending.pop_front();
             st.queue(ControlMessage::Event(EngineEvent::Internal {
-                message: format!("the event pump caught a panic delivering a message ({}); it carries on", panic_text(p.as_ref())),
+                message: format!("the event pump caught a panic delivering a message ({}); it carries on", panic_message(p.as_ref())),
             }));
             false
         }

@@ -148,11 +148,7 @@ fn map_sym(path: &str, what: &str, e: SymError) -> Error {
 /// Runs `f`, turning a panic inside a decoder library into [`Error::Decode`].
 pub(crate) fn guard<T>(path: &str, what: &str, f: impl FnOnce() -> T) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
+        let msg = resonode_core::error::panic_message(payload.as_ref());
         decode_err(path, format!("the decoder failed on malformed data while {what} ({msg})"))
     })
 }

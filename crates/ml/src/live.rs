@@ -84,7 +84,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use resonode_core::error::check_range;
+use resonode_core::error::{check_range, panic_message};
 use resonode_core::ring::{self, Consumer, Producer};
 use resonode_core::{AudioBlockMut, Error, ParamError, Processor, Result, StreamSpec, WorkerStats};
 use resonode_dsp::registry::{Args, Extension, KindInfo, Sort};
@@ -533,15 +533,6 @@ struct WorkerState {
     emitted: u64,
     /// Frames of silence owed to the return ring after a failure.
     owed_silence: u64,
-}
-
-/// The text of a caught panic.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Worker {

@@ -508,11 +508,7 @@ where
     L: FnOnce(&mut SeparateOptions) -> Result<HtDemucs>,
 {
     let result = catch_unwind(AssertUnwindSafe(|| run(shared, load, input, opts))).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let message = resonode_core::error::panic_message(panic.as_ref());
         Err(Error::Internal { message: format!("panic in the separation thread: {message}") })
     });
     // `run` has returned: the model and the source are dropped.

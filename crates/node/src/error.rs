@@ -28,11 +28,7 @@ impl<T> IntoNapi<T> for resonode_core::Result<T> {
 /// Node (the release profile keeps `panic = "unwind"` for this).
 pub fn guard<T>(f: impl FnOnce() -> napi::Result<T>) -> napi::Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let message = resonode_core::error::panic_message(panic.as_ref());
         Err(to_napi(Error::Internal { message: format!("panic: {message}") }))
     })
 }
