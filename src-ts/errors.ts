@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'ERR_DATABASE'
   | 'ERR_DATABASE_LOCKED'
   | 'ERR_TRACK_NOT_FOUND'
+  | 'ERR_ABORTED'
   | 'ERR_INTERNAL'
 
 /** Base class of every error resonode throws. */
@@ -90,6 +91,41 @@ export class TrackNotFoundError extends ResonodeError {}
 /** A bug in resonode, such as a caught Rust panic (`ERR_INTERNAL`). */
 export class InternalError extends ResonodeError {}
 
+/**
+ * A long-running call was stopped through its `AbortSignal` (`ERR_ABORTED`).
+ * Its `name` is `'AbortError'`, as Node's and the DOM's, so code written for
+ * `fetch` or `stream.pipeline` recognises it. Outputs were finalised with
+ * everything done before the abort; `stats` holds the partial stats or
+ * result of the call (its own type), and `cause` the signal's `reason`.
+ */
+export class AbortError extends ResonodeError {
+  /** What the call did before it stopped (the call's stats or result type), when it had started. */
+  stats?: unknown
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'AbortError'
+  }
+}
+
+/** The {@link AbortError} for `signal`, carrying `stats`: what the call did before it stopped. */
+export function abortError(signal: AbortSignal | undefined, stats?: unknown, what = 'the operation'): AbortError {
+  const err = new AbortError('ERR_ABORTED', `aborted: ${what} was stopped by its AbortSignal`, signal?.reason === undefined ? undefined : { cause: signal.reason })
+  if (stats !== undefined) err.stats = stats
+  return err
+}
+
+/**
+ * Checks an `AbortSignal` option: anything but `undefined` or an
+ * `AbortSignal` is refused.
+ *
+ * @throws InvalidParameterError (`ERR_INVALID_PARAMETER`, parameter `signal`)
+ */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined
+  if (!(signal instanceof AbortSignal)) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `signal`: must be an AbortSignal')
+  return signal
+}
+
 const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?: { cause?: unknown }) => ResonodeError> = {
   ERR_INVALID_PARAMETER: InvalidParameterError,
   ERR_INVALID_CHAIN: InvalidChainError,
@@ -114,6 +150,7 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?
   ERR_DATABASE: DatabaseError,
   ERR_DATABASE_LOCKED: DatabaseLockedError,
   ERR_TRACK_NOT_FOUND: TrackNotFoundError,
+  ERR_ABORTED: AbortError,
   ERR_INTERNAL: InternalError,
 }
 
