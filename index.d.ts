@@ -16,6 +16,8 @@ export declare class AnalysisControl {
   stop(): void
   /** Fraction done in [0, 1] (NaN when the length is unknown). */
   get fraction(): number
+  /** Analysis frames completed (and written to the CSV, when there is one). */
+  get frames(): number
 }
 
 /**
@@ -232,8 +234,31 @@ export declare class NativeRealtime {
   /**
    * Stops the streams and the pump on a worker thread (the pump first
    * delivers what is left); resolves with the final stats. Idempotent.
+   *
+   * Pending `read`s waiting for frames that are not buffered end at
+   * once (with `null`); the frames the pump still delivers stay readable.
    */
   stop(): Promise<RealtimeStats>
+  /**
+   * Takes exactly `frames` frames of tapped audio (planar, channels x
+   * frames) from the read buffer, waiting up to `timeoutMs` (absent: until
+   * they are there or the engine ends). Resolves with `null` when they did
+   * not come in time or cannot come any more (the engine ended); then
+   * nothing is taken. Concurrent reads are served strictly in call order
+   * (a read waits until every earlier one is settled).
+   *
+   * No thread waits: a read that cannot be served at once is queued with
+   * its promise in the buffer; the pump thread settles it after a block
+   * (`stop()` / the engine's end settle it with what is buffered or
+   * `null`), and one timer thread shared by all reads settles it with
+   * `null` at its deadline. Its promise keeps the event loop alive while
+   * it waits. The audio callback never touches the buffer.
+   *
+   * @throws ERR_INVALID_PARAMETER for `frames` outside 1..=readBufferFrames
+   * or a negative / non-finite `timeoutMs`; ERR_INVALID_STATE without a
+   * read buffer (`readBufferFrames` 0)
+   */
+  read(frames: number, timeoutMs?: number | undefined | null): Promise<Float32Array[] | null>
 }
 
 /** A separation running on its own thread, pulled region by region. */
@@ -280,26 +305,123 @@ export declare class NativeSeparationStream {
 }
 
 /**
+ * Decodes encoded audio (WAV, RF64, FLAC, MP3, Ogg Vorbis/Opus/FLAC,
+ * AIFF, CAF, fast-start MP4/M4A; recognised from the bytes) pushed in from
+ * JS as it arrives, on its own thread, at bounded memory: `push` copies the
+ * bytes into a queue of about `queueBytes` (default 256 KiB) and returns
+ * false once it is full; the feeder then awaits `drain()`.
+ *
+ * Errors (rejections of `info` / `read`): ERR_EMPTY_AUDIO (no bytes),
+ * ERR_UNSUPPORTED_FORMAT (not audio, or a codec not decoded),
+ * ERR_DECODE (damaged data; a stream ending before its header's length,
+ * after every decoded frame), ERR_IO (`fail()` was called: the input
+ * failed), ERR_INVALID_STATE (after `close()`).
+ */
+export declare class NativeStreamDecoder {
+  /**
+   * Starts the decoder thread. `name` names the stream in error messages
+   * (default `"<stream>"`); `queueBytes` bounds the byte queue.
+   *
+   * @throws ERR_INTERNAL when the thread cannot start
+   */
+  constructor(name?: string | undefined | null, queueBytes?: number | undefined | null)
+  /**
+   * Queues a copy of `bytes`; false when the queue is full (await
+   * `drain()` before pushing more). Ignored after `end`/`fail`/`close`.
+   */
+  push(bytes: Uint8Array): boolean
+  /**
+   * Resolves when the queue has room again (at once if it has; also
+   * when the stream is closed or failed).
+   */
+  drain(): Promise<void>
+  /** The end of the input: the decoder finishes with what was pushed. */
+  end(): void
+  /**
+   * The input failed (e.g. the upload was aborted): after the bytes
+   * pushed so far, reads reject with ERR_IO naming `reason`.
+   */
+  fail(reason: string): void
+  /**
+   * Stops decoding and drops queued bytes; later calls reject with
+   * ERR_INVALID_STATE. Safe to call more than once.
+   */
+  close(): void
+  /**
+   * Resolves with the stream's header information once enough bytes
+   * have arrived (`frames` is null: unknown ahead).
+   */
+  info(): Promise<AudioFileInfo>
+  /**
+   * Decodes up to `maxFrames` frames; resolves with planar channels
+   * (channels x frames), or null at the end of the stream.
+   */
+  read(maxFrames: number): Promise<Float32Array[] | null>
+}
+
+/**
+ * Encodes planar blocks into the bytes of a WAV (sizes 0xFFFFFFFF: length
+ * unknown), FLAC (STREAMINFO length unknown), `s16le` or `f32le` stream for
+ * a destination that cannot seek; see `resonode_io::StreamEncoder`.
+ */
+export declare class NativeStreamEncoder {
+  /**
+   * `format`: `wav`, `flac`, `s16le` or `f32le`; `encoding` (wav, flac):
+   * `int16`, `int24` or `float32` (default float32 for WAV, int24 for FLAC).
+   *
+   * @throws ERR_INVALID_PARAMETER
+   */
+  constructor(format: string, encoding: string | undefined | null, sampleRate: number, channels: number, name?: string | undefined | null)
+  /**
+   * Encodes planar channels (channels x frames) on a worker thread;
+   * resolves with the bytes to write (the header comes first).
+   *
+   * @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_ENCODE
+   */
+  encode(channels: Array<Float32Array>): Promise<Buffer>
+  /**
+   * The last bytes (FLAC's last frame; the header alone when nothing
+   * was encoded). Later calls return an empty buffer.
+   *
+   * @throws ERR_ENCODE
+   */
+  finish(): Buffer
+}
+
+/**
  * Writes planar blocks to a WAV or FLAC file, or plays them on an output
- * device. A file on disk stays valid after every write, so a failure later
- * keeps what was written.
+ * device, optionally keeping one stem (`stemIndex`) and resampling
+ * (`sampleRate`) on the way. A file on disk stays valid after every write,
+ * so a failure later keeps what was written.
  */
 export declare class NativeWriter {
   /**
-   * Creates `path` for `channels` channels at `sampleRate` Hz. Format by
-   * extension (`.wav`, `.flac`); `sourcePath` (optional) lends its
-   * encoding as the default.
+   * Creates `path` for a stream of `channels` channels at `sampleRate`
+   * Hz. Format by extension (`.wav`, `.flac`); `sourcePath` (optional)
+   * lends its encoding as the default. With `options.sampleRate` the
+   * file is written at that rate (resampled with rubato; exactly
+   * `round(frames * options.sampleRate / sampleRate)` frames once
+   * finalized); with `options.stemIndex` only that stem is written.
    *
    * @throws ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
    */
   static create(path: string, sampleRate: number, channels: number, options?: SinkOptionsDesc | undefined | null, sourcePath?: string | undefined | null): NativeWriter
   /**
    * Opens a sink described like a native pipeline's (`file` or `speaker`)
-   * for `channels` channels at `sampleRate` Hz.
+   * for a stream of `channels` channels at `sampleRate` Hz. A speaker
+   * with `options.sampleRate` runs its device at that rate; the stream
+   * is resampled here, on the writing thread, never in the device
+   * callback.
    *
    * @throws ERR_IO, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ERR_INVALID_PARAMETER
    */
   static open(desc: SinkDesc, sampleRate: number, channels: number): NativeWriter
+  /**
+   * Frames handed to the file or device so far, at its rate and after
+   * stem selection: `round(input frames * rate ratio)` once finalized.
+   * For a speaker whose `finalize` succeeded, the frames played.
+   */
+  get framesWritten(): number
   /**
    * Appends planar channels (channels x frames) on a worker thread.
    *
@@ -335,6 +457,17 @@ export declare class PipelineControl {
   get fraction(): number
   /** Frames done in the current pass. */
   get frames(): number
+  /** Frames written to the sink so far (analysis passes not counted). */
+  get framesWritten(): number
+  /** Chunks written to the sink so far. */
+  get chunksWritten(): number
+  /**
+   * Sample rate in Hz of the stream the job processes; 0 until
+   * `runNativePipeline` read the source's format.
+   */
+  get sampleRate(): number
+  /** Channels of the stream the job processes; 0 until known. */
+  get channels(): number
 }
 
 /** Stops a scan and reports its progress (polled from JS). */
@@ -658,6 +791,16 @@ export interface LiveAnalysis {
   updates: number
 }
 
+/** One log record as the `setLogger` hook receives it. */
+export interface LogRecordJs {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** E.g. `resonode::device`. */
+  target: string
+  message: string
+  /** When it was logged: milliseconds since the Unix epoch. */
+  timestampMs: number
+}
+
 /** Measures peak and RMS over the whole file on a worker thread. */
 export declare function measureLevels(path: string): Promise<AudioLevels>
 
@@ -716,6 +859,18 @@ export interface NormalizationStats {
 }
 
 /**
+ * The linear gain of `normalize(peak=peakDb)` after an analysis pass that
+ * measured the absolute sample peak `measuredPeak` (linear, over all
+ * channels, as a float32 sample). Computed by the native processor itself
+ * (`resonode_dsp::Normalize`: `10^(peakDb/20) / measuredPeak`; 1 for
+ * silence), so applying `fround(sample * gain)` equals its output exactly.
+ *
+ * @throws ERR_INVALID_PARAMETER for `peakDb` outside -100..20 dBFS or a
+ * negative or non-finite `measuredPeak`
+ */
+export declare function normalizeGain(peakDb: number, measuredPeak: number): number
+
+/**
  * Parses a chain string such as `"highpass(80) gain(-3db)"` into
  * processor descriptions, checking that every element builds. `enhance()`
  * is accepted (it runs in live chains; file pipelines refuse it).
@@ -740,6 +895,11 @@ export interface PipelineStats {
    * only M could be decoded" (every frame that decoded was processed).
    */
   warnings: Array<string>
+  /**
+   * Frames the sink delivered at its own rate (a resampling or
+   * stem-selecting file or speaker sink), when it counts them.
+   */
+  framesDelivered?: number
 }
 
 /** A play in a mix session. */
@@ -840,6 +1000,11 @@ export interface RealtimeOptionsDesc {
    * when the tap only feeds an attached analyzer.
    */
   emitAudio?: boolean
+  /**
+   * Frames per channel kept for `read()` (the latest ones; default and 0:
+   * no read buffer). Needs the tap (`tapFrames`): the pump fills it.
+   */
+  readBufferFrames?: number
 }
 
 /** Counters of a live engine. Loads are fractions of the buffer period. */
@@ -943,6 +1108,12 @@ export interface RealtimeStats {
    * cannot keep up).
    */
   workerLoad: number
+  /**
+   * Frames the read buffer discarded, oldest first, because `read()` did
+   * not take them before it was full (it keeps the latest
+   * `readBufferFrames`; grows steadily while nothing reads).
+   */
+  readDropped: number
 }
 
 /** One recommended track. */
@@ -1139,8 +1310,9 @@ export interface SeparateSpec {
   /** Stems to write (default: all the model's sources). */
   stems?: Array<string>
   /**
-   * Segment length in seconds (default: the model's own; HTDemucs exports
-   * have a fixed segment, so only that value works for them).
+   * Segment length in seconds, in (0, the model's segment] (default: the
+   * model's own, e.g. 7.8 s; demucs' `--segment`). Longer is refused with
+   * ERR_INVALID_PARAMETER naming the model's segment.
    */
   segmentS?: number
   /** Overlap ratio between segments (default 0.25). */
@@ -1215,13 +1387,17 @@ export interface SeparationOptionsDesc {
   /** Overlap ratio between segments in [0, 1) (default 0.25). */
   overlap?: number
   /**
-   * Overlap in seconds (converted to a ratio of the model's segment);
-   * exclusive with `overlap`.
+   * Overlap in seconds (converted to a ratio of the segment); exclusive
+   * with `overlap`.
    */
   overlapS?: number
   /** `triangular` (default, as demucs apply_model) or `cosine`. */
   crossfade?: string
-  /** Segment length in seconds; only the model's own is accepted. */
+  /**
+   * Segment length in seconds, in (0, the model's segment] (default: the
+   * model's own); a shorter one is zero-padded to the export's fixed
+   * length for each model call and the output cut back, as HTDemucs does.
+   */
   segmentS?: number
   normalization?: NormalizationDesc
   inference?: InferenceOptions
@@ -1236,24 +1412,45 @@ export interface SessionJs {
   plays: Array<PlayJs>
 }
 
+/**
+ * Sets which records are logged, replacing the filter `RESONODE_LOG` (or
+ * an earlier call) set. `spec` follows the `RESONODE_LOG` grammar: a level
+ * (`off|error|warn|info|debug|trace`) for resonode's targets, optionally
+ * with `target=level` directives, comma-separated; `""` restores `warn`.
+ *
+ * @throws ERR_INVALID_PARAMETER when `spec` is not in that grammar (the
+ * filter is then unchanged)
+ */
+export declare function setLogFilter(spec: string): void
+
+/**
+ * Sends every record that passes the filter to `hook` (on the JS thread,
+ * asynchronously) instead of stderr; `null` restores stderr. One hook per
+ * process: the last call wins (also across worker threads). The hook does
+ * not keep the process alive. An exception thrown by it is an uncaught
+ * exception, as from an event listener.
+ */
+export declare function setLogHook(hook: ((record: LogRecordJs) => void) | null): void
+
 /** Where a native pipeline writes: a file, or a live output device. */
 export interface SinkDesc {
   /** `file` or `speaker`. */
   kind: string
   /** File path (`file`). */
   path?: string
-  /** Encoding options (`file`). */
+  /** Encoding (`file`), output rate and stem selection (both kinds). */
   options?: SinkOptionsDesc
   /**
-   * Device configuration (`speaker`; sample rate and channels default to
-   * the stream's, `channelsIn` is forced to 0).
+   * Device configuration (`speaker`; the sample rate defaults to
+   * `options.sampleRate`, else the stream's; channels to the stem's or
+   * the stream's; `channelsIn` is forced to 0).
    */
   device?: StreamConfigDesc
   /** Audio backend (`speaker`): `default` or `none`. */
   backend?: string
 }
 
-/** How a file sink writes. */
+/** How a sink writes (file or speaker; `encoding` is for files only). */
 export interface SinkOptionsDesc {
   /**
    * WAV sample encoding: `int16`, `int24` or `float32`; FLAC: `int16` or
@@ -1261,6 +1458,20 @@ export interface SinkOptionsDesc {
    * (WAV) / int24 (FLAC).
    */
   encoding?: string
+  /**
+   * Write (or play) at this rate in Hz, 1000 to 768000: the stream is
+   * resampled with rubato when its rate differs, to exactly
+   * `round(frames * sampleRate / streamRate)` frames. Default: the
+   * stream's rate.
+   */
+  sampleRate?: number
+  /**
+   * Keep only stem `stemIndex` of a stem-interleaved stream (channels
+   * `stemIndex * stemChannels ..`), as separation emits.
+   */
+  stemIndex?: number
+  /** Channels per stem when `stemIndex` is set (default 2). */
+  stemChannels?: number
 }
 
 /** Scale-invariant SDR in dB (Le Roux et al. 2019). */

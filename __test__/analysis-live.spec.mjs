@@ -184,7 +184,7 @@ test('input-only engine on a 120 BPM click track: tempo, energy trend, updates, 
 })
 
 test('duplex engine (Gain) on a 120 BPM drum loop: tempo and predicted beats on the beat grid', async (t) => {
-  const r = await runLive({ input: drumLoop(), channelsIn: 2, channelsOut: 2, seconds: SECONDS, processors: [new Gain(-3)] })
+  const r = await runLive({ input: drumLoop(), channelsIn: 2, channelsOut: 2, seconds: SECONDS, processors: [new Gain({ db: -3 })] })
   checkBeats(t, r, 'drums')
 })
 

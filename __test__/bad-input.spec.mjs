@@ -62,7 +62,7 @@ test('bad input: NaN and Inf samples -> ERR_NON_FINITE_SAMPLE naming the frame; 
   t.regex(e.message, /frame 70000/)
   t.is((await readAll(out)).channels[0].length, 70000)
   const inf = [new Float32Array([0, Infinity])]
-  await t.throwsAsync(new StreamingPipeline({ source: new CallbackSource([inf], { sampleRate: 8000 }), processors: [new Gain(0)], sink: new CallbackSink(() => {}) }).run(), { code: 'ERR_NON_FINITE_SAMPLE' })
+  await t.throwsAsync(new StreamingPipeline({ source: new CallbackSource([inf], { sampleRate: 8000 }), processors: [new Gain({ db: 0 })], sink: new CallbackSink(() => {}) }).run(), { code: 'ERR_NON_FINITE_SAMPLE' })
 })
 
 test('bad input: zero channels or zero frames -> ERR_EMPTY_AUDIO', async (t) => {

@@ -132,6 +132,33 @@ export function concat(parts) {
   return out
 }
 
+/** Blocks of planar channels (one array per channel each, as a CallbackSink or a StreamProcessor delivers them) joined per channel. */
+export function joinBlocks(blocks) {
+  const n = blocks[0]?.length ?? 0
+  return Array.from({ length: n }, (_, c) => concat(blocks.map((b) => b[c])))
+}
+
+/** A sine of `freq` Hz at amplitude `amp`, `frames` long at `rate`. */
+export function tone(freq, frames, rate, amp = 0.3) {
+  const a = new Float32Array(frames)
+  for (let i = 0; i < frames; i++) a[i] = amp * Math.sin((2 * Math.PI * freq * i) / rate)
+  return a
+}
+
+/** Amplitude of `freq` Hz in `x` sampled at `rate` (Goertzel). */
+export function goertzel(x, freq, rate) {
+  const w = (2 * Math.PI * freq) / rate
+  const k = 2 * Math.cos(w)
+  let s1 = 0
+  let s2 = 0
+  for (const v of x) {
+    const s = v + k * s1 - s2
+    s2 = s1
+    s1 = s
+  }
+  return (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - k * s1 * s2))) / x.length
+}
+
 export function maxAbsDiff(a, b) {
   let m = 0
   for (let i = 0; i < Math.min(a.length, b.length); i++) m = Math.max(m, Math.abs(a[i] - b[i]))
@@ -154,6 +181,27 @@ export function usePulseAudio() {
   if (server) process.env.PULSE_SERVER = server[1]
 }
 
+/**
+ * Runs `start({ signal, onProgress })` and aborts it at the first progress
+ * above 0; checks that it rejects with an AbortError (ERR_ABORTED) and
+ * returns the error's `stats` and the progress fractions reported.
+ */
+export async function abortAtFirstProgress(t, start) {
+  const ac = new AbortController()
+  const fractions = []
+  const err = await t.throwsAsync(
+    start({
+      signal: ac.signal,
+      onProgress: (f) => {
+        fractions.push(f)
+        if (f > 0) ac.abort()
+      },
+    }),
+    { name: 'AbortError', code: 'ERR_ABORTED' },
+  )
+  return { stats: err.stats, fractions }
+}
+
 /** A finalised WAV: RIFF size = file size - 8, and the `data` chunk's size (returned, in bytes) fits the file. */
 export function wavDataBytes(t, path) {
   const b = readFileSync(path)
@@ -164,4 +212,44 @@ export function wavDataBytes(t, path) {
   const size = b.readUInt32LE(at + 4)
   t.is(at + 8 + size, b.length, `${path}: data size finalised`)
   return size
+}
+
+/**
+ * An HTDemucs parity fixture directory (crates/ml/tests/fixtures/htdemucs*):
+ * its `meta.txt` as an object, the stem names, the clip of
+ * assets/music.wav it was made from, and `assertParity(t, stems, refPrefix,
+ * label)`, which checks every stem against `<refPrefix><name>.wav` at the
+ * single-model parity tolerance (SI-SDR >= 70 dB, max error <= 1e-3 of the peak).
+ */
+export function htdemucsFixture(dir) {
+  const meta = Object.fromEntries(
+    readFileSync(join(dir, 'meta.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(' = '))
+      .map((l) => l.split(' = ').map((s) => s.trim())),
+  )
+  const sources = meta.sources.split(',')
+  return {
+    meta,
+    sources,
+    async clip() {
+      const start = Number(meta['clip.start_frame_in_music_wav'])
+      const frames = Number(meta['clip.frames'])
+      return (await readAll(asset('music.wav'))).channels.map((c) => c.slice(start, start + frames))
+    },
+    async assertParity(t, stems, refPrefix, label) {
+      t.is(stems.length, sources.length)
+      for (const [s, name] of sources.entries()) {
+        const ref = concat((await readAll(join(dir, `${refPrefix}${name}.wav`))).channels)
+        const est = concat(stems[s])
+        t.is(est.length, ref.length)
+        const peak = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+        const score = lib.siSdr(est, ref)
+        const rel = maxAbsDiff(est, ref) / peak
+        t.log(`${label} ${name}: SI-SDR ${score.toFixed(1)} dB, max abs error ${rel.toExponential(2)} of the peak`)
+        t.true(score >= 70, `${label} ${name}: ${score} dB`)
+        t.true(rel <= 1e-3, `${label} ${name}: ${rel}`)
+      }
+    },
+  }
 }

@@ -34,7 +34,7 @@
 // fixture models; every promise is raced against ASYNC_TIMEOUT_MS and every
 // child against CHILD_TIMEOUT_MS.
 import { spawn } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -365,6 +365,12 @@ async function child(target) {
     'method:NativeLibrary.endSession': () => [1],
     'method:NativeLibrary.addPlay': () => [1, 1, null],
     'method:NativeLibrary.session': () => [1],
+    'ctor:NativeStreamDecoder': () => ['<hostile>', 4096],
+    'ctor:NativeStreamEncoder': () => ['flac', 'int16', 44100, 2, null],
+    'method:NativeStreamDecoder.push': () => [readFileSync(wav)],
+    'method:NativeStreamDecoder.read': () => [1024],
+    'method:NativeStreamDecoder.fail': () => ['the input failed'],
+    'method:NativeStreamEncoder.encode': () => [[sig(), sig()]],
   }
   function separationOptions() {
     return { model, inference: { threads: 1 }, normalization: { mode: 'off' } }
@@ -392,6 +398,14 @@ async function child(target) {
     NativeLibrary: () => new B.NativeLibrary(join(dir, `lib${fileNo++}.db`), 1000),
     NativeRealtime: () => (B.startRealtime ?? B.NativeRealtime.start)(realtimeConfig(), [gain], 'none', { maxFrames: 48000 * 60 }, () => {}, null),
     NativeSeparationStream: () => B.NativeSeparationStream.open({ pushChannels: 2, sampleRate: 44100 }, null, separationOptions()),
+    // Fed and ended, so every read and info() settles.
+    NativeStreamDecoder: () => {
+      const d = new B.NativeStreamDecoder('<hostile>', null)
+      d.push(readFileSync(wav))
+      d.end()
+      return d
+    },
+    NativeStreamEncoder: () => new B.NativeStreamEncoder('flac', 'int16', 44100, 2, null),
   }
   // Instances for one method only. `next()` on an open push stream waits
   // for pushed audio by design; on an ended one every call settles.

@@ -129,10 +129,14 @@ test('a scan killed with SIGKILL resumes without losing or duplicating tracks; r
   library.close()
 })
 
-test('a scan stopped through its AbortSignal keeps what finished and resumes', async (t) => {
+test('a scan aborted through its AbortSignal rejects with AbortError carrying the summary, keeps what finished and resumes', async (t) => {
   const library = new Library(join(tempDir(), 'lib.db'))
   const ac = new AbortController()
-  const s = await library.scan(manyDir, { signal: ac.signal, concurrency: 1, progressIntervalMs: 1, onProgress: (p) => p.done >= 2 && ac.abort() })
+  const err = await t.throwsAsync(library.scan(manyDir, { signal: ac.signal, concurrency: 1, progressIntervalMs: 1, onProgress: (p) => p.done >= 2 && ac.abort() }), {
+    name: 'AbortError',
+    code: 'ERR_ABORTED',
+  })
+  const s = err.stats
   t.true(s.aborted, JSON.stringify(s))
   t.true(s.added >= 2 && s.added < 40, JSON.stringify(s))
   t.is((await library.list()).length, s.added)

@@ -38,7 +38,7 @@ test.serial('parseChain accepts enhance() and the Enhance class validates its op
 test.serial('Enhance + Gain live on the none backend: reports P, equals offline enhancement delayed by P, no worker underruns', async (t) => {
   const x = await noisySpeech(4)
   const rt = new RealtimeProcessor({
-    processors: [new Enhance(), new Gain(3)],
+    processors: [new Enhance(), new Gain({ db: 3 })],
     backend: 'none',
     // Duplex, like microphone -> chain -> speaker; `noneInput` is the microphone.
     config: { sampleRate: RATE, bufferSize: BUFFER, channelsIn: 1, channelsOut: 1 },
@@ -108,7 +108,7 @@ test.serial('resonode live --chain "enhance() gain(3db)" runs on the none backen
 })
 
 test.serial('start() and stop() with enhance() in the chain keep the event loop free (delay under 20 ms)', async (t) => {
-  const rt = new RealtimeProcessor({ processors: [new Enhance(), new Gain(0)], backend: 'none', config: { bufferSize: BUFFER, channelsIn: 1, channelsOut: 1 } })
+  const rt = new RealtimeProcessor({ processors: [new Enhance(), new Gain({ db: 0 })], backend: 'none', config: { bufferSize: BUFFER, channelsIn: 1, channelsOut: 1 } })
   const h = monitorEventLoopDelay({ resolution: 1 })
   // A timer that must keep firing while the model loads and the engine starts.
   let ticks = 0

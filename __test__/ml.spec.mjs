@@ -5,7 +5,7 @@ import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, asset, tempDir, cli, readAll, maxAbsDiff, writeWav, wavDataBytes } from './helpers.mjs'
+import { lib, root, asset, tempDir, cli, readAll, maxAbsDiff, writeWav, wavDataBytes, abortAtFirstProgress } from './helpers.mjs'
 
 const { SpeechEnhancer, Separator, siSdr, snr, correlation, SeparationMetrics } = lib
 // The repo's copies of shared/models/gtcrn: mix.wav is assets/noisy_speech.wav.
@@ -106,7 +106,7 @@ test('inference errors are typed: missing model, missing runtime, wrong stem', a
   t.regex(notOnnx.stderr, /^resonode: ERR_MODEL/)
 })
 
-test('enhanceFile stops like a pipeline on an AbortSignal: stopped, a finalised file of the frames reported', async (t) => {
+test('enhanceFile aborted through its AbortSignal rejects with AbortError carrying the result so far, and a finalised file of the frames reported', async (t) => {
   const dir = tempDir()
   // Two minutes of noisy speech (float WAV, so the output is float too).
   const speech = (await readAll(asset('speech.wav'))).channels[0]
@@ -116,24 +116,14 @@ test('enhanceFile stops like a pipeline on an AbortSignal: stopped, a finalised 
   const input = writeWav(join(dir, 'long.wav'), [x], 16000, { float: true })
   const enhancer = new SpeechEnhancer({ threads: 1 })
 
-  // Already aborted: nothing is read; a valid, empty file.
+  // Already aborted: rejects at once; no file.
   const empty = join(dir, 'empty.wav')
-  const r0 = await enhancer.enhanceFile(input, empty, { signal: AbortSignal.abort() })
-  t.true(r0.stopped)
-  t.is(r0.framesProcessed, 0)
-  t.is(wavDataBytes(t, empty), 0)
+  await t.throwsAsync(enhancer.enhanceFile(input, empty, { signal: AbortSignal.abort() }), { name: 'AbortError', code: 'ERR_ABORTED' })
+  t.false(existsSync(empty))
 
   // Aborted at the first progress above 0: the enhancement of what was read, time-aligned.
-  const ac = new AbortController()
   const out = join(dir, 'stopped.wav')
-  const fractions = []
-  const r = await enhancer.enhanceFile(input, out, {
-    signal: ac.signal,
-    onProgress: (f) => {
-      fractions.push(f)
-      if (f > 0) ac.abort()
-    },
-  })
+  const { stats: r, fractions } = await abortAtFirstProgress(t, (opts) => enhancer.enhanceFile(input, out, opts))
   t.log(`stopped after ${r.framesProcessed} of ${x.length} frames, ${r.processingTimeS.toFixed(3)} s; progress ${fractions.map((f) => f.toFixed(2)).join(' ')}`)
   t.true(r.stopped)
   t.not(fractions.at(-1), 1)

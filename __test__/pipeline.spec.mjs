@@ -62,7 +62,8 @@ test.serial('stop() mid-file leaves a valid WAV holding everything processed so 
     p.on('progress', on)
   })
   p.stop()
-  const s = await p.wait()
+  t.true(await p.wait())
+  const s = p.stats
   t.false(p.isRunning)
   t.true(s.framesProcessed > 0 && s.framesProcessed < 48000 * 60, JSON.stringify(s))
   const { channels } = await readAll(out)
@@ -171,7 +172,7 @@ test('two-pass Normalize brings a file to the target peak', async (t) => {
   const dir = tempDir()
   const input = writeWav(join(dir, 'in.wav'), testSignal(2, 100000, 48000), 48000, { float: true })
   const out = join(dir, 'out.wav')
-  await new StreamingPipeline({ source: new FileSource(input), processors: [new Normalize({ peak: -3 })], sink: new FileSink(out), chunkSize: 1000 }).run()
+  await new StreamingPipeline({ source: new FileSource(input), processors: [new Normalize({ db: -3 })], sink: new FileSink(out), chunkSize: 1000 }).run()
   const { channels } = await readAll(out)
   const peak = Math.max(...channels.map((c) => c.reduce((m, v) => Math.max(m, Math.abs(v)), 0)))
   t.true(Math.abs(20 * Math.log10(peak) + 3) < 0.01, `peak ${20 * Math.log10(peak)} dBFS`)
@@ -255,7 +256,8 @@ test.serial('an out-of-range setParameter on a running native file job throws at
   const e = t.throws(() => p.setParameter('0.cutoff', 30000), { code: 'ERR_INVALID_PARAMETER' })
   t.regex(e.message, /0\.cutoff/)
   t.notThrows(() => p.setParameter('0.cutoff', 2000))
-  const s = await p.wait()
+  t.true(await p.wait())
+  const s = p.stats
   t.is(s.framesProcessed, 48000 * 40, 'the job was not failed by the refused value')
 })
 
@@ -267,7 +269,8 @@ test.serial('the check uses the stream\'s rate: the same cutoff is accepted for 
   await new Promise((r) => p.once('progress', r))
   t.true(p.isRunning, 'still running when the value is set')
   t.notThrows(() => p.setParameter('0.cutoff', 30000))
-  t.is((await p.wait()).framesProcessed, 96000 * 20)
+  t.true(await p.wait())
+  t.is(p.stats.framesProcessed, 96000 * 20)
 })
 
 test('a value set before start that the stream cannot take fails the run before any output exists', async (t) => {

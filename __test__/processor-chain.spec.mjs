@@ -27,7 +27,7 @@ test('process() in place equals scipy butter(8) + sosfilt, whole or in 37-frame 
 })
 
 test('blocks of any size give the same output as one call (state carries over)', (t) => {
-  const make = () => new ProcessorChain([new HighPass(80), new LowPass(8000, { order: 4 }), new Gain(-3)], { sampleRate: 48000, channels: 2 })
+  const make = () => new ProcessorChain([new HighPass(80), new LowPass(8000, { order: 4 }), new Gain({ db: -3 })], { sampleRate: 48000, channels: 2 })
   const n = 20000
   const signal = [0, 1].map((c) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (0.01 + c * 0.3)) * 0.5 + ((i * 7919) % 13) / 40 - 0.15))
   const whole = signal.map((ch) => ch.slice())
@@ -43,7 +43,7 @@ test('blocks of any size give the same output as one call (state carries over)',
 })
 
 test('NaN or Inf past the first staged piece: ERR_NON_FINITE_SAMPLE naming frame and channel', (t) => {
-  const chain = new ProcessorChain([new Gain(0)], { sampleRate: 48000, channels: 2, maxBlockFrames: 65536 })
+  const chain = new ProcessorChain([new Gain({ db: 0 })], { sampleRate: 48000, channels: 2, maxBlockFrames: 65536 })
   for (const bad of [NaN, Infinity, -Infinity]) {
     const x = [new Float32Array(5000).fill(0.5), new Float32Array(5000).fill(0.5)]
     x[1][3000] = bad
@@ -56,7 +56,7 @@ test('NaN or Inf past the first staged piece: ERR_NON_FINITE_SAMPLE naming frame
 })
 
 test('wrong shapes are ERR_SHAPE', (t) => {
-  const chain = new ProcessorChain([new Gain(0)], { sampleRate: 48000, channels: 2 })
+  const chain = new ProcessorChain([new Gain({ db: 0 })], { sampleRate: 48000, channels: 2 })
   t.throws(() => chain.process([new Float32Array(8)]), { code: 'ERR_SHAPE' })
   t.throws(() => chain.process([new Float32Array(8), new Float32Array(7)]), { code: 'ERR_SHAPE' })
   const shared = new Float32Array(8)
@@ -68,7 +68,7 @@ test('wrong shapes are ERR_SHAPE', (t) => {
 // earlier pieces already filtered: the caller's arrays and the chain's
 // state (filter memories) stay as they were.
 test('a NaN anywhere in the block rejects it before any sample or any filter state changes', async (t) => {
-  const make = () => new ProcessorChain([new LowPass(1000, { order: 4 }), new Gain(-6)], { sampleRate: 48000, channels: 2, maxBlockFrames: 8192 })
+  const make = () => new ProcessorChain([new LowPass(1000, { order: 4 }), new Gain({ db: -6 })], { sampleRate: 48000, channels: 2, maxBlockFrames: 8192 })
   const block = (n, phase) => [0, 1].map((c) => Float32Array.from({ length: n }, (_, i) => Math.sin((i + phase) * (0.05 + 0.1 * c))))
   for (const [frames, badFrame] of [[5000, 4500], [100, 60]]) {
     for (const viaAsync of [false, true]) {

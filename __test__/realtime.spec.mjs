@@ -3,9 +3,10 @@
 // `resonull` is recorded back from its monitor, a real loopback. These tests
 // fail, rather than skip, when no server can be started.
 import test from 'ava'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, cli, root, tempDir, writeWav, readAll, concat, usePulseAudio } from './helpers.mjs'
+import { lib, cli, root, asset, tempDir, writeWav, readAll, concat, rms, goertzel, usePulseAudio } from './helpers.mjs'
 
 const { RealtimeProcessor, StreamingPipeline, CallbackSource, CallbackSink, FileSource, FileSink, MicrophoneSource, SpeakerSink, Gain, LowPass, HighPass, Biquad, Reverb, Delay, Limiter, listDevices, resolveStreamConfig } = lib
 
@@ -40,19 +41,6 @@ function align(ref, rec, maxLag) {
     if (corr > best.corr) best = { corr, lag }
   }
   return best
-}
-
-function goertzel(x, freq) {
-  const w = (2 * Math.PI * freq) / RATE
-  const k = 2 * Math.cos(w)
-  let s1 = 0
-  let s2 = 0
-  for (const v of x) {
-    const s = v + k * s1 - s2
-    s2 = s1
-    s1 = s
-  }
-  return (2 * Math.sqrt(s1 * s1 + s2 * s2 - k * s1 * s2)) / x.length
 }
 
 // Whether this process may use real-time scheduling (root, CAP_SYS_NICE or
@@ -92,7 +80,7 @@ test.serial('devices: the PulseAudio server shows up with input and output', asy
 
 test.serial('none backend: deterministic, exact callback count, finished event', async (t) => {
   const runOnce = async () => {
-    const rt = new RealtimeProcessor({ processors: [new Reverb({ room: 0.6 }), new Gain(-3)], backend: 'none', config: { bufferSize: 128, channelsOut: 2 }, maxFrames: 128 * 100, tapFrames: 48000 })
+    const rt = new RealtimeProcessor({ processors: [new Reverb({ room: 0.6 }), new Gain({ db: -3 })], backend: 'none', config: { bufferSize: 128, channelsOut: 2 }, maxFrames: 128 * 100, tapFrames: 48000 })
     const audio = []
     rt.on('audio', (ch) => audio.push(ch[0]))
     const finished = new Promise((r) => rt.once('finished', r))
@@ -147,12 +135,12 @@ test.serial('loopback: what SpeakerSink plays, MicrophoneSource records (correla
 
 /**
  * Plays two tones (300 Hz and 5 kHz, 0.25 each) into the loopback through a
- * duplex Gain(-6) + LowPass(1000, order 4) engine at 256 frames and measures
+ * duplex Gain({ db: -6 }) + LowPass(1000, order 4) engine at 256 frames and measures
  * its tapped output: how long the tone lasted and its levels.
  */
 async function duplexToneOnce() {
   const rt = new RealtimeProcessor({
-    processors: [new Gain(-6), new LowPass(1000, { order: 4 })],
+    processors: [new Gain({ db: -6 }), new LowPass(1000, { order: 4 })],
     config: { channelsIn: 1, channelsOut: 2, bufferSize: 256, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
     tapFrames: RATE * 2,
   })
@@ -189,8 +177,8 @@ async function duplexToneOnce() {
   const highs = []
   for (let w = -6; w < 6; w++) {
     const win = out.subarray(mid + w * 0.1 * RATE, mid + (w + 1) * 0.1 * RATE)
-    lows.push(goertzel(win, 300))
-    highs.push(goertzel(win, 5000))
+    lows.push(goertzel(win, 300, RATE))
+    highs.push(goertzel(win, 5000, RATE))
   }
   const median = (a) => a.sort((x, y) => x - y)[a.length >> 1]
   const lowDb = 20 * Math.log10(Math.max(...lows) / 0.25)
@@ -216,6 +204,94 @@ test.serial('duplex: gain and lowpass inside the callback change level and spect
   }
 })
 
+/** Reads `frames` frames of channel 0 from `source.read()` in 4800-frame blocks (stops at the first `null`). */
+async function readFor(source, frames) {
+  const blocks = []
+  let got = 0
+  while (got < frames) {
+    const b = await source.read(4800, { timeoutMs: 3000 })
+    if (b === null) break
+    blocks.push(b[0])
+    got += b[0].length
+  }
+  return concat(blocks)
+}
+
+/**
+ * Two seconds of real speech (assets/speech.wav resampled to 48 kHz by sox),
+ * with 0.25 s of silence around it, as a float WAV; and the speech itself.
+ */
+function speechAt48k() {
+  const dir = tempDir()
+  const resampled = join(dir, 'speech48.wav')
+  execFileSync('sox', [asset('speech.wav'), '-r', String(RATE), '-b', '32', '-e', 'floating-point', resampled])
+  return readAll(resampled).then(({ channels }) => {
+    const speech = channels[0].slice(RATE / 2, RATE / 2 + 2 * RATE)
+    const path = writeWav(join(dir, 'played.wav'), [concat([new Float32Array(RATE / 4), speech, new Float32Array(RATE / 4)])], RATE, { float: true })
+    return { speech, path, dir }
+  })
+}
+
+/**
+ * Plays the speech into `resonull` while `source` (reading `resonull.monitor`)
+ * is read with `read()`; finds the speech in what was read (cross-correlation
+ * of its loudest 0.1 s) and compares 1.5 s of it there: normalised
+ * correlation and level (dB, read / played).
+ */
+async function readLoopbackOnce(source, played) {
+  await source.start()
+  const reading = readFor(source, 4 * RATE)
+  await new Promise((r) => setTimeout(r, 300))
+  await new StreamingPipeline({ source: new FileSource(played.path), sink: new SpeakerSink({ device: 'resonull', bufferSize: LOOPBACK_BUFFER }) }).run()
+  const rec = await reading
+  const s = await source.stop()
+  const { speech } = played
+  let loudest = 0
+  let best = -1
+  for (let off = 0; off + 4800 <= RATE; off += 480) {
+    const e = rms(speech.subarray(off, off + 4800))
+    if (e > best) [best, loudest] = [e, off]
+  }
+  const found = align(speech.subarray(loudest, loudest + 4800), rec, rec.length - 4800)
+  const start = found.lag - loudest
+  if (found.lag < 0 || start < 0 || start + 1.5 * RATE > rec.length) return { s, corr: found.corr, lag: found.lag, wholeCorr: 0, levelDb: -Infinity, frames: rec.length }
+  const ref = speech.subarray(0, 1.5 * RATE)
+  const got = rec.subarray(start, start + 1.5 * RATE)
+  let dot = 0
+  for (let i = 0; i < ref.length; i++) dot += ref[i] * got[i]
+  const wholeCorr = dot / (rms(ref) * rms(got) * ref.length)
+  return { s, corr: found.corr, lag: found.lag, wholeCorr, levelDb: 20 * Math.log10(rms(got) / rms(ref)), frames: rec.length }
+}
+
+for (const [what, make, expectedDb] of [
+  [
+    'RealtimeProcessor.read() on a duplex engine returns the played speech through its Gain({ db: -6 })',
+    () => new RealtimeProcessor({ processors: [new Gain({ db: -6 })], config: { channelsIn: 1, channelsOut: 2, bufferSize: LOOPBACK_BUFFER, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' }, readBufferFrames: 6 * RATE }),
+    -6,
+  ],
+  [
+    'MicrophoneSource.read() on its own returns the played speech',
+    () => new MicrophoneSource({ device: 'resonull.monitor', sampleRate: RATE, channels: 1, bufferSize: LOOPBACK_BUFFER, readBufferFrames: 6 * RATE }),
+    0,
+  ],
+]) {
+  test.serial(`loopback: ${what} (correlation > 0.9 after alignment, level within 1 dB)`, async (t) => {
+    const played = await speechAt48k()
+    t.teardown(() => rmSync(played.dir, { recursive: true, force: true }))
+    // A run the server damaged (frames it dropped or inserted) is measured again; a broken read path fails all three.
+    let r
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      r = await readLoopbackOnce(make(), played)
+      t.log(`attempt ${attempt}: read ${r.frames} frames; speech found at frame ${r.lag} (correlation ${r.corr.toFixed(4)}), 1.5 s correlation ${r.wholeCorr.toFixed(4)}, level ${r.levelDb.toFixed(2)} dB; xruns ${r.s.xruns}, read dropped ${r.s.readDropped}`)
+      if (r.wholeCorr > 0.9 && Math.abs(r.levelDb - expectedDb) < 1) break
+    }
+    t.true(r.frames >= 4 * RATE, `read() returned ${r.frames} frames in 4800-frame blocks`)
+    t.true(r.wholeCorr > 0.9, `correlation ${r.wholeCorr}`)
+    t.true(Math.abs(r.levelDb - expectedDb) < 1, `level ${r.levelDb} dB, expected ${expectedDb} dB`)
+    t.is(r.s.readDropped, 0)
+  })
+}
+
 /** Frames of tapped audio (channel 0) as one array, with `audio` events counted. */
 function collect(rt) {
   const blocks = []
@@ -224,9 +300,9 @@ function collect(rt) {
 }
 
 test.serial('setParameter reaches the audio: a gain change shows in the tapped output within a few buffers', async (t) => {
-  // DC input through Gain(0): the tapped output is the gain itself.
+  // DC input through Gain({ db: 0 }): the tapped output is the gain itself.
   // Input-only: the tapped frames are the chain's output, frame for frame (no duplex queue priming).
-  const rt = new RealtimeProcessor({ processors: [new Gain(0)], backend: 'none', config: { bufferSize: 256, channelsIn: 1, channelsOut: 0 }, noneInput: new Float32Array(256).fill(0.5), tapFrames: RATE })
+  const rt = new RealtimeProcessor({ processors: [new Gain({ db: 0 })], backend: 'none', config: { bufferSize: 256, channelsIn: 1, channelsOut: 0 }, noneInput: new Float32Array(256).fill(0.5), tapFrames: RATE })
   const audio = collect(rt)
   await rt.start()
   while (rt.stats.framesProcessed < 4800) await new Promise((r) => setTimeout(r, 5))
@@ -253,7 +329,7 @@ test.serial('setParameter reaches the audio: a gain change shows in the tapped o
 test.serial('stats: non-finite samples, rejected parameters and worker errors are counted', async (t) => {
   const input = new Float32Array(256).fill(0.25)
   input[10] = NaN
-  const rt = new RealtimeProcessor({ processors: [new Gain(0)], backend: 'none', config: { bufferSize: 256, channelsIn: 1, channelsOut: 0 }, noneInput: input, maxFrames: 2560 })
+  const rt = new RealtimeProcessor({ processors: [new Gain({ db: 0 })], backend: 'none', config: { bufferSize: 256, channelsIn: 1, channelsOut: 0 }, noneInput: input, maxFrames: 2560 })
   const finished = new Promise((r) => rt.once('finished', r))
   await rt.start()
   await finished
@@ -271,7 +347,7 @@ process.env.RESONODE_TEST_PROCESSORS = '1'
 /** A live engine whose chain panics when `0.armed` is set; returns what happened. */
 async function panicOnce(backend, autoRestart) {
   const config = backend === 'none' ? { bufferSize: 256, channelsOut: 1 } : { bufferSize: 1024, channelsOut: 2, outputDevice: 'resonull_aux' }
-  const rt = new RealtimeProcessor({ processors: [...lib.parseChain('panic()'), new Gain(-6)], backend, config, autoRestart, tapFrames: RATE })
+  const rt = new RealtimeProcessor({ processors: [...lib.parseChain('panic()'), new Gain({ db: -6 })], backend, config, autoRestart, tapFrames: RATE })
   const events = []
   for (const name of ['error', 'restarted', 'finished']) rt.on(name, (e) => events.push({ name, code: e?.code, message: e?.message }))
   const audio = collect(rt)
@@ -320,7 +396,7 @@ for (const backend of ['none', 'default']) {
 
 test.serial('a JS thread blocked for 2 s loses no control event; dropped audio is counted and reported', async (t) => {
   const rt = new RealtimeProcessor({
-    processors: [...lib.parseChain('panic()'), new Gain(-6)],
+    processors: [...lib.parseChain('panic()'), new Gain({ db: -6 })],
     config: { bufferSize: 512, channelsIn: 1, channelsOut: 2, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
     tapFrames: 8192,
   })
@@ -351,7 +427,7 @@ test.serial('a JS thread blocked for 2 s loses no control event; dropped audio i
 
 test.serial("backend 'auto' without a usable device runs on 'none' and says so; 'default' is an error", async (t) => {
   const config = { bufferSize: 256, channelsOut: 1, outputDevice: 'no-such-device' }
-  const rt = new RealtimeProcessor({ processors: [new Gain(0)], backend: 'auto', config, maxFrames: 4800 })
+  const rt = new RealtimeProcessor({ processors: [new Gain({ db: 0 })], backend: 'auto', config, maxFrames: 4800 })
   const fallback = new Promise((r) => rt.once('fallback', r))
   const finished = new Promise((r) => rt.once('finished', r))
   await rt.start()
@@ -362,12 +438,12 @@ test.serial("backend 'auto' without a usable device runs on 'none' and says so; 
   const s = await rt.stop()
   t.is(s.backend, 'none')
   t.is(s.framesProcessed, 4800)
-  const strict = new RealtimeProcessor({ processors: [new Gain(0)], config })
+  const strict = new RealtimeProcessor({ processors: [new Gain({ db: 0 })], config })
   await t.throwsAsync(strict.start(), { code: 'ERR_DEVICE_NOT_FOUND' })
 })
 
 test.serial('the PulseAudio server is killed and started again: the engine restarts within 2 s of its return', async (t) => {
-  const rt = new RealtimeProcessor({ processors: [new Gain(-6)], config: { bufferSize: 1024, channelsOut: 2 } })
+  const rt = new RealtimeProcessor({ processors: [new Gain({ db: -6 })], config: { bufferSize: 1024, channelsOut: 2 } })
   const events = []
   for (const name of ['error', 'restarted', 'restartFailed', 'finished']) rt.on(name, (e) => events.push({ name, at: Date.now(), code: e?.code }))
   await rt.start()
@@ -409,7 +485,7 @@ test.serial('normalize and JS processors are refused in the callback', (t) => {
 
 test.serial('60 s at 256 frames with an 8-processor chain while JS is busy: no xruns attributable to resonode', async (t) => {
   const rt = new RealtimeProcessor({
-    processors: [new HighPass(40), new Biquad('peaking', 1000, { gain: 3 }), new LowPass(12000, { order: 4 }), new Gain(-3), new Delay({ time: 120, feedback: 0.2, mix: 0.2 }), new Reverb({ room: 0.4, wet: 0.2 }), new Biquad('highshelf', 6000, { gain: -2 }), new Limiter()],
+    processors: [new HighPass(40), new Biquad('peaking', 1000, { gain: 3 }), new LowPass(12000, { order: 4 }), new Gain({ db: -3 }), new Delay({ time: 120, feedback: 0.2, mix: 0.2 }), new Reverb({ room: 0.4, wet: 0.2 }), new Biquad('highshelf', 6000, { gain: -2 }), new Limiter()],
     config: { channelsIn: 1, channelsOut: 2, bufferSize: 256, inputDevice: 'resonull.monitor', outputDevice: 'resonull_aux' },
   })
   const xruns = []

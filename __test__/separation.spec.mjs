@@ -3,9 +3,9 @@
 // model (crates/ml/tests/fixtures/htdemucs) and real music (assets/music.wav).
 // The reference stems are PyTorch's apply_model output for the parity clip.
 import test from 'ava'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, asset, tempDir, readAll, maxAbsDiff, concat, wavDataBytes } from './helpers.mjs'
+import { lib, root, asset, tempDir, readAll, maxAbsDiff, concat, wavDataBytes, abortAtFirstProgress, htdemucsFixture } from './helpers.mjs'
 
 const { Separator, SeparationProcessor, StreamingPipeline, FileSource, CallbackSource, MultiFileSink, FileSink, siSdr } = lib
 const fixtures = join(root, 'crates/ml/tests/fixtures/htdemucs')
@@ -94,6 +94,37 @@ test.serial('separate() on the parity clip matches PyTorch apply_model (SI-SDR >
   }
 })
 
+// Issue 13, "HTDemucs as the reference tool has it": a segment shorter than
+// the export's, as demucs' --segment (apply_model(..., segment=s): chunks of
+// s seconds, each zero-padded to the model's training length and cut back).
+// References from scripts/make_htdemucs_fixtures.py --only segment.
+test.serial('a segment shorter than the model\'s (6.0 s, 4.0 s) matches PyTorch apply_model(segment=...) on every path', async (t) => {
+  const segDir = join(root, 'crates/ml/tests/fixtures/htdemucs_segment')
+  const { clip, assertParity } = htdemucsFixture(segDir)
+  const channels = await clip()
+  const compare = (stems, prefix, label) => assertParity(t, stems, prefix, label)
+  for (const [secs, tag] of [[6, 'seg6'], [4, 'seg4']]) {
+    const long = await separator.separateLong(channels, { sampleRate: 44100, chunkSeconds: secs })
+    // Two chunks of `secs` (one 7.8 s chunk would cover the 4.6 s clip).
+    t.is(long.chunks, 2)
+    await compare(long.stems, `ref_${tag}_`, `separateLong chunkSeconds ${secs}`)
+  }
+  // The Separator's segmentS: separate() and the streaming worker (what
+  // SeparationProcessor runs) chunk by it too.
+  const sep4 = new Separator({ model, threads: 1, segmentS: 4 })
+  const whole = await sep4.separate(channels, { sampleRate: 44100 })
+  await compare(whole.stems, 'ref_seg4_', 'separate segmentS 4')
+  const chunks = []
+  const normalization = Separator.normalizationStats(channels)
+  for await (const c of sep4.separateStreaming(randomBlocks(channels, 3, 50000), { sampleRate: 44100, normalization })) chunks.push(c)
+  t.deepEqual(chunks.map((c) => c.startFrame), [0, 132300])
+  assertIdentical(t, concatRegions(t, chunks), whole.stems, 'streaming segmentS 4')
+  // Longer than the export: refused, naming the model's segment.
+  const ok = [new Float32Array(1000), new Float32Array(1000)]
+  await t.throwsAsync(new Separator({ model, segmentS: 7.9 }).separate(ok, { sampleRate: 44100 }), { code: 'ERR_INVALID_PARAMETER', message: /segment.*7\.80 s/ })
+  await t.throwsAsync(separator.separateLong(ok, { sampleRate: 44100, chunkSeconds: 0 }), { code: 'ERR_INVALID_PARAMETER', message: /7\.80 s/ })
+})
+
 test.serial('streaming a file equals separateLong bit for bit; callback form, FileSource input, time to first audio', async (t) => {
   const long = await separator.separateLong(asset('music.wav'), { onProgress: () => {} })
   t.is(long.frames, 529200)
@@ -161,7 +192,7 @@ test.serial('breaking out of for await stops the worker and frees the model', as
   t.is((await stream.next()).done, true)
 })
 
-test.serial('stopping separateLong / separateFile resolves with stopped: true and finalised files, like a pipeline', async (t) => {
+test.serial('aborting separateLong / separateFile rejects with AbortError carrying the partial result (stopped: true) and finalised files', async (t) => {
   const { channels } = await clip()
   // Six copies: nine model calls, so a stop after the first progress lands early.
   const long = channels.map((c) => {
@@ -175,18 +206,9 @@ test.serial('stopping separateLong / separateFile resolves with stopped: true an
 
   // Aborted at the first progress above 0: the run ends within one model call.
   const dir = tempDir()
-  const ac = new AbortController()
-  const fractions = []
-  const r = await separator.separateLong(long, {
-    sampleRate: 44100,
-    outDir: dir,
-    encoding: 'float32',
-    signal: ac.signal,
-    onProgress: (f) => {
-      fractions.push(f)
-      if (f > 0) ac.abort()
-    },
-  })
+  const { stats: r, fractions } = await abortAtFirstProgress(t, (opts) =>
+    separator.separateLong(long, { sampleRate: 44100, outDir: dir, encoding: 'float32', ...opts }),
+  )
   t.log(`stopped after ${r.frames} of ${long[0].length} frames (${r.chunks} chunks), progress ${fractions.map((f) => f.toFixed(2)).join(' ')}`)
   t.true(r.stopped)
   t.true(r.frames > 0 && r.frames < long[0].length, `${r.frames}`)
@@ -199,18 +221,12 @@ test.serial('stopping separateLong / separateFile resolves with stopped: true an
     assertIdentical(t, [file.channels], [full.stems[s].map((c) => c.subarray(0, r.frames))], `${r.stemNames[s]}: a prefix of the full run`)
   }
 
-  // A signal aborted before the start: stopped, nothing separated, valid empty files.
-  const mem = await separator.separateLong(channels, { sampleRate: 44100, signal: AbortSignal.abort() })
-  t.true(mem.stopped)
-  t.is(mem.frames, 0)
-  t.is(mem.stems.length, 4)
-  t.is(mem.stems[0][0].length, 0)
-  const dir2 = tempDir()
-  const f = await separator.separateFile(asset('music.wav'), { outDir: dir2, stems: ['vocals'], signal: AbortSignal.abort() })
-  t.true(f.stopped)
-  t.is(f.framesProcessed, 0)
-  t.deepEqual(f.stemNames, ['vocals'])
-  t.is(wavDataBytes(t, f.stems[0]), 0)
+  // A signal aborted before the start rejects at once: nothing loaded or written.
+  const mem = await t.throwsAsync(separator.separateLong(channels, { sampleRate: 44100, signal: AbortSignal.abort() }), { code: 'ERR_ABORTED' })
+  t.is(mem.stats, undefined)
+  const dir2 = join(tempDir(), 'never')
+  await t.throwsAsync(separator.separateFile(asset('music.wav'), { outDir: dir2, stems: ['vocals'], signal: AbortSignal.abort() }), { code: 'ERR_ABORTED' })
+  t.false(existsSync(dir2))
 })
 
 test('errors are typed: shape, NaN, sample rate, segment, missing or broken model, block streams', async (t) => {
@@ -222,7 +238,7 @@ test('errors are typed: shape, NaN, sample rate, segment, missing or broken mode
   await t.throwsAsync(separator.separate(nan, { sampleRate: 44100 }), { code: 'ERR_NON_FINITE_SAMPLE' })
   await t.throwsAsync(separator.separateLong(nan, { sampleRate: 44100 }), { code: 'ERR_NON_FINITE_SAMPLE' })
   await t.throwsAsync(separator.separate([], { sampleRate: 44100 }), { code: 'ERR_EMPTY_AUDIO' })
-  await t.throwsAsync(separator.separateLong(ok, { sampleRate: 44100, chunkSeconds: 5 }), { code: 'ERR_INVALID_PARAMETER', message: /7\.80 s/ })
+  await t.throwsAsync(separator.separateLong(ok, { sampleRate: 44100, chunkSeconds: 9 }), { code: 'ERR_INVALID_PARAMETER', message: /7\.80 s/ })
   await t.throwsAsync(separator.separate(asset('no-such.wav')), { code: 'ERR_NOT_FOUND' })
   await t.throwsAsync(new Separator({ model: '/nonexistent/htdemucs.onnx' }).separate(ok, { sampleRate: 44100 }), { code: 'ERR_NOT_FOUND' })
   await t.throwsAsync(new Separator({ model: asset('music.wav') }).separateLong(ok, { sampleRate: 44100 }), { code: 'ERR_MODEL' })

@@ -81,9 +81,9 @@ export async function benchBoundary(ctx) {
       block[0].set(source[0].subarray(o, o + frames))
       block[1].set(source[1].subarray(o, o + frames))
     }
-    const chain = new ProcessorChain([new HighPass(80), new LowPass(8000), new Gain(GAIN_DB)], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
+    const chain = new ProcessorChain([new HighPass(80), new LowPass(8000), new Gain({ db: GAIN_DB })], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
     const emptyChain = new ProcessorChain([], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
-    const gainChain = new ProcessorChain([new Gain(GAIN_DB)], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
+    const gainChain = new ProcessorChain([new Gain({ db: GAIN_DB })], { sampleRate: SAMPLE_RATE, channels: 2, maxBlockFrames: 1024 })
     const g = 10 ** (GAIN_DB / 20)
     const jsGain = (blk) => {
       for (let c = 0; c < blk.length; c++) {
@@ -94,8 +94,8 @@ export async function benchBoundary(ctx) {
     const jsChain = plainJsChain(block)
     const variants = [
       ['refill only (copy a new block in; included in every row below)', (i) => refill(i)],
-      ['resonode `ProcessorChain.process()`: highpass(80) lowpass(8000) gain(-3)', (i) => (refill(i), chain.process(block))],
-      ['resonode `ProcessorChain.process()`: gain(-3) only', (i) => (refill(i), gainChain.process(block))],
+      ['resonode `ProcessorChain.process()`: highpass(80) lowpass(8000) gain(-3db)', (i) => (refill(i), chain.process(block))],
+      ['resonode `ProcessorChain.process()`: gain(-3db) only', (i) => (refill(i), gainChain.process(block))],
       ['resonode `ProcessorChain.process()`: empty chain (fixed cost of a call)', (i) => (refill(i), emptyChain.process(block))],
       ['plain JS gain loop (baseline)', (i) => (refill(i), jsGain(block))],
       ['plain JS highpass + lowpass + gain (same chain, hand-written)', (i) => (refill(i), jsChain(block))],
@@ -166,7 +166,7 @@ ${table(['variant', 'us/call', 'us/call minus refill', 'ns/sample', 'tinybench p
   const s1024 = summary[1024]
   return {
     summary,
-    md: `A \`ProcessorChain\` of \`HighPass(80)\`, \`LowPass(8000)\`, \`Gain(-3)\` on planar
+    md: `A \`ProcessorChain\` of \`HighPass(80)\`, \`LowPass(8000)\`, \`Gain({ db: -3 })\` on planar
 stereo Float32Array blocks, processed in place on the JS thread. Before every
 call the block is refilled from a pre-generated signal (so the audio does
 not decay to subnormals under the repeated -3 dB); the refill alone is the

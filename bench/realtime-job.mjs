@@ -134,7 +134,7 @@ const say = (line) => process.stdout.write(`${line}\n`)
 // ------------------------------------------------------------------ jobs
 async function resonodeJob() {
   const api = require(spec.dist)
-  const processors = spec.mode === 'load' ? api.parseChain(spec.chain) : [new api.Gain(spec.gainDb)]
+  const processors = spec.mode === 'load' ? api.parseChain(spec.chain) : [new api.Gain({ db: spec.gainDb })]
   const config = { sampleRate: spec.sampleRate, bufferSize: spec.bufferSize, channelsIn: 2, channelsOut: 2, latency: spec.latency }
   if (spec.backend !== 'none') {
     config.inputDevice = spec.inputDevice

@@ -803,7 +803,7 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
 
 Job: \`${INPUT}\` -> gain ${GAIN_DB} dB -> \`${OUTPUT}\`, stereo float32, 48 kHz. ${DUPLEX_WARMUP_S} s to settle, then
 ${DUPLEX_SECONDS} s measured, every variant first with the JS thread idle, then busy. resonode runs
-\`new RealtimeProcessor({ processors: [new Gain(${GAIN_DB})], config: { bufferSize, channelsIn: 2, channelsOut: 2, latency, inputDevice, outputDevice } })\`:
+\`new RealtimeProcessor({ processors: [new Gain({ db: ${GAIN_DB} })], config: { bufferSize, channelsIn: 2, channelsOut: 2, latency, inputDevice, outputDevice } })\`:
 the gain runs in the Rust callback and JS is not involved per buffer. audify and naudiodon hand every
 input buffer to a JS callback, which scales it and writes it back for output; both start with ${PRIME_BUFFERS}
 buffers of silence queued, as resonode's duplex queue does at latency \`'balanced'\`. The control is

@@ -44,6 +44,10 @@ Usage (on a machine that can reach the model hubs, for the official weights):
       # a bag of 4 models: writes htdemucs_ft.0.onnx ... htdemucs_ft.3.onnx
   python scripts/export_htdemucs.py --checkpoint my_model.th --out mine.onnx
   python scripts/export_htdemucs.py --tiny --out tiny.onnx   # small, random weights
+  python scripts/export_htdemucs.py --tiny-bag --out ft_tiny.onnx
+      # 4 tiny random models with htdemucs_ft's weights: ft_tiny.0.onnx ... ft_tiny.3.onnx
+  python scripts/export_htdemucs.py --name htdemucs --segment 6.0 --out htdemucs_seg6.onnx
+      # a shorter fixed segment (at most the training one, 7.8 s)
   python scripts/export_htdemucs.py --random --out full.onnx # full size, random weights
 
 Every export is verified: the ONNX graph run with onnxruntime plus the
@@ -69,7 +73,7 @@ SOURCES = ["drums", "bass", "other", "vocals"]
 # Model construction
 # --------------------------------------------------------------------------
 
-def tiny_htdemucs(seed: int = 0, segment=Fraction(39, 5)):
+def tiny_htdemucs(seed: int = 0, segment=Fraction(39, 5), channels: int = 8, dconv_comp: int = 8):
     """A small randomly initialised HTDemucs: the architecture of the official
     `htdemucs` (depth 4, nfft 4096, cac, frequency embedding, cross transformer
     with a bottleneck), with far fewer channels and transformer layers."""
@@ -79,7 +83,8 @@ def tiny_htdemucs(seed: int = 0, segment=Fraction(39, 5)):
     model = HTDemucs(
         sources=list(SOURCES),
         audio_channels=2,
-        channels=8,
+        channels=channels,
+        dconv_comp=dconv_comp,
         growth=2,
         nfft=4096,
         cac=True,
@@ -94,6 +99,22 @@ def tiny_htdemucs(seed: int = 0, segment=Fraction(39, 5)):
     )
     model.eval()
     return model
+
+
+def tiny_bag(seed: int = 0, segment=Fraction(39, 5), channels: int = 4):
+    """A test-size stand-in for `htdemucs_ft`: a `BagOfModels` of four tiny
+    HTDemucs (seeds `seed` .. `seed + 3`) whose weights are the identity over
+    the sources, as in htdemucs_ft.yaml (model i is specialised in source i).
+    Narrower than `tiny_htdemucs` by default so that four exports stay small."""
+    from demucs.apply import BagOfModels
+
+    n = len(SOURCES)
+    # dconv_comp = channels keeps the residual branches of the first layer 1 channel wide.
+    models = [tiny_htdemucs(seed + i, segment, channels, dconv_comp=channels) for i in range(n)]
+    weights = [[1.0 if j == i else 0.0 for j in range(n)] for i in range(n)]
+    bag = BagOfModels(models, weights)
+    bag.eval()
+    return bag
 
 
 def random_htdemucs(seed: int = 0, segment=Fraction(39, 5)):
@@ -115,8 +136,11 @@ def load_models(args):
 
     if args.tiny or args.random:
         model = tiny_htdemucs(args.seed) if args.tiny else random_htdemucs(args.seed)
-        return [(model, [1.0] * len(model.sources))]
-    if args.checkpoint:
+        pairs = [(model, [1.0] * len(model.sources))]
+        return with_segment(pairs, args.segment)
+    if args.tiny_bag:
+        model = tiny_bag(args.seed)
+    elif args.checkpoint:
         from demucs.states import load_model
 
         model = load_model(args.checkpoint)
@@ -132,6 +156,21 @@ def load_models(args):
         if not isinstance(m, HTDemucs):
             sys.exit(f"only HTDemucs (demucs v4) models can be exported, got {type(m).__name__}")
         m.eval()
+    return with_segment(pairs, args.segment)
+
+
+def with_segment(pairs, seconds):
+    """Sets the fixed length of the export: HTDemucs runs at its training
+    segment (`use_train_segment`), so a shorter `model.segment` (what
+    `BagOfModels(segment=...)` does) gives a shorter export; demucs refuses
+    segments longer than the training one, and so does this script."""
+    if seconds is None:
+        return pairs
+    seg = Fraction(seconds)
+    for m, _ in pairs:
+        if seg <= 0 or seg > Fraction(m.segment):
+            sys.exit(f"--segment must be in (0, {float(m.segment)}] s, the segment this model was trained for")
+        m.segment = seg
     return pairs
 
 
@@ -329,22 +368,35 @@ def main():
     src.add_argument("--tiny", action="store_true", help="a small randomly initialised HTDemucs (for tests)")
     src.add_argument("--random", action="store_true",
                      help="the full-size htdemucs architecture with random weights (for benchmarks)")
+    src.add_argument("--tiny-bag", action="store_true",
+                     help="a bag of 4 tiny random models with htdemucs_ft's one-hot weights (for tests)")
     ap.add_argument("--repo", help="local model repository folder for --name")
-    ap.add_argument("--seed", type=int, default=0, help="seed for --tiny")
+    ap.add_argument("--seed", type=int, default=0, help="seed for --tiny (--tiny-bag: seeds SEED..SEED+3)")
+    ap.add_argument("--segment", type=str, default=None,
+                    help="fixed segment of the export in seconds (e.g. 4.0), at most the model's training "
+                         "segment (7.8 for the released models); the default and the longest segment "
+                         "resonode will use with it")
     ap.add_argument("--out", required=True, help="output .onnx path (bags get .0.onnx, .1.onnx, ...)")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--no-verify", action="store_true")
     args = ap.parse_args()
 
-    pairs = load_models(args)
-    out = Path(args.out)
+    export_all(load_models(args), Path(args.out), args.opset, not args.no_verify)
+
+
+def export_all(pairs, out: Path, opset=17, check=True):
+    """Exports (model, weights) pairs: one model to `out`, a bag to
+    `out` with `.0.onnx`, `.1.onnx`, ... in place of `.onnx`. Returns the paths."""
+    paths = []
     for i, (model, weights) in enumerate(pairs):
         path = out if len(pairs) == 1 else out.with_suffix(f".{i}.onnx")
-        export_onnx(model, path, weights, i, len(pairs), args.opset)
+        export_onnx(model, path, weights, i, len(pairs), opset)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): sources {model.sources}, "
               f"segment {segment_samples(model)} samples at {model.samplerate} Hz, weights {list(weights)}")
-        if not args.no_verify:
+        if check:
             verify(model, path)
+        paths.append(path)
+    return paths
 
 
 if __name__ == "__main__":

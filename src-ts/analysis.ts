@@ -18,11 +18,14 @@
  */
 import { EventEmitter } from 'node:events'
 import native = require('./native')
-import { awaitNative, callNative, makeError, type ResonodeError } from './errors'
+import { abortError, awaitNative, callNative, checkSignal, makeError, type ResonodeError } from './errors'
+import { checkOptions, keysOf } from './options'
 import { Processor, type StreamInfo } from './processors'
 
 /** Analysis settings. Defaults: `sampleRate` 22050 Hz, `nFft` 2048, `hopLength` 512, `nMels` 128, `nMfcc` 13, `rolloffPercent` 0.85, `tuning` 0 (A4 = 440 Hz), `floorLookaheadS` 10 (files; live: 0). */
 export type AnalysisOptions = native.AnalysisOptionsDesc
+/** The keys of {@link AnalysisOptions}, for option checks. @internal */
+export const ANALYSIS_KEYS = keysOf<AnalysisOptions>()(['sampleRate', 'nFft', 'hopLength', 'nMels', 'nMfcc', 'rolloffPercent', 'tuning', 'floorLookaheadS'])
 
 /**
  * Frame features, features x frames: one `Float32Array` per feature with
@@ -59,23 +62,29 @@ export interface AnalyzeOptions extends AnalysisOptions {
   framesCsv?: string
   /** Also return every frame's features (memory grows with the file: ~150 bytes per frame). */
   keepFrames?: boolean
-  /** Aborts the analysis (rejects with `ERR_INVALID_STATE`). */
+  /**
+   * Aborting stops the analysis within one block of audio: the CSV is
+   * finalised with the frames analysed until then, and the call rejects
+   * with an `AbortError` whose `stats` is the {@link AnalyzeProgress} so
+   * far. A signal already aborted rejects at once (no CSV is written).
+   */
   signal?: AbortSignal
+}
+const ANALYZE_KEYS = keysOf<AnalyzeOptions>()([...ANALYSIS_KEYS, 'onProgress', 'progressIntervalMs', 'framesCsv', 'keepFrames', 'signal'] as const)
+
+/** How far an aborted {@link analyze} got (the `stats` of its `AbortError`). */
+export interface AnalyzeProgress {
+  /** Fraction of the file analysed (0..1; NaN when the length is unknown). */
+  fraction: number
+  /** Analysis frames completed: the data rows of `framesCsv`. */
+  frames: number
+  /** Always true: the analysis ended early. */
+  stopped: true
 }
 
 /** {@link TrackAnalysis}, with `features` when `keepFrames` was set. */
 export interface AnalyzeResult extends TrackAnalysis {
   features?: FeatureBatch
-}
-
-const ANALYZE_KEYS = new Set(['onProgress', 'progressIntervalMs', 'framesCsv', 'keepFrames', 'signal', 'sampleRate', 'nFft', 'hopLength', 'nMels', 'nMfcc', 'rolloffPercent', 'tuning', 'floorLookaheadS'])
-
-function checkKeys(options: object, accepted: Set<string>, what: string): void {
-  for (const k of Object.keys(options)) {
-    if (!accepted.has(k)) {
-      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${k}\`: ${what} accepts ${[...accepted].join(', ')}`)
-    }
-  }
 }
 
 const TRACK_NULLABLE = ['tempoBpm', 'tempoReason', 'key', 'mode', 'camelot', 'keyReason', 'loudnessLufs', 'loudnessRangeLu', 'truePeakDbtp']
@@ -100,24 +109,35 @@ function nativeOptions(o: AnalysisOptions): AnalysisOptions {
  *
  * @throws NotFoundError, UnsupportedFormatError, DecodeError, EmptyAudioError
  *   (no frames), NonFiniteSampleError, InvalidParameterError, IoError (CSV),
- *   InvalidStateError (aborted)
+ *   AbortError (`ERR_ABORTED`, `stats`: {@link AnalyzeProgress})
  */
 export async function analyze(path: string, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
-  checkKeys(options, ANALYZE_KEYS, 'analyze()')
+  checkOptions(options, ANALYZE_KEYS, 'analyze()')
+  options ??= {}
+  const signal = checkSignal(options.signal)
+  if (signal?.aborted) throw abortError(signal, undefined, 'analyze()')
   const control = new native.AnalysisControl()
   const abort = () => control.stop()
-  if (options.signal?.aborted) control.stop()
-  options.signal?.addEventListener('abort', abort)
+  signal?.addEventListener('abort', abort, { once: true })
   const timer = options.onProgress ? setInterval(() => options.onProgress!(control.fraction), options.progressIntervalMs ?? 100) : null
   try {
-    const r = await awaitNative(native.analyzeFileNative(path, nativeOptions(options), control, options.framesCsv, options.keepFrames ?? false))
+    let r: native.FileAnalysis
+    try {
+      r = await awaitNative(native.analyzeFileNative(path, nativeOptions(options), control, options.framesCsv, options.keepFrames ?? false))
+    } catch (e) {
+      // The native side ends a stopped analysis with ERR_INVALID_STATE; only the signal stops it.
+      if (signal?.aborted && (e as ResonodeError).code === 'ERR_INVALID_STATE') {
+        throw abortError(signal, { fraction: control.fraction, frames: control.frames, stopped: true } satisfies AnalyzeProgress, 'analyze()')
+      }
+      throw e
+    }
     options.onProgress?.(1)
     const track = nullable(r.track, TRACK_NULLABLE) as AnalyzeResult
     if (r.features) track.features = r.features
     return track
   } finally {
     if (timer) clearInterval(timer)
-    options.signal?.removeEventListener('abort', abort)
+    signal?.removeEventListener('abort', abort)
   }
 }
 
@@ -127,7 +147,7 @@ export interface AnalyzerOptions extends AnalysisOptions {
   track?: boolean
 }
 
-const ANALYZER_KEYS = new Set(['track', 'sampleRate', 'nFft', 'hopLength', 'nMels', 'nMfcc', 'rolloffPercent', 'tuning', 'floorLookaheadS'])
+const ANALYZER_KEYS = keysOf<AnalyzerOptions>()([...ANALYSIS_KEYS, 'track'] as const)
 
 /** The part of a live engine an {@link Analyzer} attaches to (a `RealtimeProcessor`). */
 export interface AnalyzerHost {
@@ -164,7 +184,7 @@ export class Analyzer extends Processor {
 
   constructor(options: AnalyzerOptions = {}) {
     super()
-    checkKeys(options, ANALYZER_KEYS, 'Analyzer')
+    checkOptions(options, ANALYZER_KEYS, 'Analyzer')
     this.options = options
     // Validate the settings now rather than at the first block.
     callNative(() => new native.NativeAnalyzer(48000, 1, nativeOptions(options), false))

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import { Library, DEFAULT_LIBRARY_PATH, type TrackRef, type ScanSummary } from './library'
+import { interruptible, resultOrPartial } from './cli-interrupt'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -36,30 +37,30 @@ function printSummary(s: ScanSummary): void {
 async function cmdScan(dir: string, o: { db: string; jobs?: number; prune?: boolean; json?: boolean }) {
   const library = new Library(o.db)
   const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {value}/{total} files | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
-  const ac = new AbortController()
-  const interrupt = () => ac.abort()
-  process.once('SIGINT', interrupt)
-  process.once('SIGTERM', interrupt)
   let started = false
   try {
-    const summary = await library.scan(dir, {
-      concurrency: o.jobs,
-      prune: o.prune,
-      signal: ac.signal,
-      onProgress: (p) => {
-        if (!bar) return
-        if (!started) bar.start(p.total, 0, { file: '' })
-        started = true
-        bar.update(p.done, { file: p.path.split('/').pop() ?? '' })
-      },
-    })
+    // Ctrl-C or SIGTERM: the summary of what finished (kept; the next scan resumes), exit 130.
+    const summary = await resultOrPartial(
+      interruptible(
+        (signal) =>
+          library.scan(dir, {
+            concurrency: o.jobs,
+            prune: o.prune,
+            signal,
+            onProgress: (p) => {
+              if (!bar) return
+              if (!started) bar.start(p.total, 0, { file: '' })
+              started = true
+              bar.update(p.done, { file: p.path.split('/').pop() ?? '' })
+            },
+          }),
+        ['SIGINT', 'SIGTERM'],
+      ),
+    )
     bar?.stop()
     if (o.json) out(summary)
     else printSummary(summary)
-    if (summary.aborted) process.exitCode = 130
   } finally {
-    process.off('SIGINT', interrupt)
-    process.off('SIGTERM', interrupt)
     library.close()
   }
 }
@@ -67,7 +68,8 @@ async function cmdScan(dir: string, o: { db: string; jobs?: number; prune?: bool
 async function cmdAdd(file: string, o: { db: string; json?: boolean }) {
   const library = new Library(o.db)
   try {
-    const t = await library.add(file)
+    // Ctrl-C: nothing is stored; the AbortError exits 130.
+    const t = await interruptible((signal) => library.add(file, { signal }))
     if (o.json) out(t)
     else process.stdout.write(`${t.id}\t${t.path}\t${fixed(t.tempoBpm)} BPM\t${t.camelot ?? '-'}\t${fixed(t.loudnessLufs)} LUFS\n`)
   } finally {

@@ -18,6 +18,7 @@ import { SpeechEnhancer, Separator } from './ml'
 import { analyze } from './analysis'
 import { addLibraryCommands } from './cli-library'
 import { mixTransition } from './transition'
+import { interruptible, resultOrPartial } from './cli-interrupt'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -212,34 +213,36 @@ async function cmdTestDevice(id: string | undefined, o: { json?: boolean; durati
 }
 
 async function cmdEnhance(input: string, output: string, o: { model?: string; json?: boolean; threads?: number; window?: 'periodic' | 'symmetric' }) {
-  const r = await new SpeechEnhancer({ modelPath: o.model, threads: o.threads, window: o.window }).enhanceFile(input, output)
+  const enhancer = new SpeechEnhancer({ modelPath: o.model, threads: o.threads, window: o.window })
+  // Ctrl-C: the file holds the enhancement of what was read; exit 130.
+  const r = await resultOrPartial(interruptible((signal) => enhancer.enhanceFile(input, output, { signal })))
   const result = { ...r, output: resolve(output) }
   if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
-  else console.log(`${output}: ${r.framesProcessed} frames (${(r.framesProcessed / r.sampleRate).toFixed(2)} s) enhanced in ${r.processingTimeS.toFixed(3)} s, ${r.realtimeFactor.toFixed(1)}x real time`)
+  else console.log(`${output}: ${r.framesProcessed} frames (${(r.framesProcessed / r.sampleRate).toFixed(2)} s) enhanced in ${r.processingTimeS.toFixed(3)} s, ${r.realtimeFactor.toFixed(1)}x real time${r.stopped ? ' (interrupted: the file holds what was enhanced so far)' : ''}`)
 }
 
 async function cmdSeparate(input: string, o: { model: string; out?: string; segment?: number; overlap?: number; stems?: string; json?: boolean; threads?: number }) {
   const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
   bar?.start(100, 0)
-  const ac = new AbortController()
-  const stop = () => ac.abort()
-  process.once('SIGINT', stop)
   try {
-    const r = await new Separator({ model: o.model, segmentS: o.segment, overlap: o.overlap, threads: o.threads }).separateFile(input, {
-      outDir: o.out ?? 'separated',
-      stems: o.stems?.split(',').map((s) => s.trim()).filter(Boolean),
-      onProgress: (f) => Number.isFinite(f) && bar?.update(Math.round(f * 100)),
-      signal: ac.signal,
-    })
+    const separator = new Separator({ model: o.model, segmentS: o.segment, overlap: o.overlap, threads: o.threads })
+    // Ctrl-C: the files hold what was separated so far; exit 130.
+    const r = await resultOrPartial(
+      interruptible((signal) =>
+        separator.separateFile(input, {
+          outDir: o.out ?? 'separated',
+          stems: o.stems?.split(',').map((s) => s.trim()).filter(Boolean),
+          onProgress: (f) => Number.isFinite(f) && bar?.update(Math.round(f * 100)),
+          signal,
+        }),
+      ),
+    )
     bar?.stop()
     const result = { stems: r.stems.map((p) => resolve(p)), processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, stopped: r.stopped }
     if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
-    else console.log(`${r.stemNames.join(', ')} -> ${o.out ?? 'separated'}/ in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, first audio after ${r.timeToFirstAudioS?.toFixed(2)} s)${r.stopped ? ' (stopped: the files hold what was separated so far)' : ''}`)
-    // Interrupted, like `library scan`: the conventional 128 + SIGINT.
-    if (r.stopped) process.exitCode = 130
+    else console.log(`${r.stemNames.join(', ')} -> ${o.out ?? 'separated'}/ in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, first audio after ${r.timeToFirstAudioS?.toFixed(2)} s)${r.stopped ? ' (interrupted: the files hold what was separated so far)' : ''}`)
   } finally {
     bar?.stop()
-    process.off('SIGINT', stop)
   }
 }
 
@@ -247,23 +250,25 @@ function fail(err: unknown): never {
   if (err instanceof ResonodeError) process.stderr.write(`resonode: ${err.code}: ${err.message}\n`)
   else if (err instanceof Error) process.stderr.write(`resonode: ERR_INTERNAL: ${err.message}\n`)
   else process.stderr.write(`resonode: ERR_INTERNAL: ${String(err)}\n`)
+  // Interrupted (Ctrl-C) without a partial result to print: 128 + SIGINT, as shells do.
+  if (err instanceof ResonodeError && err.code === 'ERR_ABORTED') process.exit(130)
   process.exit(err instanceof ResonodeError && err.code !== 'ERR_INTERNAL' ? 1 : 70)
 }
 
 async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; full?: boolean }) {
   const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' analysing {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
   bar?.start(100, 0)
-  const controller = new AbortController()
-  const stop = () => controller.abort()
-  process.once('SIGINT', stop)
   try {
-    const a = await analyze(file, {
-      framesCsv: o.frames,
-      signal: controller.signal,
-      onProgress: (f) => {
-        if (Number.isFinite(f)) bar?.update(Math.round(f * 100))
-      },
-    })
+    // Ctrl-C rejects with an AbortError: fail() reports it and exits 130 (the CSV holds the frames done).
+    const a = await interruptible((signal) =>
+      analyze(file, {
+        framesCsv: o.frames,
+        signal,
+        onProgress: (f) => {
+          if (Number.isFinite(f)) bar?.update(Math.round(f * 100))
+        },
+      }),
+    )
     bar?.update(100)
     bar?.stop()
     const round = (v: number | null | undefined, d = 2) => (v == null ? null : Math.round(v * 10 ** d) / 10 ** d)
@@ -300,27 +305,20 @@ async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; fu
     }
   } finally {
     bar?.stop()
-    process.off('SIGINT', stop)
   }
 }
 
 async function cmdMix(a: string, b: string, out: string, o: { crossfadeBeats?: number; json?: boolean }) {
-  const ac = new AbortController()
-  const interrupt = () => ac.abort()
-  process.once('SIGINT', interrupt)
-  try {
-    const r = await mixTransition(a, b, { out, crossfadeBeats: o.crossfadeBeats, signal: ac.signal })
-    if (o.json) {
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
-      return
-    }
-    process.stdout.write(
-      `${r.out}: ${r.durationS.toFixed(1)} s; A ${r.tempoABpm.toFixed(1)} BPM, B ${r.tempoBBpm.toFixed(1)} BPM stretched x${r.stretchRatio.toFixed(4)}; ` +
-        `crossfade ${r.crossfadeStartS.toFixed(2)}-${r.crossfadeEndS.toFixed(2)} s; B gain ${r.gainBDb.toFixed(1)} dB\n`,
-    )
-  } finally {
-    process.off('SIGINT', interrupt)
+  // Ctrl-C rejects with an AbortError (nothing written): fail() exits 130.
+  const r = await interruptible((signal) => mixTransition(a, b, { out, crossfadeBeats: o.crossfadeBeats, signal }))
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
+    return
   }
+  process.stdout.write(
+    `${r.out}: ${r.durationS.toFixed(1)} s; A ${r.tempoABpm.toFixed(1)} BPM, B ${r.tempoBBpm.toFixed(1)} BPM stretched x${r.stretchRatio.toFixed(4)}; ` +
+      `crossfade ${r.crossfadeStartS.toFixed(2)}-${r.crossfadeEndS.toFixed(2)} s; B gain ${r.gainBDb.toFixed(1)} dB\n`,
+  )
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { keysOf } from './options'
 import native = require('./native')
 
 /** How models run. */
@@ -17,6 +18,8 @@ export interface InferenceOptions {
   /** Intra-op threads (default: ONNX Runtime's choice; 1 = the calling worker only). */
   threads?: number
 }
+/** The keys of {@link InferenceOptions}, for option checks. @internal */
+export const INFERENCE_KEYS = keysOf<InferenceOptions>()(['runtimePath', 'executionProvider', 'fallback', 'threads'])
 
 /** ONNX Runtime's library file name on this platform (as Microsoft's builds name it). */
 const ORT_FILE: Record<string, string> = { linux: 'libonnxruntime.so.1', darwin: 'libonnxruntime.1.dylib', win32: 'onnxruntime.dll' }

@@ -13,7 +13,8 @@
  */
 import { resolve } from 'node:path'
 import native = require('./native')
-import { awaitNative, callNative, makeError } from './errors'
+import { abortError, awaitNative, callNative, checkSignal, makeError, type ResonodeError } from './errors'
+import { checkOptions, keysOf } from './options'
 
 /** Default library file, in the working directory. */
 export const DEFAULT_LIBRARY_PATH = 'music_library.db'
@@ -23,6 +24,7 @@ export interface LibraryOptions {
   /** How long a write waits for another connection's lock before `ERR_DATABASE_LOCKED` (ms, default 5000). */
   busyTimeoutMs?: number
 }
+const LIBRARY_KEYS = keysOf<LibraryOptions>()(['busyTimeoutMs'])
 
 /**
  * A track as stored, in full: the file (`path`, `contentHash`, `sizeBytes`,
@@ -78,14 +80,19 @@ export interface TrackListEntry {
 
 /** Scan progress, after each file. */
 export type ScanProgress = native.ScanProgressJs
-/** What a scan did: counts, `aborted` when stopped early, the files that failed, and the tracks whose files are gone (`missing`; removed when `pruned`). */
+/** What a scan did: counts, `aborted` (true only in the `stats` of an aborted scan's `AbortError`), the files that failed, and the tracks whose files are gone (`missing`; removed when `pruned`). */
 export type ScanSummary = native.ScanSummaryJs
 
 /** Options of {@link Library.scan}. */
 export interface ScanOptions {
   /** Called after each file (polled every `progressIntervalMs`, and once at the end). */
   onProgress?: (p: ScanProgress) => void
-  /** Stops the scan after the files in flight; it resolves with `aborted: true` and what finished is kept. */
+  /**
+   * Aborting stops the scan after the files in flight (what finished is
+   * kept; the next scan resumes) and rejects with an `AbortError` whose
+   * `stats` is the {@link ScanSummary} so far (`aborted: true`). A signal
+   * already aborted rejects at once.
+   */
   signal?: AbortSignal
   /** Files analysed at once (default: one per core). */
   concurrency?: number
@@ -94,6 +101,14 @@ export interface ScanOptions {
   /** Milliseconds between progress polls (default 100). */
   progressIntervalMs?: number
 }
+const SCAN_KEYS = keysOf<ScanOptions>()(['onProgress', 'signal', 'concurrency', 'prune', 'progressIntervalMs'])
+
+/** Options of {@link Library.add}. */
+export interface AddOptions {
+  /** Aborting stops the analysis within one block of audio; nothing is stored and the call rejects with an `AbortError`. */
+  signal?: AbortSignal
+}
+const ADD_KEYS = keysOf<AddOptions>()(['signal'])
 
 /**
  * What is playing, for recommendations: any subset (missing values make
@@ -131,6 +146,7 @@ export interface RecommendOptions {
   /** Track ids to leave out. */
   exclude?: number[]
 }
+const RECOMMEND_KEYS = keysOf<RecommendOptions>()(['from', 'limit', 'session', 'tempoTolerance', 'keyLock', 'exclude'])
 
 /** Score components, each 0..1: see {@link Library.recommend}. */
 export interface ScoreComponents {
@@ -317,7 +333,8 @@ export class Library {
 
   constructor(path: string = DEFAULT_LIBRARY_PATH, options: LibraryOptions = {}) {
     if (typeof path !== 'string' || path.length === 0) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `path`: a database file path')
-    const t = options.busyTimeoutMs
+    checkOptions(options, LIBRARY_KEYS, 'Library')
+    const t = options?.busyTimeoutMs
     if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`busyTimeoutMs\`: a whole number of ms >= 0, got ${t}`)
     this.path = resolve(path)
     this.native = callNative(() => new native.NativeLibrary(this.path, t))
@@ -327,18 +344,22 @@ export class Library {
    * Analyses every audio file (WAV, RF64, AIFF, CAF, FLAC, MP3, Ogg Vorbis/Opus, M4A AAC/ALAC) under `dir` on
    * all cores: unchanged files are skipped, changed ones re-analysed,
    * failures recorded per file (`summary.failures`, and as tracks with
-   * `error`). Stopping keeps everything finished.
+   * `error`). Aborting keeps everything finished.
    *
    * @throws NotFoundError (no such folder), InvalidParameterError (not a
-   *   folder), DatabaseError, DatabaseLockedError
+   *   folder), DatabaseError, DatabaseLockedError, AbortError (`ERR_ABORTED`,
+   *   `stats`: the {@link ScanSummary} so far)
    */
   async scan(dir: string, options: ScanOptions = {}): Promise<ScanSummary> {
+    checkOptions(options, SCAN_KEYS, 'Library.scan()')
+    options ??= {}
     const c = options.concurrency
     if (c !== undefined && !(Number.isInteger(c) && c >= 1)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`concurrency\`: a whole number >= 1, got ${c}`)
+    const signal = checkSignal(options.signal)
+    if (signal?.aborted) throw abortError(signal, undefined, 'Library.scan()')
     const control = new native.ScanControl()
     const abort = () => control.stop()
-    if (options.signal?.aborted) control.stop()
-    options.signal?.addEventListener('abort', abort)
+    signal?.addEventListener('abort', abort, { once: true })
     let lastDone = -1
     const report = () => {
       const p = control.progress()
@@ -351,10 +372,12 @@ export class Library {
     try {
       const summary = await awaitNative(this.native.scan(resolve(dir), c, options.prune, control))
       if (options.onProgress) report()
+      // `aborted` only when files were left: a scan that finished before the stop resolves.
+      if (summary.aborted) throw abortError(signal, summary, 'Library.scan()')
       return summary
     } finally {
       if (timer) clearInterval(timer)
-      options.signal?.removeEventListener('abort', abort)
+      signal?.removeEventListener('abort', abort)
     }
   }
 
@@ -362,16 +385,23 @@ export class Library {
    * Adds (or re-analyses) one file. A failed analysis is recorded as a
    * track with `error` and rejects with its error.
    *
-   * @throws NotFoundError, DecodeError, UnsupportedFormatError, EmptyAudioError, DatabaseError
+   * @throws NotFoundError, DecodeError, UnsupportedFormatError, EmptyAudioError, DatabaseError, AbortError (`ERR_ABORTED`; nothing stored)
    */
-  async add(file: string, options: { signal?: AbortSignal } = {}): Promise<LibraryTrack> {
+  async add(file: string, options: AddOptions = {}): Promise<LibraryTrack> {
+    checkOptions(options, ADD_KEYS, 'Library.add()')
+    const signal = checkSignal(options?.signal)
+    if (signal?.aborted) throw abortError(signal, undefined, 'Library.add()')
     const control = new native.ScanControl()
     const abort = () => control.stop()
-    options.signal?.addEventListener('abort', abort)
+    signal?.addEventListener('abort', abort, { once: true })
     try {
       return track(await awaitNative(this.native.add(resolve(file), control)))
+    } catch (e) {
+      // The native side ends a stopped analysis with ERR_INVALID_STATE; only the signal stops it.
+      if (signal?.aborted && (e as ResonodeError).code === 'ERR_INVALID_STATE') throw abortError(signal, undefined, 'Library.add()')
+      throw e
     } finally {
-      options.signal?.removeEventListener('abort', abort)
+      signal?.removeEventListener('abort', abort)
     }
   }
 
@@ -403,6 +433,7 @@ export class Library {
    * @throws TrackNotFoundError, InvalidStateError (the track's analysis failed), InvalidParameterError
    */
   async recommend(options: RecommendOptions): Promise<Recommendation[]> {
+    checkOptions(options, RECOMMEND_KEYS, 'Library.recommend()')
     if (!options || options.from === undefined) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `from`: recommend({ from: trackId | path | currentFeatures })')
     const { limit, tempoTolerance, keyLock, exclude } = options
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`limit\`: a whole number >= 1, got ${limit}`)

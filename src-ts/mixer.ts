@@ -5,8 +5,9 @@
  * its plays, and takes the user's feedback.
  */
 import { EventEmitter } from 'node:events'
-import { Analyzer, type AnalysisOptions, type LiveAnalysis } from './analysis'
+import { Analyzer, ANALYSIS_KEYS, type AnalysisOptions, type LiveAnalysis } from './analysis'
 import { makeError, type ResonodeError } from './errors'
+import { checkOptions, keysOf } from './options'
 import type { Library, Recommendation, CurrentFeatures, FeedbackResult, Play, TrackRef } from './library'
 import { StreamingPipeline } from './pipeline'
 import { CallbackSink } from './sinks'
@@ -31,6 +32,7 @@ export interface MixerSessionOptions {
   /** Analysis settings (see `Analyzer`). */
   analysis?: AnalysisOptions
 }
+const SESSION_KEYS = keysOf<MixerSessionOptions>()(['library', 'source', 'realtime', 'refreshS', 'limit', 'tempoTolerance', 'playing', 'analysis'])
 
 /** What is playing now (the `'features'` event): current features for `recommend()`, plus the stream time. */
 export interface SessionFeatures extends CurrentFeatures {
@@ -120,6 +122,8 @@ export class MixerSession extends EventEmitter {
 
   constructor(options: MixerSessionOptions) {
     super()
+    checkOptions(options, SESSION_KEYS, 'MixerSession')
+    checkOptions(options?.analysis, ANALYSIS_KEYS, 'MixerSession `analysis`')
     if (!options || !options.library) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `library`: a Library')
     if ((options.source === undefined) === (options.realtime === undefined)) {
       throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `source`: give either `source` (a file or pipeline source) or `realtime` (an engine)')

@@ -7,7 +7,8 @@
  */
 import native = require('./native')
 import { awaitNative, callNative } from './errors'
-import { inference, type InferenceOptions } from './inference'
+import { inference, INFERENCE_KEYS, type InferenceOptions } from './inference'
+import { checkOptions, keysOf } from './options'
 import { withControl } from './separation'
 
 export { type InferenceOptions } from './inference'
@@ -22,6 +23,24 @@ export interface SpeechEnhancerOptions extends InferenceOptions {
   /** A different synthesis window (`symmetric` reproduces the reference streaming demo). */
   synthesisWindow?: 'periodic' | 'symmetric'
 }
+const ENHANCER_KEYS = keysOf<SpeechEnhancerOptions>()(['modelPath', 'window', 'synthesisWindow', ...INFERENCE_KEYS] as const)
+
+/** Options of {@link SpeechEnhancer.enhanceFile}. */
+export interface EnhanceFileOptions {
+  /** Output sample encoding (default: like the input). */
+  encoding?: 'int16' | 'int24' | 'float32'
+  /**
+   * Aborting stops within one chunk: the output is finalised with the
+   * enhancement of the `framesProcessed` frames read until then, and the
+   * call rejects with an `AbortError` whose `stats` is that
+   * {@link EnhanceResult} (`stopped: true`). A signal already aborted
+   * rejects at once (no file is written).
+   */
+  signal?: AbortSignal
+  /** Receives the completed fraction about five times a second, and 1 at the end of a complete run. */
+  onProgress?: (fraction: number) => void
+}
+const ENHANCE_FILE_KEYS = keysOf<EnhanceFileOptions>()(['encoding', 'signal', 'onProgress'])
 
 /** What an enhancement of a file did. */
 export type EnhanceResult = native.EnhanceResult
@@ -35,7 +54,9 @@ export type EnhanceResult = native.EnhanceResult
  * @throws RuntimeNotFound (`ERR_RUNTIME_NOT_FOUND`) naming the paths tried, `ERR_MODEL`, `ERR_MODEL_MISMATCH`, file errors
  */
 export class SpeechEnhancer {
-  constructor(readonly options: SpeechEnhancerOptions = {}) {}
+  constructor(readonly options: SpeechEnhancerOptions = {}) {
+    checkOptions(options, ENHANCER_KEYS, 'SpeechEnhancer')
+  }
 
   private desc(encoding?: string): native.EnhanceOptionsDesc {
     const { modelPath, window, synthesisWindow, ...inf } = this.options
@@ -43,22 +64,18 @@ export class SpeechEnhancer {
   }
 
   /**
-   * Enhances `input` into `output` (WAV/FLAC by extension). `onProgress`
-   * receives the completed fraction about five times a second and 1 at the
-   * end (unless stopped). Aborting `signal` stops it like a pipeline's
-   * `stop()`: it resolves with `stopped: true` and a finalised file holding
-   * the enhancement of the `framesProcessed` frames read until then (none
-   * for a signal already aborted).
+   * Enhances `input` into `output` (WAV/FLAC by extension); see
+   * {@link EnhanceFileOptions} for progress and aborting.
+   *
+   * @throws AbortError (`ERR_ABORTED`) when `signal` aborts, with the partial result as `stats`
    */
-  enhanceFile(
-    input: string,
-    output: string,
-    options: { encoding?: 'int16' | 'int24' | 'float32'; signal?: AbortSignal; onProgress?: (fraction: number) => void } = {},
-  ): Promise<EnhanceResult> {
-    return withControl(options.signal, options.onProgress, (control) => native.enhanceFile(input, output, this.desc(options.encoding), control))
+  async enhanceFile(input: string, output: string, options: EnhanceFileOptions = {}): Promise<EnhanceResult> {
+    checkOptions(options, ENHANCE_FILE_KEYS, 'SpeechEnhancer.enhanceFile()')
+    const desc = this.desc(options.encoding)
+    return withControl('SpeechEnhancer.enhanceFile()', options.signal, options.onProgress, (control) => native.enhanceFile(input, output, desc, control), (r) => r)
   }
 
-  /** Enhances planar audio (channels x frames) at `sampleRate` Hz. */
+  /** Enhances planar audio (channels x frames) at `sampleRate` Hz, at once (in memory, no chunks to abort between). */
   enhance(channels: Float32Array[], sampleRate: number): Promise<Float32Array[]> {
     return awaitNative(native.enhance(channels, sampleRate, this.desc()))
   }

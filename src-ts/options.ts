@@ -1,6 +1,8 @@
 /**
  * The one check of options objects: an unknown key (a typo such as
  * `processor` for `processors`) is refused instead of silently ignored.
+ * Accepted-key lists are written with {@link keysOf} next to their options
+ * interface, so the compiler keeps the two in sync.
  */
 import { makeError } from './errors'
 
@@ -22,4 +24,16 @@ export function checkOptions(options: unknown, accepted: readonly string[], wher
       throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${key}\`: ${where} has no option \`${key}\` (accepted: ${accepted.join(', ')})`)
     }
   }
+}
+
+type Missing<T, K extends readonly PropertyKey[]> = Exclude<keyof T, K[number]>
+
+/**
+ * `keysOf<Options>()(['a', 'b'])` returns the list when it names exactly
+ * the keys of `Options`; otherwise the compiler reports the missing ones.
+ */
+export function keysOf<T>() {
+  return <const K extends readonly (keyof T & string)[]>(
+    keys: K & ([Missing<T, K>] extends [never] ? unknown : { missingKeys: Missing<T, K> }),
+  ): K => keys
 }

@@ -1,5 +1,6 @@
 import native = require('./native')
 import { awaitNative, callNative, makeError } from './errors'
+import { checkOptions } from './options'
 import { NativeProcessor, type Processor } from './processors'
 
 /** Options of {@link ProcessorChain}. */
@@ -17,13 +18,22 @@ export interface ProcessorChainOptions {
  * for code that produces audio itself (synthesis, custom I/O). Blocks are
  * planar `Float32Array[]` (channels x frames) of any length.
  *
- * @throws InvalidParameterError / InvalidChainError when a processor is invalid for the stream
+ * `Normalize` is refused: it needs the whole signal before the first
+ * block (run it in a `StreamingPipeline` or `StreamProcessor` from a file).
+ *
+ * @throws InvalidParameterError / InvalidChainError when a processor is invalid for the stream;
+ *   InvalidParameterError for an unknown option key
  */
 export class ProcessorChain {
   private readonly inner: native.NativeChain
   constructor(processors: Processor[], options: ProcessorChainOptions) {
+    checkOptions(options, ['sampleRate', 'channels', 'maxBlockFrames'], 'ProcessorChain')
+    if (!options) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `options`: ProcessorChain needs { sampleRate, channels }')
     const descs = processors.map((p, i) => {
       if (!(p instanceof NativeProcessor)) throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} (${p.kind}) is not native`)
+      if (p.kind === 'normalize') {
+        throw makeError('ERR_INVALID_CHAIN', `invalid chain: processor ${i} (normalize) needs a pass over the whole signal first; block by block it cannot work (use a StreamingPipeline or StreamProcessor reading a file)`)
+      }
       return p.desc
     })
     this.inner = callNative(() => new native.NativeChain(descs, options.sampleRate, options.channels, options.maxBlockFrames))

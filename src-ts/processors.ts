@@ -1,13 +1,15 @@
 /**
  * Processors: the effects of a chain. Native processors run in Rust (in
  * file pipelines on a worker thread, and later inside the real-time audio
- * callback); {@link JsProcessor} runs user code on the JS thread in file
- * pipelines only.
+ * callback); {@link JsProcessor} runs user code on the JS thread, in
+ * pipelines and stream processors only.
  *
  * Audio is planar: `Float32Array[]`, one array per channel (channels x frames).
  */
 import native = require('./native')
-import { callNative } from './errors'
+import type { StreamingContext } from './context'
+import { callNative, makeError } from './errors'
+import { checkOptions } from './options'
 
 /** A processor as data, as the native core understands it. */
 export type ProcessorDesc = native.ProcessorDesc
@@ -74,14 +76,45 @@ export function processorKinds(): native.ProcessorKindInfo[] {
   return native.processorKinds()
 }
 
+/** Options of {@link Gain}: exactly one of `db` and `linear` (none: unity gain). */
+export interface GainOptions {
+  /** Gain in dB, -120..60. */
+  db?: number
+  /** Amplitude factor, 0..1000 (0 mutes). */
+  linear?: number
+}
+
 /**
- * Gain in dB (or linear). Changes are smoothed over ~5 ms so they do not click.
+ * Multiplies every sample by a gain. A bare number is a LINEAR amplitude
+ * factor, as Web Audio's `GainNode.gain`, torchfx and mlx-audio take it:
+ * `new Gain(0.5)` halves the amplitude (-6.02 dB), `new Gain(0)` mutes.
+ * Decibels only through `{ db }`: `new Gain({ db: -6 })`. (Chain strings
+ * keep their own grammar: `gain(-6db)`, `gain(linear=0.5)`.)
+ * Changes are smoothed over ~5 ms so they do not click.
  * Parameters: `db`, `linear`.
+ *
+ * A negative factor (polarity inversion) is refused: the native gain
+ * ramps in magnitude; invert polarity with a {@link JsProcessor}.
+ *
+ * @throws InvalidParameterError (`ERR_INVALID_PARAMETER`) for a factor that
+ *   is negative, NaN or above 1000, dB outside -120..60, both `db` and
+ *   `linear`, or an unknown option key
  */
 export class Gain extends NativeProcessor {
-  /** @param options gain in dB as a number, or `{ db }` / `{ linear }` */
-  constructor(options: number | { db?: number; linear?: number } = {}) {
-    const o = typeof options === 'number' ? { db: options } : options
+  /** @param options amplitude factor (linear) as a number, or `{ db }` / `{ linear }` */
+  constructor(options: number | GainOptions = {}) {
+    if (typeof options === 'number') {
+      if (!(options >= 0)) {
+        throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`linear\`: a bare number is a linear amplitude factor >= 0 (0 mutes), got ${options}${options < 0 ? '; polarity inversion is not supported, and for decibels write { db: ' + options + ' }' : ''}`)
+      }
+      super('gain', { linear: options })
+      return
+    }
+    checkOptions(options, ['db', 'linear'], 'Gain')
+    const o = options ?? {}
+    if (o.db !== undefined && o.linear !== undefined) {
+      throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `db`: give either `db` or `linear`, not both')
+    }
     super('gain', o.linear !== undefined ? { linear: o.linear } : { db: o.db ?? 0 })
   }
 }
@@ -100,7 +133,8 @@ export interface ButterworthOptions {
 export class HighPass extends NativeProcessor {
   /** @param cutoff -3 dB frequency in Hz, 0 < cutoff < Nyquist */
   constructor(cutoff: number, options: ButterworthOptions = {}) {
-    super('highpass', { cutoff, order: options.order })
+    checkOptions(options, ['order'], 'HighPass')
+    super('highpass', { cutoff, order: options?.order })
   }
 }
 
@@ -108,7 +142,8 @@ export class HighPass extends NativeProcessor {
 export class LowPass extends NativeProcessor {
   /** @param cutoff -3 dB frequency in Hz, 0 < cutoff < Nyquist */
   constructor(cutoff: number, options: ButterworthOptions = {}) {
-    super('lowpass', { cutoff, order: options.order })
+    checkOptions(options, ['order'], 'LowPass')
+    super('lowpass', { cutoff, order: options?.order })
   }
 }
 
@@ -121,19 +156,46 @@ export type BiquadType = 'lowpass' | 'highpass' | 'bandpass' | 'notch' | 'peakin
  */
 export class Biquad extends NativeProcessor {
   constructor(type: BiquadType, frequency: number, options: { q?: number; gain?: number } = {}) {
-    super('biquad', { type, frequency, q: options.q, gain: options.gain })
+    checkOptions(options, ['q', 'gain'], 'Biquad')
+    super('biquad', { type, frequency, q: options?.q, gain: options?.gain })
   }
+}
+
+/** Options of {@link Normalize}: exactly one of `db` and `linear` (none: -1 dBFS). */
+export interface NormalizeOptions {
+  /** Target peak in dBFS, -100..20. */
+  db?: number
+  /** Target peak as a linear sample value, in (0, 1] (0.95 = -0.45 dBFS). */
+  linear?: number
 }
 
 /**
  * Two-pass peak normalisation: the whole input is measured first (files are
- * read twice at constant memory), then scaled so its peak is `peak` dBFS.
- * Needs a rewindable source (files). Parameter: `peak`.
+ * read twice at constant memory), then scaled so its sample peak (all
+ * channels) lands on the target. A bare number is the LINEAR target peak:
+ * `new Normalize(0.95)` brings the peak to 0.95 (-0.45 dBFS); dBFS through
+ * `{ db }`: `new Normalize({ db: -1 })` (the default). Needs a rewindable
+ * source: a {@link FileSource} (all-native jobs, JS-driven pipelines and
+ * `StreamProcessor.processChunks` alike, with the source's resampling and
+ * channel options applied before measuring). Parameters: `peak` (dBFS), `linear`.
+ *
+ * @throws InvalidParameterError (`ERR_INVALID_PARAMETER`) for a linear
+ *   target outside (0, 1], dB outside -100..20, both keys, or an unknown
+ *   key (the former `{ peak }` included: it was dBFS, now `{ db }`)
  */
 export class Normalize extends NativeProcessor {
-  /** @param options target peak in dBFS (default -1), or `{ peak }` */
-  constructor(options: number | { peak?: number } = {}) {
-    super('normalize', { peak: typeof options === 'number' ? options : options.peak })
+  /** @param options target peak as a linear value in (0, 1], or `{ db }` / `{ linear }` */
+  constructor(options: number | NormalizeOptions = {}) {
+    const o: NormalizeOptions = typeof options === 'number' ? { linear: options } : (options ?? {})
+    if (typeof o === 'object' && 'peak' in o) {
+      throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `peak`: Normalize takes `{ db }` (target peak in dBFS) or `{ linear }` (target peak as a sample value in (0, 1]); `{ peak }` is no longer accepted')
+    }
+    checkOptions(o, ['db', 'linear'], 'Normalize')
+    if (o.db !== undefined && o.linear !== undefined) {
+      throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `db`: give either `db` or `linear`, not both')
+    }
+    // The native processor checks the linear range (0, 1] and converts it to dBFS.
+    super('normalize', o.linear !== undefined ? { linear: o.linear } : { peak: o.db })
   }
 }
 
@@ -144,6 +206,7 @@ export class Normalize extends NativeProcessor {
  */
 export class Reverb extends NativeProcessor {
   constructor(options: { room?: number; damping?: number; wet?: number; dry?: number; width?: number } = {}) {
+    checkOptions(options, ['room', 'damping', 'wet', 'dry', 'width'], 'Reverb')
     super('reverb', { ...options })
   }
 }
@@ -151,6 +214,7 @@ export class Reverb extends NativeProcessor {
 /** Feedback delay. Parameters: `time` (ms), `feedback` (0..0.99), `mix` (0..1). */
 export class Delay extends NativeProcessor {
   constructor(options: { time: number; feedback?: number; mix?: number }) {
+    checkOptions(options, ['time', 'feedback', 'mix'], 'Delay')
     super('delay', { ...options })
   }
 }
@@ -161,6 +225,7 @@ export class Delay extends NativeProcessor {
  */
 export class Limiter extends NativeProcessor {
   constructor(options: { ceiling?: number; release?: number } = {}) {
+    checkOptions(options, ['ceiling', 'release'], 'Limiter')
     super('limiter', { ...options })
   }
 }
@@ -208,6 +273,8 @@ export interface EnhanceOptions {
  */
 export class Enhance extends NativeProcessor {
   constructor(options: EnhanceOptions = {}) {
+    checkOptions(options, ['mix', 'modelPath', 'threads', 'executionProvider', 'window', 'synthesisWindow', 'marginMs'], 'Enhance')
+    options ??= {}
     super('enhance', {
       mix: options.mix,
       model: options.modelPath,
@@ -220,34 +287,52 @@ export class Enhance extends NativeProcessor {
   }
 }
 
-/** Per-block context given to JS processors. */
+/**
+ * Per-chunk metadata given to {@link JsProcessor.process} (after
+ * mlx-audio's per-chunk metadata). Formerly `frameOffset`: now `firstFrame`.
+ */
 export interface JsProcessContext extends StreamInfo {
-  /** Index of the block's first frame in the stream. */
-  frameOffset: number
+  /** Index of this chunk in the run, from 0. */
+  chunkIndex: number
+  /** Index of the chunk's first frame in the stream (frames before it in this run). */
+  firstFrame: number
+  /** The run's stream format and chunk size (the one `prepare()` received). */
+  context: StreamingContext
 }
 
 /** The function form of a JS processor: process planar channels in place, or return new ones of the same shape. */
-export type JsProcessFn = (channels: Float32Array[], context: JsProcessContext) => void | Float32Array[]
+export type JsProcessFn = (channels: Float32Array[], meta: JsProcessContext) => void | Float32Array[]
 
 /**
- * A processor written in JavaScript, for file pipelines (it runs on the JS
- * thread, so it is never allowed in the real-time callback). Pass a function
- * or subclass and override {@link JsProcessor.process}.
+ * A processor written in JavaScript (it runs on the JS thread, so never in
+ * the real-time callback): in any {@link StreamingPipeline} and in
+ * {@link StreamProcessor} (`processFile` and `processChunks`; a chain with
+ * a JsProcessor runs JS-driven there). Pass a function or subclass and
+ * override {@link JsProcessor.process}.
+ *
+ * Life cycle per run: `reset()`, then `prepare(context)` once the stream's
+ * format is known, then `process(channels, meta)` per chunk. `reset()` is
+ * also called by `pipeline.reset()`, and between the analysis pass and the
+ * real pass when a {@link Normalize} follows the processor (it then sees
+ * the file twice).
  */
 export class JsProcessor extends Processor {
   readonly kind = 'js'
   private readonly fn?: JsProcessFn
   constructor(fn?: JsProcessFn) {
     super()
+    if (fn !== undefined && typeof fn !== 'function') {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`fn\`: JsProcessor takes a function (channels, meta) => void | Float32Array[], got ${typeof fn}`)
+    }
     this.fn = fn
   }
-  /** Called once before the first block. */
-  prepare(_info: StreamInfo): void {}
-  /** Processes one block; override or pass a function to the constructor. */
-  process(channels: Float32Array[], context: JsProcessContext): void | Float32Array[] {
-    if (!this.fn) throw new TypeError('JsProcessor needs a function or an overridden process()')
-    return this.fn(channels, context)
+  /** Called once per run before the first chunk, with the stream's format and chunk size. */
+  prepare(_context: StreamingContext): void {}
+  /** Processes one chunk (planar, channels x frames): in place, or return new arrays of the same shape. Override or pass a function to the constructor. */
+  process(channels: Float32Array[], meta: JsProcessContext): void | Float32Array[] {
+    if (!this.fn) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `process`: JsProcessor needs a function or an overridden process()')
+    return this.fn(channels, meta)
   }
-  /** Clears state. */
+  /** Clears state: before every run, and from `pipeline.reset()`. */
   reset(): void {}
 }

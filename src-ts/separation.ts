@@ -18,8 +18,9 @@
  * (stem x channel x frames), at the input's sample rate and length.
  */
 import native = require('./native')
-import { awaitNative, callNative, fromNative, makeError } from './errors'
-import { inference, type InferenceOptions } from './inference'
+import { abortError, awaitNative, callNative, checkSignal, fromNative, makeError } from './errors'
+import { inference, INFERENCE_KEYS, type InferenceOptions } from './inference'
+import { checkOptions, keysOf } from './options'
 import { Processor } from './processors'
 import { CallbackSource, FileSource, MicrophoneSource, type ChunkReader } from './sources'
 
@@ -41,11 +42,17 @@ export interface SeparatorOptions extends InferenceOptions {
   overlap?: number
   /** Segment crossfade: `triangular` (default, as demucs `apply_model`) or `cosine` (raised cosine). */
   crossfade?: 'triangular' | 'cosine'
-  /** Segment length in seconds; HTDemucs exports have a fixed segment, so only the model's own value is accepted. */
+  /**
+   * Segment (chunk) length in seconds, as demucs' `--segment`: any length in (0, the export's segment]
+   * (default: the export's, 7.8 s for the released models). Each chunk is zero-padded to the export's fixed
+   * length and the output trimmed, as `HTDemucs.forward` pads to its training length; a longer segment is
+   * `ERR_INVALID_PARAMETER` naming the model's.
+   */
   segmentS?: number
   /** Input normalisation (default `'global'`). */
   normalization?: Normalization
 }
+const SEPARATOR_KEYS = keysOf<SeparatorOptions>()(['model', 'overlap', 'crossfade', 'segmentS', 'normalization', ...INFERENCE_KEYS] as const)
 
 /** What a separation into files did. */
 export type SeparateResult = native.SeparateResult
@@ -78,6 +85,7 @@ export interface SeparationCallOptions {
   /** Overrides the separator's crossfade. */
   crossfade?: 'triangular' | 'cosine'
 }
+const CALL_KEYS = keysOf<SeparationCallOptions>()(['sampleRate', 'normalization', 'overlap', 'crossfade'])
 
 /** Separated audio. */
 export interface SeparatedStems {
@@ -97,16 +105,17 @@ export interface SeparatedStems {
 
 /** Options of {@link Separator.separateLong}. */
 export interface LongOptions extends SeparationCallOptions {
-  /** Segment (chunk) length in seconds; HTDemucs exports have a fixed segment, so only the model's own (7.8 s) is accepted. */
+  /** Segment (chunk) length in seconds, in (0, the export's segment] (default: the export's; see {@link SeparatorOptions.segmentS}). */
   chunkSeconds?: number
   /** Overlap between segments in seconds (default: 25 % of the segment); exclusive with `overlap`. */
   overlapSeconds?: number
-  /** Receives the completed fraction in [0, 1] about five times a second and 1 at the end (unless stopped). */
+  /** Receives the completed fraction in [0, 1] about five times a second and 1 at the end (unless aborted). */
   onProgress?: (fraction: number) => void
   /**
-   * Aborting stops the run within one model call, like a pipeline's `stop()`:
-   * it resolves with `stopped: true` and what was separated until then (files
-   * finalised). A signal already aborted gives an empty result.
+   * Aborting stops the run within one model call: files are finalised with
+   * what was separated until then, and the call rejects with an `AbortError`
+   * whose `stats` is that partial result (`stopped: true`). A signal already
+   * aborted rejects at once (nothing is loaded or written).
    */
   signal?: AbortSignal
 }
@@ -122,6 +131,7 @@ export interface LongFileOptions extends LongOptions {
   /** Sample encoding (default: like the input file, else float32 WAV / int24 FLAC). */
   encoding?: 'int16' | 'int24' | 'float32'
 }
+const LONG_KEYS = keysOf<LongFileOptions>()([...CALL_KEYS, 'chunkSeconds', 'overlapSeconds', 'onProgress', 'signal', 'outDir', 'stems', 'format', 'encoding'] as const)
 
 /** What {@link Separator.separateLong} returns in memory. */
 export interface LongSeparation extends SeparatedStems {
@@ -129,7 +139,7 @@ export interface LongSeparation extends SeparatedStems {
   timeToFirstAudioS: number | null
   /** Model calls (when stopped: those whose regions were delivered). */
   chunks: number
-  /** True when `signal` stopped the run early: `frames` (fewer than the input's) were separated. */
+  /** True only in the `stats` of the `AbortError` of an aborted run: `frames` (fewer than the input's) were separated. */
   stopped: boolean
 }
 
@@ -145,7 +155,28 @@ export interface StreamingOptions extends SeparationCallOptions {
   overlapSeconds?: number
   /** Frames asked of a {@link MicrophoneSource} per read (default 65536; iterables give what they give). */
   blockFrames?: number
+  /**
+   * Aborting stops the worker within one model call; the iteration (or the
+   * `onChunk` promise) then ends by throwing an `AbortError` whose `stats`
+   * are the {@link StreamingStats} so far (`stopped: true`). A signal
+   * already aborted throws at the first `next()`, before the model loads.
+   */
+  signal?: AbortSignal
 }
+const STREAMING_KEYS = keysOf<StreamingOptions>()([...CALL_KEYS, 'overlapSeconds', 'blockFrames', 'signal'] as const)
+
+/** Options of {@link Separator.separateFile}. */
+export interface SeparateFileOptions {
+  /** Directory for `<stem>.wav` (created if missing). */
+  outDir: string
+  /** Stems to write (default: all of the model's). */
+  stems?: string[]
+  /** Receives the completed fraction in [0, 1] about five times a second and 1 at the end (unless aborted). */
+  onProgress?: (fraction: number) => void
+  /** Aborting stops the run within one model call and rejects with an `AbortError` whose `stats` is the {@link SeparateResult} so far (`stopped: true`, files finalised). */
+  signal?: AbortSignal
+}
+const SEPARATE_FILE_KEYS = keysOf<SeparateFileOptions>()(['outDir', 'stems', 'onProgress', 'signal'])
 
 /** One final region of a streaming separation. */
 export interface SeparatedChunk {
@@ -182,6 +213,7 @@ function isBlockStream(x: unknown): x is Iterable<Float32Array[]> | AsyncIterabl
 function normalizationDesc(n: Normalization | undefined): native.NormalizationDesc | undefined {
   if (n === undefined) return undefined
   if (n === 'global' || n === 'off') return { mode: n }
+  if (n && typeof n === 'object' && !Array.isArray(n)) checkOptions(n, ['mean', 'std'], 'normalization')
   if (n && typeof n === 'object' && typeof n.mean === 'number' && typeof n.std === 'number') return { mode: 'fixed', mean: n.mean, std: n.std }
   throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`normalization\`: expected 'global', 'off' or { mean, std }, got ${JSON.stringify(n)}`)
 }
@@ -201,11 +233,14 @@ function wholeInput(input: SeparationInput, sampleRate: number | undefined, what
  * on a worker thread and runs there; the JS thread only receives results.
  *
  * @throws (rejects with) `ERR_NOT_FOUND` / `ERR_MODEL` / `ERR_MODEL_MISMATCH` / `ERR_RUNTIME_NOT_FOUND` for the model,
- *   `ERR_INVALID_PARAMETER` for options (a missing `sampleRate`, `chunkSeconds` other than the model's segment, ...),
+ *   `ERR_INVALID_PARAMETER` for options (a missing `sampleRate`, `chunkSeconds` longer than the model's segment, ...),
  *   `ERR_SHAPE` for ragged channels, `ERR_NON_FINITE_SAMPLE` for NaN/inf input, `ERR_EMPTY_AUDIO`, file errors.
  */
 export class Separator {
-  constructor(readonly options: SeparatorOptions) {}
+  constructor(readonly options: SeparatorOptions) {
+    checkOptions(options, SEPARATOR_KEYS, 'Separator')
+    normalizationDesc(options?.normalization)
+  }
 
   /**
    * demucs' normalisation statistics of planar audio (channels x frames):
@@ -240,6 +275,7 @@ export class Separator {
    * the input; use {@link separateLong} for long files.
    */
   async separate(input: string | FileSource | Float32Array[], options: SeparationCallOptions = {}): Promise<SeparatedStems> {
+    checkOptions(options, CALL_KEYS, 'Separator.separate()')
     const [desc, planar] = wholeInput(input, options.sampleRate, 'separate()')
     const r = await awaitNative(callNative(() => native.separate(desc, planar, this.nativeOptions(options))))
     return { stems: r.stems, stemNames: r.stemNames, sampleRate: r.sampleRate, frames: r.frames, processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor }
@@ -260,12 +296,21 @@ export class Separator {
   separateLong(input: string | FileSource | Float32Array[], options: LongFileOptions): Promise<StemFiles>
   separateLong(input: string | FileSource | Float32Array[], options?: LongOptions): Promise<LongSeparation>
   async separateLong(input: string | FileSource | Float32Array[], options: LongOptions & Partial<LongFileOptions> = {}): Promise<LongSeparation | StemFiles> {
+    checkOptions(options, LONG_KEYS, 'Separator.separateLong()')
     const [desc, planar] = wholeInput(input, options.sampleRate, 'separateLong()')
     const files: native.StemFilesDesc | undefined = options.outDir === undefined ? undefined : { outDir: options.outDir, stems: options.stems, format: options.format, encoding: options.encoding }
     const { onProgress, signal } = options
-    const r = await withControl(signal, onProgress, (control) => native.separateLong(desc, planar, this.nativeOptions(options), files, control))
-    const common = { stemNames: r.stemNames, sampleRate: r.sampleRate, frames: r.frames, processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, chunks: r.chunks ?? 0, stopped: r.stopped }
-    return r.paths ? { ...common, paths: r.paths } : { ...common, stems: r.stems }
+    const nativeOptions = this.nativeOptions(options)
+    return withControl(
+      'Separator.separateLong()',
+      signal,
+      onProgress,
+      (control) => native.separateLong(desc, planar, nativeOptions, files, control),
+      (r): LongSeparation | StemFiles => {
+        const common = { stemNames: r.stemNames, sampleRate: r.sampleRate, frames: r.frames, processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, chunks: r.chunks ?? 0, stopped: r.stopped }
+        return r.paths ? { ...common, paths: r.paths } : { ...common, stems: r.stems }
+      },
+    )
   }
 
   /**
@@ -291,15 +336,18 @@ export class Separator {
     input: SeparationInput,
     options: StreamingOptions & { onChunk?: (chunk: SeparatedChunk) => void | Promise<void> } = {},
   ): SeparationStream | Promise<StreamingStats> {
-    const { onChunk } = options
+    const onChunk = options?.onChunk
     let desc: native.SeparationOptionsDesc
+    let signal: AbortSignal | undefined
     try {
+      checkOptions(options, onChunk ? [...STREAMING_KEYS, 'onChunk'] : STREAMING_KEYS, 'Separator.separateStreaming()')
+      signal = checkSignal(options.signal)
       desc = this.nativeOptions(options)
     } catch (e) {
       if (onChunk) return Promise.reject(e)
       throw e
     }
-    const stream = new SeparationStream(() => this.openStream(input, options, desc))
+    const stream = new SeparationStream(() => this.openStream(input, options, desc), signal)
     if (!onChunk) return stream
     return (async () => {
       for await (const chunk of stream) await onChunk(chunk)
@@ -343,41 +391,51 @@ export class Separator {
    *
    * @throws RuntimeNotFoundError, ModelError, ModelMismatchError, file errors
    */
-  async separateFile(
-    input: string,
-    options: { outDir: string; stems?: string[]; onProgress?: (fraction: number) => void; signal?: AbortSignal },
-  ): Promise<SeparateResult> {
+  async separateFile(input: string, options: SeparateFileOptions): Promise<SeparateResult> {
+    checkOptions(options, SEPARATE_FILE_KEYS, 'Separator.separateFile()')
     const { model, overlap, crossfade, segmentS, normalization: _n, ...inf } = this.options
-    return withControl(options.signal, options.onProgress, (control) =>
-      native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, inference: inference(inf) }, control),
+    return withControl(
+      'Separator.separateFile()',
+      options?.signal,
+      options?.onProgress,
+      (control) => native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, inference: inference(inf) }, control),
+      (r) => r,
     )
   }
 }
 
 /**
  * Runs a native job that stops and reports progress through a
- * `PipelineControl`, as pipelines do: aborting `signal` (or a signal already
- * aborted) stops it, and it resolves with `stopped: true`; `onProgress` gets
- * the fraction about five times a second, and 1 at the end unless stopped.
+ * `PipelineControl`, and turns its result into the public one with
+ * `result`. `signal` (checked) stops the job within one chunk; the native
+ * side finalises its outputs and resolves with `stopped: true`, which
+ * becomes the rejection: an `AbortError` carrying that partial result as
+ * `stats`. A signal already aborted rejects at once, before the job starts.
+ * `onProgress` gets the fraction about five times a second, and 1 at the
+ * end of a complete run. `what` names the call in the error message.
  * @internal
  */
-export async function withControl<R extends { stopped: boolean }>(
-  signal: AbortSignal | undefined,
+export async function withControl<R extends { stopped: boolean }, T>(
+  what: string,
+  signal: unknown,
   onProgress: ((fraction: number) => void) | undefined,
   start: (control: native.PipelineControl) => Promise<R>,
-): Promise<R> {
+  result: (r: R) => T,
+): Promise<T> {
+  const s = checkSignal(signal)
+  if (s?.aborted) throw abortError(s, undefined, what)
   const control = new native.PipelineControl()
   const abort = () => control.stop()
-  if (signal?.aborted) control.stop()
-  signal?.addEventListener('abort', abort, { once: true })
+  s?.addEventListener('abort', abort, { once: true })
   const timer = onProgress ? setInterval(() => onProgress(control.fraction), 200) : null
   try {
     const r = await awaitNative(callNative(() => start(control)))
-    if (!r.stopped) onProgress?.(1)
-    return r
+    if (r.stopped) throw abortError(s, result(r), what)
+    onProgress?.(1)
+    return result(r)
   } finally {
     if (timer) clearInterval(timer)
-    signal?.removeEventListener('abort', abort)
+    s?.removeEventListener('abort', abort)
   }
 }
 
@@ -410,15 +468,34 @@ export class SeparationStream implements AsyncIterableIterator<SeparatedChunk> {
   private finished = false
   private closing: Promise<StreamingStats | null> | null = null
   private finalStats: StreamingStats | null = null
+  private readonly signal: AbortSignal | undefined
+  private readonly onAbort = () => this.stop()
 
   /** @internal */
-  constructor(open: () => Promise<{ stream: native.NativeSeparationStream; reader?: ChunkReader; blockFrames: number }>) {
-    this.opening = open().then(({ stream, reader, blockFrames }) => {
-      this.native = stream
-      if (reader) void this.pump(stream, reader, blockFrames)
-    })
+  constructor(open: () => Promise<{ stream: native.NativeSeparationStream; reader?: ChunkReader; blockFrames: number }>, signal?: AbortSignal) {
+    this.signal = signal
+    if (signal?.aborted) {
+      // Nothing is opened: the first next() throws the AbortError.
+      this.opening = Promise.reject(abortError(signal, undefined, 'Separator.separateStreaming()'))
+    } else {
+      signal?.addEventListener('abort', this.onAbort, { once: true })
+      this.opening = open().then(({ stream, reader, blockFrames }) => {
+        this.native = stream
+        // A stop asked for while the model was loading.
+        if (this.stopping) stream.stop()
+        if (reader) void this.pump(stream, reader, blockFrames)
+      })
+    }
     // next() reports an opening failure; keep it from being unhandled meanwhile.
     this.opening.catch(() => {})
+  }
+
+  /** Ends the iteration of an aborted run: waits for the worker, then throws the AbortError with the stats so far. */
+  private async aborted(): Promise<never> {
+    this.finished = true
+    this.stop()
+    const stats = await this.close()
+    throw abortError(this.signal, stats ?? undefined, 'Separator.separateStreaming()')
   }
 
   /** Feeds a block stream to the worker, waiting whenever its queue is full. */
@@ -464,14 +541,18 @@ export class SeparationStream implements AsyncIterableIterator<SeparatedChunk> {
     }
     const stream = this.native!
     for (;;) {
+      if (this.signal?.aborted) return this.aborted()
       let ev: native.SeparationEvent | null
       try {
         ev = await awaitNative(stream.next())
       } catch (e) {
+        if (this.signal?.aborted) return this.aborted()
         this.finished = true
         await this.close()
         throw e
       }
+      // A region that was final before the abort is not delivered: the run ends at the abort.
+      if (this.signal?.aborted) return this.aborted()
       if (ev === null || ev.kind === 'end') {
         if (ev?.stats) this.finalStats = { ...ev.stats, stemNames: this.stemNames, sampleRate: this.sampleRate }
         this.finished = true
@@ -516,6 +597,7 @@ export class SeparationStream implements AsyncIterableIterator<SeparatedChunk> {
   close(): Promise<StreamingStats | null> {
     if (!this.finished) this.stopping = true
     this.closing ??= (async () => {
+      this.signal?.removeEventListener('abort', this.onAbort)
       try {
         await this.opening
       } catch {
@@ -541,11 +623,12 @@ export class SeparationStream implements AsyncIterableIterator<SeparatedChunk> {
   }
 }
 
-/** Options of {@link SeparationProcessor}. */
-export interface SeparationProcessorOptions extends StreamingOptions {
+/** Options of {@link SeparationProcessor} (the pipeline's `run({ signal })` stops it). */
+export interface SeparationProcessorOptions extends Omit<StreamingOptions, 'signal'> {
   /** Stems to pass on, in this order (default: all of the model's). */
   stems?: string[]
 }
+const PROCESSOR_KEYS = keysOf<SeparationProcessorOptions>()([...CALL_KEYS, 'overlapSeconds', 'blockFrames', 'stems'] as const)
 
 /**
  * Source separation as a {@link StreamingPipeline} stage. It turns a
@@ -564,11 +647,14 @@ export class SeparationProcessor extends Processor {
     readonly options: SeparationProcessorOptions = {},
   ) {
     super()
+    checkOptions(options, PROCESSOR_KEYS, 'SeparationProcessor')
+    normalizationDesc(options?.normalization)
   }
 
   /** @internal */
   open(source: FileSource | CallbackSource | MicrophoneSource, blockFrames: number): SeparationStream {
-    return this.separator.separateStreaming(source, { blockFrames, ...this.options })
+    const { stems: _stems, ...streaming } = this.options
+    return this.separator.separateStreaming(source, { blockFrames, ...streaming })
   }
 
   /** @internal Indices of the stems to pass on. */

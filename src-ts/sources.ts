@@ -4,6 +4,7 @@
  */
 import native = require('./native')
 import { awaitNative, callNative, makeError } from './errors'
+import { checkOptions } from './options'
 
 /** How a file is read. */
 export interface FileSourceOptions {
@@ -18,14 +19,32 @@ export interface FileSourceOptions {
 /** What a file holds, as stored. */
 export type FileInfo = native.AudioFileInfo
 
-/** Internal uniform reading interface. @internal */
+/**
+ * An opened source, read chunk by chunk: what every source's `open()` /
+ * `openAsync()` returns, and what a {@link CustomSource} implements.
+ */
 export interface ChunkReader {
+  /** Sample rate of the delivered audio in Hz. */
   sampleRate: number
+  /** Channels of every chunk. */
   channels: number
+  /** Frames the source will deliver, when known (for progress); else null. */
   totalFrames: number | null
+  /**
+   * The next chunk, planar (`channels` arrays of equal length, at most
+   * `maxFrames` frames; 0 frames is skipped), or `null` at the end.
+   */
   read(maxFrames: number): Promise<Float32Array[] | null>
+  /** Releases the source; called once when the run ends (also after errors and stops). */
   close(): void
 }
+
+/**
+ * Any object a pipeline can read from, beyond the built-in sources (e.g.
+ * the Node-stream sources): it opens into a {@link ChunkReader}, with
+ * `openAsync()` (preferred when present) or `open()`. Opened once per run.
+ */
+export type CustomSource = { openAsync(): Promise<ChunkReader> } | { open(): ChunkReader }
 
 /**
  * Audio decoded from a file (WAV and RF64 PCM/float/µ-law/A-law incl.
@@ -37,7 +56,15 @@ export interface ChunkReader {
  */
 export class FileSource {
   readonly kind = 'file'
-  constructor(readonly path: string, readonly options: FileSourceOptions = {}) {}
+  readonly options: FileSourceOptions
+  /** @throws InvalidParameterError for an unknown option key */
+  constructor(
+    readonly path: string,
+    options: FileSourceOptions = {},
+  ) {
+    checkOptions(options, ['sampleRate', 'mono', 'channels'], 'FileSource')
+    this.options = options ?? {}
+  }
 
   /** The file's header information. @throws NotFoundError, UnsupportedFormatError, DecodeError */
   info(): FileInfo {
@@ -78,26 +105,55 @@ function deinterleave(samples: Float32Array, channels: number): Float32Array[] {
   return out
 }
 
+/** What a {@link CallbackSource} reads: chunks, or a function producing them (called once per run). */
+export type SourceChunks =
+  | Iterable<SourceChunk>
+  | AsyncIterable<SourceChunk>
+  | (() => Iterable<SourceChunk> | AsyncIterable<SourceChunk>)
+
+const isIterable = (x: unknown): x is Iterable<SourceChunk> | AsyncIterable<SourceChunk> =>
+  x !== null && (typeof x === 'object' || typeof x === 'function') && (Symbol.asyncIterator in (x as object) || Symbol.iterator in (x as object))
+
+const describe = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x === 'object' ? `an object (${Object.prototype.toString.call(x)})` : typeof x)
+
 /**
  * Audio from JavaScript: an iterable or async iterable of chunks (planar
- * `Float32Array[]` or interleaved `Float32Array`), e.g. an async generator.
+ * `Float32Array[]` or interleaved `Float32Array`), or a function returning
+ * one, e.g. a (async) generator function. A function is called at the
+ * start of every run, so such a source can run again; an iterable (e.g. a
+ * generator object) is consumed by its first run.
  * Chunks may have any length; every chunk must have the same channel count.
+ *
+ * @throws InvalidParameterError (`ERR_INVALID_PARAMETER`) for `chunks` that
+ *   is neither, for `sampleRate` <= 0 and for an unknown option key; a run
+ *   rejects with it when the function returns something else
  */
 export class CallbackSource {
   readonly kind = 'callback'
   constructor(
-    readonly chunks: Iterable<SourceChunk> | AsyncIterable<SourceChunk>,
+    readonly chunks: SourceChunks,
     readonly options: CallbackSourceOptions,
   ) {
-    if (!(options.sampleRate > 0)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`sampleRate\`: must be > 0 Hz, got ${options.sampleRate}`)
+    if (typeof chunks !== 'function' && !isIterable(chunks)) {
+      throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`chunks\`: CallbackSource takes an iterable or async iterable of chunks, or a function returning one (e.g. a generator function); got ${describe(chunks)}`)
+    }
+    checkOptions(options, ['sampleRate', 'channels'], 'CallbackSource')
+    if (!(options?.sampleRate > 0)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`sampleRate\`: must be > 0 Hz, got ${options?.sampleRate}`)
   }
 
-  /** @internal */
+  /** @internal Opens one run's reader. */
   async openAsync(): Promise<ChunkReader> {
+    let chunks: unknown = this.chunks
+    if (typeof chunks === 'function' && !isIterable(chunks)) {
+      chunks = (chunks as () => unknown)()
+      if (!isIterable(chunks)) {
+        throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`chunks\`: the CallbackSource function must return an iterable or async iterable of chunks, it returned ${describe(chunks)}`)
+      }
+    }
     const it: AsyncIterator<SourceChunk> | Iterator<SourceChunk> =
-      Symbol.asyncIterator in this.chunks
-        ? (this.chunks as AsyncIterable<SourceChunk>)[Symbol.asyncIterator]()
-        : (this.chunks as Iterable<SourceChunk>)[Symbol.iterator]()
+      Symbol.asyncIterator in (chunks as object)
+        ? (chunks as AsyncIterable<SourceChunk>)[Symbol.asyncIterator]()
+        : (chunks as Iterable<SourceChunk>)[Symbol.iterator]()
     let channels = this.options.channels ?? 0
     const toPlanar = (chunk: SourceChunk): Float32Array[] => {
       if (chunk instanceof Float32Array) {
@@ -142,4 +198,5 @@ export class CallbackSource {
 export { MicrophoneSource, type MicrophoneSourceOptions } from './microphone'
 import type { MicrophoneSource } from './microphone'
 
-export type Source = FileSource | CallbackSource | MicrophoneSource
+/** Every source a {@link StreamingPipeline} reads: the built-in ones and any {@link CustomSource}. */
+export type Source = FileSource | CallbackSource | MicrophoneSource | CustomSource

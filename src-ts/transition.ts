@@ -4,7 +4,8 @@
  */
 import { resolve } from 'node:path'
 import native = require('./native')
-import { awaitNative, makeError } from './errors'
+import { abortError, awaitNative, checkSignal, makeError, type ResonodeError } from './errors'
+import { checkOptions, keysOf } from './options'
 
 /** Options of {@link mixTransition}. */
 export interface TransitionOptions {
@@ -18,9 +19,14 @@ export interface TransitionOptions {
   tailBeats?: number
   /** Gain B to A's integrated loudness (default true; ±12 dB at most). */
   matchLoudness?: boolean
-  /** Stops the render (rejects with `ERR_INVALID_STATE`). */
+  /**
+   * Aborting stops the render between blocks and rejects with an
+   * `AbortError` (no `stats`: the output is written only once the whole
+   * transition is rendered, so none exists after an abort).
+   */
   signal?: AbortSignal
 }
+const TRANSITION_KEYS = keysOf<TransitionOptions>()(['out', 'crossfadeBeats', 'leadInBeats', 'tailBeats', 'matchLoudness', 'signal'])
 
 /**
  * What {@link mixTransition} rendered: tempos (BPM), the multiple of B's
@@ -54,9 +60,11 @@ function beats(name: string, v: unknown, min: number, max: number): number | und
  *
  * @throws NotFoundError, DecodeError, UnsupportedFormatError,
  *   InvalidParameterError (beat counts; a track too short for the
- *   crossfade), InvalidStateError (a track without a steady beat; aborted)
+ *   crossfade), InvalidStateError (a track without a steady beat),
+ *   AbortError (`ERR_ABORTED`)
  */
 export async function mixTransition(a: string, b: string, options: TransitionOptions): Promise<TransitionReport> {
+  checkOptions(options, TRANSITION_KEYS, 'mixTransition()')
   if (!options || typeof options.out !== 'string' || options.out.length === 0) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `out`: the output file path')
   const desc = {
     crossfadeBeats: beats('crossfadeBeats', options.crossfadeBeats, 1, 128),
@@ -64,13 +72,18 @@ export async function mixTransition(a: string, b: string, options: TransitionOpt
     tailBeats: beats('tailBeats', options.tailBeats, 0, 1024),
     matchLoudness: options.matchLoudness,
   }
+  const signal = checkSignal(options.signal)
+  if (signal?.aborted) throw abortError(signal, undefined, 'mixTransition()')
   const control = new native.TransitionControl()
   const abort = () => control.stop()
-  if (options.signal?.aborted) control.stop()
-  options.signal?.addEventListener('abort', abort)
+  signal?.addEventListener('abort', abort, { once: true })
   try {
     return await awaitNative(native.mixTransitionNative(resolve(a), resolve(b), resolve(options.out), desc, control))
+  } catch (e) {
+    // The native side ends a stopped render with ERR_INVALID_STATE; only the signal stops it.
+    if (signal?.aborted && (e as ResonodeError).code === 'ERR_INVALID_STATE') throw abortError(signal, undefined, 'mixTransition()')
+    throw e
   } finally {
-    options.signal?.removeEventListener('abort', abort)
+    signal?.removeEventListener('abort', abort)
   }
 }

@@ -55,6 +55,14 @@ pub fn analyze_file(
 ) -> Result<TrackDescriptors> {
     let mut source = FileSource::open(path, &SourceOptions::default())?;
     let (rate, channels, total) = (source.sample_rate(), source.channels(), source.total_frames());
+    // Log target `resonode::analysis` (see `resonode_core::log_filter`).
+    let started = std::time::Instant::now();
+    log::debug!(
+        target: "resonode::analysis",
+        "analysis start: {} ({rate} Hz, {channels} ch, {} frames)",
+        path.display(),
+        total.map_or_else(|| "unknown".to_string(), |t| t.to_string())
+    );
     let mut analyzer = TrackAnalyzer::new(opts.config.clone(), rate, channels)?.without_loudness();
     // Three threads: decoding with the gated loudness measures, the true
     // peak (4x oversampling, the costliest measure), and the analysis here.
@@ -164,6 +172,7 @@ pub fn analyze_file(
         return Err(Error::EmptyAudio { reason: format!("{}: the file holds no audio frames", path.display()) });
     }
     let mut failure = None;
+    let analyzer_frames = analyzer.frames_in();
     let d = analyzer.finish_with_loudness(loudness, |f| {
         if failure.is_none() {
             failure = on_frames(f).err();
@@ -172,6 +181,13 @@ pub fn analyze_file(
     if let Some(e) = failure {
         return Err(e);
     }
+    log::debug!(
+        target: "resonode::analysis",
+        "analysis end: {}: {} frames in {:.3} s",
+        path.display(),
+        analyzer_frames,
+        started.elapsed().as_secs_f64()
+    );
     on_progress(1.0);
     Ok(d)
 }

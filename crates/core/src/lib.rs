@@ -30,6 +30,7 @@ pub mod block;
 pub mod chain;
 pub mod chain_spec;
 pub mod error;
+pub mod log_filter;
 pub mod pipeline;
 pub mod planar_sink;
 pub mod planar_source;

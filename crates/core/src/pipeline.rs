@@ -13,6 +13,11 @@ use std::time::Instant;
 
 use crate::{AudioBlock, AudioBuffer, Chain, Error, Result, StreamSpec};
 
+/// Log target of jobs (start, progress, end); see `crate::log_filter`.
+const LOG: &str = "resonode::pipeline";
+/// Wall-clock time between two `debug` progress records of one job.
+const PROGRESS_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Where audio comes from: produces planar blocks at a fixed sample rate and
 /// channel count.
 pub trait Source: Send {
@@ -56,6 +61,12 @@ pub trait Sink: Send {
     /// Completes the output (file headers, flushes). Called once, also after
     /// errors and stops, so partial output is valid.
     fn finalize(&mut self) -> Result<()>;
+    /// Frames the sink delivered at its own rate (after its own resampling
+    /// or channel selection), when that can differ from the frames written
+    /// to it; `None` (the default) when it cannot.
+    fn frames_delivered(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Options of [`run`].
@@ -183,6 +194,8 @@ pub struct Stats {
     pub stopped: bool,
     /// The source's [`Source::warnings`] at the end of the run.
     pub warnings: Vec<String>,
+    /// The sink's [`Sink::frames_delivered`] after finalizing.
+    pub frames_delivered: Option<u64>,
 }
 
 impl Stats {
@@ -255,11 +268,25 @@ pub fn run(
             format!("needs a two-pass analysis, but {} cannot be read twice", source.describe()),
         ));
     }
+    log::debug!(
+        target: LOG,
+        "job start: {} ({sample_rate} Hz, {channels} ch, {} frames), chain [{}], chunks of {} frames, {passes} pass(es)",
+        source.describe(),
+        total.map_or_else(|| "unknown".to_string(), |t| t.to_string()),
+        chain.kinds().join(", "),
+        options.chunk_frames
+    );
+    let logged_at = std::cell::Cell::new(started);
     let report = |pass: usize, frames: u64, progress: &mut dyn FnMut(&Progress)| {
         let fraction = total.map(|t| {
             let within = if t == 0 { 1.0 } else { (frames as f64 / t as f64).min(1.0) };
             (pass as f64 + within) / passes as f64
         });
+        if log::log_enabled!(target: LOG, log::Level::Debug) && logged_at.get().elapsed() >= PROGRESS_LOG_INTERVAL {
+            logged_at.set(Instant::now());
+            let pct = fraction.map_or_else(String::new, |f| format!(" ({:.1} %)", f * 100.0));
+            log::debug!(target: LOG, "job progress: pass {}/{passes}, {frames} frames{pct}", pass + 1);
+        }
         progress(&Progress { frames, total_frames: total, fraction });
     };
 
@@ -319,8 +346,22 @@ pub fn run(
         }
     })();
     let finalized = sink.finalize();
+    stats.frames_delivered = sink.frames_delivered();
     stats.processing_time_s = started.elapsed().as_secs_f64();
     stats.warnings = source.warnings();
+    match result.as_ref().err().or(finalized.as_ref().err()) {
+        Some(e) => log::debug!(target: LOG, "job failed after {} frames: {e}", stats.frames_processed),
+        None => log::debug!(
+            target: LOG,
+            "job end: {} frames in {} chunks ({:.3} s of audio) in {:.3} s, {:.1}x real time{}",
+            stats.frames_processed,
+            stats.chunks_processed,
+            stats.audio_s(),
+            stats.processing_time_s,
+            stats.realtime_factor(),
+            if stats.stopped { ", stopped" } else { "" }
+        ),
+    }
     result?;
     finalized?;
     if stats.frames_processed == 0 && !stats.stopped {

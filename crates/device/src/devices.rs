@@ -27,6 +27,10 @@ use resonode_core::{Error, Result};
 
 use crate::config::MAX_CHANNELS;
 
+/// Log target of device choices, stream opens, restarts and fallbacks
+/// (`resonode_core::log_filter`). Logged only off the audio callback.
+pub(crate) const LOG: &str = "resonode::device";
+
 /// Upper bound on a device enumeration.
 pub const ENUMERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -433,6 +437,7 @@ fn enumerate(backend: Backend) -> Result<Vec<DeviceInfo>> {
         }
         out.push(info);
     }
+    log::debug!(target: LOG, "{host_name}: {} device(s): {}", out.len(), out.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "));
     // ALSA's `null` plugin discards everything: it is not a device.
     if out.iter().all(|d| d.id == "null") {
         return Err(Error::BackendNotAvailable {
@@ -514,6 +519,9 @@ pub(crate) fn find_cpal_device(
             Way::Input => host.default_input_device(),
             Way::Output => host.default_output_device(),
         };
+        if let Some(d) = &d {
+            log::debug!(target: LOG, "default {what} device of {}: `{}`", host.id().name(), d.id().map(|i| i.to_string()).unwrap_or_else(|_| "?".into()));
+        }
         return d.ok_or_else(|| Error::BackendNotAvailable {
             reason: format!("no default {what} device; {SUGGESTION}"),
         });
@@ -533,6 +541,7 @@ pub(crate) fn find_cpal_device(
                 .unwrap_or(false)
     };
     if let Some(d) = devices.iter().find(|d| matches(d)) {
+        log::debug!(target: LOG, "{what} device `{wanted}`: `{}`", d.id().map(|i| i.to_string()).unwrap_or_else(|_| "?".into()));
         return Ok(d.clone());
     }
     let ids: Vec<String> = devices

@@ -65,6 +65,13 @@ impl DuplexQueue {
         latency: LatencyHint,
         sample_rate: u32,
     ) -> Self {
+        // Built on the control thread; nothing below `new` logs (callback path).
+        log::debug!(
+            target: crate::devices::LOG,
+            "duplex queue: {buffer}-frame callbacks, prime {} frames, at most {} frames kept",
+            latency.prime_buffers() * buffer,
+            latency.max_backlog_buffers() * buffer
+        );
         DuplexQueue {
             queue,
             prime: latency.prime_buffers() * buffer,

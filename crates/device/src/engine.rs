@@ -29,7 +29,7 @@ use crate::callbacks::{
     ClockMark, Feed, InputState, OutputState, Shared, StateSlot, ThreadAnnouncer, UNSET,
 };
 use crate::config::{Direction, StreamConfig};
-use crate::devices::{self, Backend, Way};
+use crate::devices::{self, Backend, Way, LOG};
 use crate::duplex::DuplexQueue;
 use crate::events::{EngineEvent, EventHub, RawEvent, StreamSide, XrunKind, XrunSource};
 use crate::pump::{Pump, PumpSink, PumpSource};
@@ -562,6 +562,18 @@ impl RealtimeEngine {
                 });
             }
         };
+        // Logging (here and below, `target: LOG`) happens on the starting
+        // thread and the engine's control thread, never in a callback.
+        log::debug!(
+            target: LOG,
+            "engine started: backend {} (requested {}), {direction:?}, {sr} Hz, {} in / {} out ch, buffer {actual} frames (requested {}), chain [{}]",
+            backend_from_code(running.load(Ordering::Relaxed)).as_str(),
+            backend.as_str(),
+            config.channels_in,
+            config.channels_out,
+            config.buffer_size,
+            names.iter().map(|(kind, _)| *kind).collect::<Vec<_>>().join(", ")
+        );
         Ok(RealtimeEngine {
             config,
             backend: running,
@@ -887,6 +899,7 @@ impl RealtimeEngine {
                 reason: "the audio device did not stop within 5 s".into(),
             }),
         };
+        log::debug!(target: LOG, "engine stopped ({})", if stopped.is_ok() { "streams closed" } else { "the device did not stop within 5 s" });
         // The audio has stopped: the pump's last drain sees everything.
         let pump = self.pump.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut p) = pump {
@@ -993,6 +1006,7 @@ impl Control {
                     Some(h) => crate::priority::promote(h, crate::priority::AUDIO_THREAD_PRIORITY, self.config.buffer_size, self.config.sample_rate),
                     None => crate::priority::Mechanism::None,
                 };
+                log::debug!(target: LOG, "audio thread promotion: {got:?}");
                 self.shared.count_promotion(got);
             }
         }
@@ -1033,6 +1047,12 @@ fn run_clocked(
     if options.realtime {
         shared.count_promotion(crate::priority::promote_current(crate::priority::AUDIO_THREAD_PRIORITY, config.buffer_size, config.sample_rate));
     }
+    // Before the loop: the per-period body below never logs.
+    log::debug!(
+        target: LOG,
+        "clocked `none` backend: {sr} Hz, {cin} in / {cout} out ch, {buffer} frames per period, input {}",
+        if input.is_some() { "looped test signal" } else if cin > 0 { "silence" } else { "none" }
+    );
     let _ = ready.send(Ok(config.buffer_size));
     let start = Instant::now();
     let mut frames_done: u64 = 0;
@@ -1231,10 +1251,12 @@ fn run_device(
         Err(failed) => {
             let (e, side) = *failed;
             if backend != Backend::Auto {
+                log::debug!(target: LOG, "opening the {} streams failed: {e}", backend.as_str());
                 let _ = ready.send(Err(e));
                 return;
             }
             // `auto`: no device works; run clocked, and say so.
+            log::info!(target: LOG, "backend auto: no device could be opened ({e}); falling back to the clocked `none` backend");
             ctl.hub.notice(EngineEvent::BackendFallback { reason: e.to_string() });
             ctl.running.store(backend_code(Backend::None), Ordering::Relaxed);
             let announced = std::mem::take(&mut ctl.announced);
@@ -1265,11 +1287,18 @@ fn run_device(
             continue;
         }
         if !options.auto_restart {
+            log::info!(target: LOG, "streams lost; not reopening them (autoRestart is off)");
             shared.gave_up.store(true, Ordering::Relaxed);
             continue;
         }
         let now = Instant::now();
         let since = *lost_since.get_or_insert_with(|| {
+            log::info!(
+                target: LOG,
+                "streams lost; reopening them every {} ms for up to {} s",
+                options.restart_interval.as_millis(),
+                options.restart_timeout.as_secs_f64()
+            );
             // The streams died: take the states back now (a dead stream is
             // dropped on a reaper thread, it may hang).
             let side = std::mem::replace(&mut streams, Streams::empty(config.buffer_size, host)).into_side(false);
@@ -1285,6 +1314,7 @@ fn run_device(
                 attempt,
                 now.duration_since(since).as_secs_f64()
             );
+            log::warn!(target: LOG, "{message}");
             hub.notice(EngineEvent::RestartFailed { attempt, message });
             shared.gave_up.store(true, Ordering::Relaxed);
             continue;
@@ -1292,18 +1322,21 @@ fn run_device(
         attempt += 1;
         shared.restart_attempts.fetch_add(1, Ordering::Relaxed);
         next_try = now + options.restart_interval;
+        log::debug!(target: LOG, "reopening the lost streams on {}: attempt {attempt}", host.as_str());
         let side = std::mem::replace(&mut streams, Streams::empty(config.buffer_size, host)).into_side(true);
         shared.lost.store(false, Ordering::Relaxed);
         match reopen(&config, host, side, &hub) {
             Ok(s) => {
                 streams = s;
                 ctl.restarts.fetch_add(1, Ordering::Relaxed);
+                log::info!(target: LOG, "streams reopened after {attempt} attempt(s)");
                 hub.notice(EngineEvent::Restarted { attempt });
                 lost_since = None;
                 attempt = 0;
             }
             Err(failed) => {
-                let (_, side) = *failed;
+                let (e, side) = *failed;
+                log::debug!(target: LOG, "reopening attempt {attempt} failed: {e}");
                 shared.lost.store(true, Ordering::Relaxed);
                 streams = Streams::stateless(side, config.buffer_size, host);
             }
@@ -1390,6 +1423,15 @@ fn choose(
         }
         _ => cpal::BufferSize::Default,
     };
+    log::debug!(
+        target: LOG,
+        "`{id}` {what}: {channels} ch {sample_rate} Hz {}, buffer {}",
+        best.sample_format(),
+        match buffer_size {
+            cpal::BufferSize::Fixed(n) => format!("{n} frames"),
+            _ => format!("the host's default ({buffer} frames outside the device's range)"),
+        }
+    );
     Ok((
         cpal::StreamConfig {
             channels,
@@ -1458,6 +1500,7 @@ fn open_streams(
                 match build_input(device, *cfg, *fmt, slot, hub) {
                     Ok(s) => {
                         streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
+                        log_opened("input", device, cfg, *fmt, streams.actual_buffer, concrete);
                         streams.input = Some(s);
                     }
                     Err(e) => break 'build Some(e),
@@ -1470,6 +1513,7 @@ fn open_streams(
             match build_output(device, *cfg, *fmt, slot, hub) {
                 Ok(s) => {
                     streams.actual_buffer = s.buffer_size().unwrap_or(config.buffer_size);
+                    log_opened("output", device, cfg, *fmt, streams.actual_buffer, concrete);
                     streams.output = Some(s);
                 }
                 Err(e) => break 'build Some(e),
@@ -1497,6 +1541,18 @@ fn open_streams(
             Err(Box::new((e, side)))
         }
     }
+}
+
+/// Logs a stream just built (on the control thread, not in its callback).
+fn log_opened(way: &str, device: &cpal::Device, cfg: &cpal::StreamConfig, fmt: cpal::SampleFormat, frames: u32, host: Backend) {
+    log::debug!(
+        target: LOG,
+        "opened {way} stream \"{}\" ({}) {} Hz {} ch {fmt} {frames} frames",
+        device.id().map(|i| i.id().to_string()).unwrap_or_else(|_| "?".into()),
+        host.as_str(),
+        cfg.sample_rate,
+        cfg.channels
+    );
 }
 
 /// The error callback of one stream: counts and queues, nothing else.
@@ -1841,7 +1897,7 @@ mod tests {
             ..StreamConfig::default()
         };
         let options = EngineOptions { max_frames: Some(4800), ..EngineOptions::default() };
-        let engine = RealtimeEngine::start_from_specs(config.clone(), &specs("gain(-3)"), Backend::Auto, options).unwrap();
+        let engine = RealtimeEngine::start_from_specs(config.clone(), &specs("gain(-3db)"), Backend::Auto, options).unwrap();
         assert_eq!(engine.backend(), Backend::None);
         assert!(engine.wait_finished(Duration::from_secs(10)));
         let events = engine.poll_events();
@@ -1851,7 +1907,7 @@ mod tests {
         );
         assert_eq!(engine.stop().unwrap().frames, 4800);
         // Without `auto` the same configuration is an error.
-        let err = RealtimeEngine::start_from_specs(config, &specs("gain(-3)"), Backend::Default, EngineOptions::default()).unwrap_err();
+        let err = RealtimeEngine::start_from_specs(config, &specs("gain(-3db)"), Backend::Default, EngineOptions::default()).unwrap_err();
         assert!(matches!(err.code(), "ERR_DEVICE_NOT_FOUND" | "ERR_BACKEND_NOT_AVAILABLE"), "{err}");
     }
 
@@ -2094,5 +2150,72 @@ mod tests {
         }
         let stats = engine.stop().unwrap();
         assert_eq!((stats.xruns_underrun, stats.xruns_overrun), (0, 0));
+    }
+
+    /// Issue 13 (debug logging): nothing logs on the audio thread. The
+    /// callback path's modules have no logging call at all, and neither do
+    /// this file's callback functions nor the clocked backend's loop; every
+    /// `log::` call elsewhere runs on the starting or the control thread.
+    #[test]
+    fn the_callback_path_never_logs() {
+        fn until_end_of_fn(src: &str, from: &str) -> String {
+            let start = src.find(from).unwrap_or_else(|| panic!("`{from}` not found"));
+            let rest = &src[start..];
+            rest[..rest.find("\n}\n").expect("the end of the function")].to_string()
+        }
+        let engine = include_str!("engine.rs");
+        let engine = &engine[..engine.find("#[cfg(test)]\nmod tests").unwrap()];
+        let duplex = include_str!("duplex.rs");
+        let mut parts = vec![
+            ("render.rs".to_string(), include_str!("render.rs").to_string()),
+            ("callbacks.rs".to_string(), include_str!("callbacks.rs").to_string()),
+            ("duplex.rs after `new`".to_string(), duplex[duplex.find("pub(crate) fn capacity").unwrap()..].to_string()),
+            ("run_clocked's loop".to_string(), until_end_of_fn(engine, "let start = Instant::now();\n    let mut frames_done")),
+        ];
+        for f in ["fn guarded_output", "fn guarded_input", "fn error_callback", "fn build_output", "fn build_input"] {
+            parts.push((f.to_string(), until_end_of_fn(engine, f)));
+        }
+        for (what, text) in parts {
+            for needle in ["log::", "debug!(", "info!(", "warn!(", "error!(", "trace!(", "println!(", "eprintln!("] {
+                assert!(!text.contains(needle), "{what} contains `{needle}`: nothing may log on the audio thread");
+            }
+        }
+    }
+
+    /// Every record, formatted: logging allocates, so a record logged inside
+    /// an allocation-guarded callback aborts the test binary.
+    struct CapturingLogger(Mutex<Vec<String>>);
+
+    impl log::Log for CapturingLogger {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+        fn flush(&self) {}
+    }
+
+    static CAPTURED: CapturingLogger = CapturingLogger(Mutex::new(Vec::new()));
+
+    #[test]
+    fn with_a_trace_logger_installed_the_guarded_callbacks_still_never_allocate() {
+        // Stays installed for the rest of this test binary: every other
+        // engine test then runs with logging live too.
+        let _ = log::set_logger(&CAPTURED);
+        log::set_max_level(log::LevelFilter::Trace);
+        for config in [StreamConfig::output(2), StreamConfig::input(2), StreamConfig::duplex(1, 2)] {
+            let config = config.with_buffer_size(64);
+            let options = EngineOptions { max_frames: Some(4800), ..Default::default() };
+            let engine = RealtimeEngine::start_from_specs(config.clone(), &specs("gain(-3db)"), Backend::None, options).unwrap();
+            assert!(engine.wait_finished(Duration::from_secs(5)), "{config:?}");
+            assert_eq!(engine.stats().callbacks, 75, "{config:?}");
+            engine.stop().unwrap();
+        }
+        let lines = CAPTURED.0.lock().unwrap().clone();
+        for wanted in ["DEBUG resonode::device: clocked `none` backend: 48000 Hz, 0 in / 2 out ch, 64 frames", "DEBUG resonode::device: engine started: backend none", "DEBUG resonode::device: engine stopped"] {
+            assert!(lines.iter().any(|l| l.starts_with(wanted)), "`{wanted}` not logged: {lines:#?}");
+        }
     }
 }

@@ -208,6 +208,10 @@ pub struct SpeakerSink {
     engine: Option<RealtimeEngine>,
     playback: Option<Producer>,
     interleaved: Vec<f32>,
+    /// Interleaved frames held back until the queue can start with a
+    /// cushion (see [`SpeakerSink::prime_frames`]); empty once primed.
+    pending: Vec<f32>,
+    primed: bool,
     in_channels: usize,
     written: u64,
     final_stats: Option<EngineStats>,
@@ -229,6 +233,8 @@ impl SpeakerSink {
             engine: None,
             playback: None,
             interleaved: Vec::new(),
+            pending: Vec::new(),
+            primed: false,
             in_channels: 0,
             written: 0,
             final_stats: None,
@@ -281,6 +287,69 @@ impl SpeakerSink {
     fn period(&self) -> Duration {
         Duration::from_secs_f64(self.config.buffer_size as f64 / self.config.sample_rate as f64)
     }
+
+    /// Frames the playback queue starts with: a block as the pipeline
+    /// writes them (at least a device buffer) plus one device buffer of
+    /// cushion. The callback plays the queue from its first frame on, and
+    /// a live source delivers its blocks with some jitter against the
+    /// output's clock: started with one block only, the queue ran short
+    /// again and again in the first seconds, each time playing a few
+    /// frames of silence mid-signal (`playbackStarved`; ~15 ms in all over
+    /// the first 2 s of a microphone -> speaker run on PulseAudio) until
+    /// those silences had built up that cushion. Held back here, it costs
+    /// one buffer of latency once, before the audio starts.
+    fn prime_frames(&self, block_frames: usize) -> usize {
+        let buffer = self.config.buffer_size as usize;
+        (block_frames.max(buffer) + buffer).min(self.queue_frames)
+    }
+
+    /// Writes interleaved `data` to the playback queue, waiting (bounded)
+    /// while it is full.
+    fn push(&mut self, data_is_pending: bool) -> Result<()> {
+        let period = self.period();
+        let out_ch = self.config.channels_out as usize;
+        let (Some(playback), Some(engine)) = (self.playback.as_mut(), self.engine.as_ref()) else {
+            return Err(Error::InvalidState {
+                reason: "speaker sink is not open".into(),
+            });
+        };
+        let data = if data_is_pending { &self.pending } else { &self.interleaved };
+        let frames = data.len() / out_ch;
+        let mut done = 0;
+        let mut last_progress = Instant::now();
+        while done < frames {
+            let n = playback.write(&data[done * out_ch..]);
+            done += n;
+            if done == frames {
+                break;
+            }
+            if n > 0 {
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() > STALL_TIMEOUT || engine.is_finished() {
+                return Err(Error::Stream {
+                    reason: format!(
+                        "the output device took no audio for {} s",
+                        STALL_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            std::thread::sleep(
+                (period / 4).clamp(Duration::from_micros(500), Duration::from_millis(5)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Starts the queue with what `write` held back.
+    fn release_pending(&mut self) -> Result<()> {
+        self.primed = true;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self.push(true);
+        self.pending = Vec::new();
+        result
+    }
 }
 
 impl Sink for SpeakerSink {
@@ -323,15 +392,17 @@ impl Sink for SpeakerSink {
         self.marks = engine.take_output_marks();
         self.engine = Some(engine);
         self.in_channels = channels;
+        self.pending.clear();
+        self.primed = false;
         Ok(())
     }
 
     fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
-        let (Some(playback), Some(engine)) = (self.playback.as_mut(), self.engine.as_ref()) else {
+        if self.playback.is_none() || self.engine.is_none() {
             return Err(Error::InvalidState {
                 reason: "speaker sink is not open".into(),
             });
-        };
+        }
         let out_ch = self.config.channels_out as usize;
         let frames = block.frames();
         self.interleaved.clear();
@@ -348,30 +419,14 @@ impl Sink for SpeakerSink {
                 self.interleaved[i * out_ch + c] = s;
             }
         }
-        let period = Duration::from_secs_f64(
-            self.config.buffer_size as f64 / self.config.sample_rate as f64,
-        );
-        let mut done = 0;
-        let mut last_progress = Instant::now();
-        while done < frames {
-            let n = playback.write(&self.interleaved[done * out_ch..]);
-            done += n;
-            if done == frames {
-                break;
+        if self.primed {
+            self.push(false)?;
+        } else {
+            // Held back until the queue can start with a cushion.
+            self.pending.extend_from_slice(&self.interleaved);
+            if self.pending.len() / out_ch >= self.prime_frames(frames) {
+                self.release_pending()?;
             }
-            if n > 0 {
-                last_progress = Instant::now();
-            } else if last_progress.elapsed() > STALL_TIMEOUT || engine.is_finished() {
-                return Err(Error::Stream {
-                    reason: format!(
-                        "the output device took no audio for {} s",
-                        STALL_TIMEOUT.as_secs()
-                    ),
-                });
-            }
-            std::thread::sleep(
-                (period / 4).clamp(Duration::from_micros(500), Duration::from_millis(5)),
-            );
         }
         self.written += frames as u64;
         Ok(())
@@ -380,9 +435,19 @@ impl Sink for SpeakerSink {
     /// Waits (bounded) until the callback has taken every queued frame and
     /// the device has had time to play it, then stops the stream.
     fn finalize(&mut self) -> Result<()> {
+        if self.engine.is_none() {
+            return Ok(());
+        }
+        // A stream shorter than the cushion: play what was held back.
+        let released = self.release_pending();
         let Some(engine) = self.engine.take() else {
             return Ok(());
         };
+        if let Err(e) = released {
+            self.playback = None;
+            let _ = engine.stop();
+            return Err(e);
+        }
         let period = self.period();
         let deadline = Instant::now()
             + STALL_TIMEOUT

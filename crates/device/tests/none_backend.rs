@@ -252,6 +252,30 @@ fn a_speaker_sink_plays_everything_then_finalizes() {
     );
 }
 
+/// The queue starts only once it holds a block plus a device buffer of
+/// cushion (`write` holds the first blocks back); a stream shorter than
+/// that is played whole by `finalize`.
+#[test]
+fn a_speaker_sink_holds_back_a_cushion_and_plays_a_short_stream_at_finalize() {
+    let data = sine(300, 440.0, 0.3);
+    let mut source = PlanarSource::new(vec![data.clone()], RATE).unwrap();
+    let mut sink = SpeakerSink::new(StreamConfig::output(2).with_buffer_size(256), Backend::None)
+        .with_queue_frames(4096);
+    let stats = pipeline::run(
+        &mut source,
+        &mut parse_chain("").unwrap(),
+        &mut sink,
+        &PipelineOptions { chunk_frames: 1000 },
+        &Control::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(stats.frames_processed, 300);
+    let played = sink.final_stats().unwrap();
+    assert_eq!(played.playback_consumed, 300);
+    assert_eq!(played.playback_starved, 0);
+}
+
 /// Without a reachable server the PulseAudio backend fails fast with
 /// `ERR_BACKEND_NOT_AVAILABLE` and a suggestion, never hangs. Checked in a
 /// child process (this binary re-run) whose environment names no server.

@@ -39,7 +39,7 @@ pub struct Normalize {
 
 impl Normalize {
     /// Parameter names accepted by [`Processor::set_parameter`].
-    pub const PARAMETERS: &'static [&'static str] = &["peak"];
+    pub const PARAMETERS: &'static [&'static str] = &["peak", "linear"];
 
     /// Normalises to `peak_db` dBFS.
     ///
@@ -115,11 +115,16 @@ impl Processor for Normalize {
         Self::PARAMETERS
     }
 
-    /// `"peak"` in dBFS; after an analysis the gain is recomputed from the
+    /// `"peak"` in dBFS or `"linear"`, the same target as a linear peak
+    /// (`10^(peak / 20)`); after an analysis the gain is recomputed from the
     /// measured peak at once.
     fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
         match name {
             "peak" => self.target_db = check_range(value, PEAK_DB_RANGE.0, PEAK_DB_RANGE.1)?,
+            "linear" => {
+                let (lo, hi) = (10f64.powf(PEAK_DB_RANGE.0 / 20.0), 10f64.powf(PEAK_DB_RANGE.1 / 20.0));
+                self.target_db = 20.0 * check_range(value, lo, hi)?.log10();
+            }
             _ => return Err(ParamError::Unknown),
         }
         self.update_gain();
@@ -127,7 +132,11 @@ impl Processor for Normalize {
     }
 
     fn parameter(&self, name: &str) -> Option<f64> {
-        (name == "peak").then_some(self.target_db)
+        match name {
+            "peak" => Some(self.target_db),
+            "linear" => Some(10f64.powf(self.target_db / 20.0)),
+            _ => None,
+        }
     }
 
     fn needs_analysis(&self) -> bool {

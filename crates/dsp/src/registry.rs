@@ -8,13 +8,17 @@
 //! | unit        | parameters                                              | conversion |
 //! |-------------|---------------------------------------------------------|------------|
 //! | `db`        | `gain.db`, `normalize.peak`, `limiter.ceiling`, `biquad.gain` | none  |
+//! | `db` on the positional argument of `gain` / `normalize` | `gain.db`, `normalize.peak` | none |
 //! | `hz`, `khz` | `lowpass.cutoff`, `highpass.cutoff`, `biquad.frequency` | `khz` x 1000 |
 //! | `ms`, `s`   | `limiter.release`, `delay.time`                         | `s` x 1000  |
 //! | `%`         | `reverb.*`, `delay.feedback`, `delay.mix`               | / 100       |
 //!
 //! A number without a unit is in the parameter's own unit (dB, Hz, ms, or a
-//! plain factor). In particular `gain(0.5)` means +0.5 dB; write
-//! `gain(linear=0.5)` for half the amplitude. `delay` sizes its line for
+//! plain factor). The positional argument of `gain` and `normalize` is a
+//! linear factor when bare and dB with the `db` unit, as Web Audio's
+//! `GainNode.gain`, torchfx and mlx-audio take gains: `gain(0.5)` halves the
+//! amplitude, `gain(-6db)` is -6 dB; `normalize(0.95)` brings the peak to
+//! 0.95, `normalize(-1db)` to -1 dBFS. `delay` sizes its line for
 //! `max(2000 ms, time)`.
 //!
 //! Errors: structural problems (unknown kind, unknown key, a key given twice,
@@ -67,9 +71,9 @@ pub struct KindInfo {
 static KINDS: [KindInfo; 8] = [
     KindInfo {
         name: "gain",
-        positional: &["db"],
-        params: &["db", "linear"],
-        summary: "Volume change: db (a bare number is dB, e.g. gain(-3)) or linear=<factor>; changes ramp over 5 ms.",
+        positional: &["linear"],
+        params: &["linear", "db"],
+        summary: "Volume change: a bare number is a linear factor (gain(0.5) halves the amplitude), dB with the unit (gain(-3db)) or db=<dB>; changes ramp over 5 ms.",
     },
     KindInfo {
         name: "highpass",
@@ -91,9 +95,9 @@ static KINDS: [KindInfo; 8] = [
     },
     KindInfo {
         name: "normalize",
-        positional: &["peak"],
-        params: &["peak"],
-        summary: "Two-pass peak normalisation to peak dBFS (default -1).",
+        positional: &["linear"],
+        params: &["linear", "peak"],
+        summary: "Two-pass peak normalisation: a bare number is the linear peak (normalize(0.95)), dBFS with the unit (normalize(-1db)) or peak=<dBFS> (default -1 dBFS).",
     },
     KindInfo {
         name: "limiter",
@@ -391,7 +395,7 @@ fn resolve<'a>(
                     ))
                 })?;
                 next_positional += 1;
-                name
+                db_alias(info.name, name, value)
             }
         };
         if values.iter().any(|(n, _)| *n == name) {
@@ -414,6 +418,9 @@ fn resolve<'a>(
                 };
                 let Some(v) = converted else {
                     let takes = match sort {
+                        _ if name == "linear" && matches!(info.name, "gain" | "normalize") => {
+                            "takes no unit (a linear factor), or `db` as the positional argument"
+                        }
                         Sort::Db => "takes dB (`db`) or no unit",
                         Sort::Hz => "takes `hz`, `khz` or no unit",
                         Sort::Ms => "takes `ms`, `s` or no unit",
@@ -432,6 +439,16 @@ fn resolve<'a>(
         values.push((name, resolved));
     }
     Ok(Args { site, values })
+}
+
+/// The positional argument of `gain` and `normalize` is a linear factor;
+/// written with the `db` unit it sets the kind's dB parameter instead.
+fn db_alias(kind: &str, name: &'static str, value: &Value) -> &'static str {
+    match (kind, name, value) {
+        ("gain", "linear", Value::Number { unit: Some(Unit::Db), .. }) => "db",
+        ("normalize", "linear", Value::Number { unit: Some(Unit::Db), .. }) => "peak",
+        _ => name,
+    }
 }
 
 fn create_at(spec: &ProcessorSpec, index: Option<usize>, ext: &dyn Extension) -> Result<Box<dyn Processor>> {
@@ -479,6 +496,12 @@ fn build(kind: &str, a: &Args<'_>) -> Result<Box<dyn Processor>> {
             (Some(_), Some(_)) => {
                 return Err(a.site.chain_err("give either `db` or `linear`, not both"))
             }
+            (_, Some(linear)) if linear < 0.0 => {
+                return Err(Error::param(
+                    "linear",
+                    format!("a bare gain is a linear factor >= 0, got {linear} (for dB write e.g. {linear}db)"),
+                ))
+            }
             (_, Some(linear)) => Box::new(Gain::from_linear(linear)?),
             (db, None) => Box::new(Gain::from_db(db.unwrap_or(0.0))?),
         },
@@ -502,7 +525,24 @@ fn build(kind: &str, a: &Args<'_>) -> Result<Box<dyn Processor>> {
                 a.number_or("gain", 0.0)?,
             )?)
         }
-        "normalize" => Box::new(Normalize::new(a.number_or("peak", DEFAULT_PEAK_DB)?)?),
+        "normalize" => {
+            let peak_db = match (a.number("peak")?, a.number("linear")?) {
+                (Some(_), Some(_)) => {
+                    return Err(a.site.chain_err("give either `peak` (dBFS) or `linear`, not both"))
+                }
+                (_, Some(linear)) => {
+                    if !(linear > 0.0 && linear <= 1.0) {
+                        return Err(Error::param(
+                            "linear",
+                            format!("the linear peak must be in (0, 1], got {linear} (dBFS: write e.g. -1db)"),
+                        ));
+                    }
+                    20.0 * linear.log10()
+                }
+                (peak, None) => peak.unwrap_or(DEFAULT_PEAK_DB),
+            };
+            Box::new(Normalize::new(peak_db)?)
+        }
         "limiter" => Box::new(Limiter::new(
             a.number_or("ceiling", DEFAULT_CEILING_DB)?,
             a.number_or("release", DEFAULT_RELEASE_MS)?,

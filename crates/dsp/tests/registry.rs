@@ -91,12 +91,32 @@ fn named_arguments_and_defaults() {
 }
 
 #[test]
-fn a_bare_gain_is_decibels_and_linear_is_a_factor() {
-    let c = parse_chain("gain(0.5) gain(linear=0.5) gain(db=6)").unwrap();
-    assert_eq!(c.parameter("0.db").unwrap(), 0.5);
-    assert!((c.parameter("0.linear").unwrap() - 1.059_253_725).abs() < 1e-9);
+fn a_bare_gain_is_a_linear_factor_and_db_needs_its_unit() {
+    let c = parse_chain("gain(0.5) gain(linear=0.5) gain(db=6) gain(-6db)").unwrap();
+    assert_eq!(c.parameter("0.linear").unwrap(), 0.5);
+    // 20 log10(0.5) = -6.0206 dB.
+    assert!((c.parameter("0.db").unwrap() + 6.020_599_913).abs() < 1e-9);
     assert_eq!(c.parameter("1.linear").unwrap(), 0.5);
     assert!((c.parameter("2.linear").unwrap() - 1.995_262_315).abs() < 1e-9);
+    assert!((c.parameter("3.db").unwrap() + 6.0).abs() < 1e-12);
+    // A negative factor is refused (it would be a polarity flip), naming dB.
+    let e = parse_chain("gain(-3)").unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_PARAMETER", "{e}");
+}
+
+#[test]
+fn a_bare_normalize_is_a_linear_peak_and_dbfs_needs_its_unit() {
+    let c = parse_chain("normalize(0.5) normalize(-1db) normalize(peak=-3) normalize").unwrap();
+    assert!((c.parameter("0.peak").unwrap() + 6.020_599_913).abs() < 1e-9);
+    assert_eq!(c.parameter("1.peak").unwrap(), -1.0);
+    assert_eq!(c.parameter("2.peak").unwrap(), -3.0);
+    assert_eq!(c.parameter("3.peak").unwrap(), -1.0);
+    for bad in ["normalize(1.5)", "normalize(0)", "normalize(-1)"] {
+        let e = parse_chain(bad).unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_PARAMETER", "{bad}: {e}");
+        assert!(e.to_string().contains("linear"), "{bad}: {e}");
+    }
+    assert_eq!(parse_chain("normalize(0.9, peak=-1)").unwrap_err().code(), "ERR_INVALID_CHAIN");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use resonode_core::{AudioBuffer, Error, Result};
 use symphonia::core::codecs::audio::well_known as codec_ids;
-use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::CodecParameters;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -25,6 +25,9 @@ use symphonia::default::formats::{
 };
 
 use crate::{ChannelSelection, FileInfo, SampleFormat};
+
+// Unseekable byte streams, sharing this module's private decoder machinery.
+pub(crate) mod stream_decode;
 
 /// Files with more channels than this are refused (a corrupt header could
 /// otherwise make the decoder allocate huge packet buffers).
@@ -1163,26 +1166,87 @@ pub(crate) fn open(path: &Path, count: Count) -> Result<Opened> {
         r => r?,
     };
 
+    let mut track = open_track(p, "file", container, reader)?;
+    // Frames the header declares, and whether they are exact (PCM sizes).
+    let declared = match container {
+        Container::Wav | Container::Rf64 => wav_declared,
+        // Without a Xing/Info/VBRI tag symphonia estimates the length from
+        // the bitrate: an estimate, not a declaration.
+        Container::Mp3 if !mp3_has_length_tag => None,
+        _ => wav_declared.or(track.frames),
+    };
+    let mut warnings = Vec::new();
+    let frames = if let Some(present) = wav_present {
+        Some(present)
+    } else if let Some(view) = count_view {
+        let sums = count_packets(p, container, view, track.decoder.track_id)?;
+        if container == Container::Mp3 {
+            // symphonia's MP3 packets state their whole length and the
+            // decoder trims them. The end trim comes from the Xing/VBRI
+            // frame count (or a bitrate estimate): trusted only when it
+            // matches the MPEG frames in the file, else not applied.
+            let (delay, padding) = (u64::from(track.delay.unwrap_or(0)), u64::from(track.padding.unwrap_or(0)));
+            let trusted = declared.is_some_and(|d| d + delay + padding == sums.dur);
+            track.decoder.ignore_trim_end = !trusted;
+            Some(sums.dur.saturating_sub(sums.trim_start).saturating_sub(if trusted { sums.trim_end } else { 0 }))
+        } else {
+            Some(sums.dur)
+        }
+    } else {
+        None
+    };
+    if let (Some(d), Some(f)) = (declared, frames) {
+        if d != f {
+            warnings.push(length_warning(d, f));
+        }
+    }
+    let mut info = track.info(container, frames, declared, warnings.clone());
+    info.bits_per_sample = wav_bits.or(info.bits_per_sample);
+    let mut decoder = track.decoder;
+    // Timestamps past this are not trusted for gap concealment.
+    decoder.max_ts = frames.map(|f| i64::try_from(f).unwrap_or(i64::MAX));
+    decoder.declared_frames = declared;
+    decoder.warnings = warnings;
+    Ok(Opened { decoder, info })
+}
+
+/// The audio track of a header just read, with its decoder made: the set-up
+/// [`open`] and [`stream_decode::StreamDecoder`] share.
+struct OpenedTrack {
+    /// Ready to decode; the caller settles what it knows of the length
+    /// (`max_ts`, `declared_frames`, `ignore_trim_end`, `warnings`).
+    decoder: Decoder,
+    params: AudioCodecParameters,
+    sample_rate: u32,
+    /// The track's length, encoder delay and end padding as the demuxer
+    /// states them.
+    frames: Option<u64>,
+    delay: Option<u32>,
+    padding: Option<u32>,
+}
+
+/// Picks the audio track of `reader`, checks its channel count, makes its
+/// decoder (Opus, or symphonia's) and settles the channel count and sample
+/// rate. `p` names the input in messages, `what` says what it is (`"file"`,
+/// `"stream"`).
+fn open_track(p: &str, what: &str, container: Container, reader: Box<dyn FormatReader>) -> Result<OpenedTrack> {
     let track = reader
         .default_track(TrackType::Audio)
         .or_else(|| reader.first_track(TrackType::Audio))
-        .ok_or_else(|| unsupported(p, "the file has no audio track"))?;
+        .ok_or_else(|| unsupported(p, format!("the {what} has no audio track")))?;
     let Some(CodecParameters::Audio(params)) = track.codec_params.clone() else {
-        return Err(unsupported(p, "the file has no audio track"));
+        return Err(unsupported(p, format!("the {what} has no audio track")));
     };
-    let track_id = track.id;
-    let track_frames = track.num_frames;
-    let (track_delay, track_padding) = (track.delay, track.padding);
-    let mut ignore_trim_end = false;
-    let codec_label = codec_name(params.codec);
+    let (track_id, frames, delay, padding) = (track.id, track.num_frames, track.delay, track.padding);
     let declared_channels = params.channels.as_ref().map(|c| c.count());
     if declared_channels == Some(0) {
-        return Err(Error::EmptyAudio { reason: format!("{shown} declares 0 channels") });
+        return Err(Error::EmptyAudio { reason: format!("{p} declares 0 channels") });
     }
     if let Some(n) = declared_channels.filter(|&n| n > MAX_CHANNELS) {
         return Err(unsupported(p, format!("{n} channels (at most {MAX_CHANNELS} are supported)")));
     }
-    let (codec, codec_channels, codec_rate) = if params.codec == codec_ids::CODEC_ID_OPUS {
+    let is_opus = params.codec == codec_ids::CODEC_ID_OPUS;
+    let (codec, codec_channels, codec_rate) = if is_opus {
         let extra = params.extra_data.as_deref().unwrap_or(&[]);
         let (c, ch) = guard(p, "creating the decoder", || OpusCodec::new(p, extra))??;
         (Codec::Opus(Box::new(c)), Some(ch), Some(48_000))
@@ -1205,84 +1269,59 @@ pub(crate) fn open(path: &Path, count: Count) -> Result<Opened> {
         .or(codec_channels)
         .ok_or_else(|| decode_err(p, "the header does not say how many channels there are"))?;
     if channels == 0 {
-        return Err(Error::EmptyAudio { reason: format!("{shown} declares 0 channels") });
+        return Err(Error::EmptyAudio { reason: format!("{p} declares 0 channels") });
     }
-    let sample_rate = if params.codec == codec_ids::CODEC_ID_OPUS { codec_rate } else { params.sample_rate.or(codec_rate) }
+    let sample_rate = if is_opus { codec_rate } else { params.sample_rate.or(codec_rate) }
         .ok_or_else(|| decode_err(p, "the header declares no sample rate"))?;
     let sample_rate = check_rate(p, sample_rate)?;
-    // Frames the header declares, and whether they are exact (PCM sizes).
-    let declared = match container {
-        Container::Wav | Container::Rf64 => wav_declared,
-        // Without a Xing/Info/VBRI tag symphonia estimates the length from
-        // the bitrate: an estimate, not a declaration.
-        Container::Mp3 if !mp3_has_length_tag => None,
-        _ => wav_declared.or(track_frames),
+    let decoder = Decoder {
+        path: p.to_string(),
+        reader,
+        codec,
+        track_id,
+        channels,
+        pend: Vec::new(),
+        pend_pos: 0,
+        pend_frames: 0,
+        silence: 0,
+        next_ts: None,
+        max_ts: None,
+        eof: false,
+        deferred: None,
+        failed: None,
+        frames_decoded: 0,
+        declared_frames: None,
+        ignore_trim_end: false,
+        warnings: Vec::new(),
+        consecutive_bad: 0,
+        corrupt_packets: 0,
+        concealed_frames: 0,
     };
-    let mut warnings = Vec::new();
-    let frames = if let Some(present) = wav_present {
-        Some(present)
-    } else if let Some(view) = count_view {
-        let sums = count_packets(p, container, view, track_id)?;
-        if container == Container::Mp3 {
-            // symphonia's MP3 packets state their whole length and the
-            // decoder trims them. The end trim comes from the Xing/VBRI
-            // frame count (or a bitrate estimate): trusted only when it
-            // matches the MPEG frames in the file, else not applied.
-            let (delay, padding) = (u64::from(track_delay.unwrap_or(0)), u64::from(track_padding.unwrap_or(0)));
-            let trusted = declared.is_some_and(|d| d + delay + padding == sums.dur);
-            ignore_trim_end = !trusted;
-            Some(sums.dur.saturating_sub(sums.trim_start).saturating_sub(if trusted { sums.trim_end } else { 0 }))
-        } else {
-            Some(sums.dur)
-        }
-    } else {
-        None
-    };
-    if let (Some(d), Some(f)) = (declared, frames) {
-        if d != f {
-            warnings.push(length_warning(d, f));
+    Ok(OpenedTrack { decoder, params, sample_rate, frames, delay, padding })
+}
+
+impl OpenedTrack {
+    /// The track as [`FileInfo`], with what the caller knows of its length.
+    fn info(
+        &self,
+        container: Container,
+        frames: Option<u64>,
+        declared: Option<u64>,
+        warnings: Vec<String>,
+    ) -> FileInfo {
+        FileInfo {
+            path: self.decoder.path.clone(),
+            format: container.name().to_string(),
+            codec: codec_name(self.params.codec).to_string(),
+            sample_rate: self.sample_rate,
+            channels: self.decoder.channels,
+            frames,
+            declared_frames: declared,
+            warnings,
+            bits_per_sample: bits_of(self.params.codec, self.params.bits_per_sample),
+            sample_format: sample_format_of(self.params.codec),
         }
     }
-    // Timestamps past this are not trusted for gap concealment.
-    let max_ts = frames.map(|f| i64::try_from(f).unwrap_or(i64::MAX));
-    let info = FileInfo {
-        path: shown.clone(),
-        format: container.name().to_string(),
-        codec: codec_label.to_string(),
-        sample_rate,
-        channels,
-        frames,
-        declared_frames: declared,
-        warnings: warnings.clone(),
-        bits_per_sample: wav_bits.or_else(|| bits_of(params.codec, params.bits_per_sample)),
-        sample_format: sample_format_of(params.codec),
-    };
-    Ok(Opened {
-        decoder: Decoder {
-            path: shown,
-            reader,
-            codec,
-            track_id,
-            channels,
-            pend: Vec::new(),
-            pend_pos: 0,
-            pend_frames: 0,
-            silence: 0,
-            next_ts: None,
-            max_ts,
-            eof: false,
-            deferred: None,
-            failed: None,
-            frames_decoded: 0,
-            declared_frames: declared,
-            ignore_trim_end,
-            warnings,
-            consecutive_bad: 0,
-            corrupt_packets: 0,
-            concealed_frames: 0,
-        },
-        info,
-    })
 }
 
 fn codec_label_or_id(id: AudioCodecId) -> String {
@@ -1294,6 +1333,17 @@ fn codec_label_or_id(id: AudioCodecId) -> String {
 
 fn make_reader(p: &str, container: Container, view: FileView) -> Result<Box<dyn FormatReader>> {
     let mss = MediaSourceStream::new(Box::new(view), MediaSourceStreamOptions::default());
+    read_header(p, container, mss)?.map_err(|e| map_sym(p, "reading the header", e))
+}
+
+/// symphonia's reader for `container` over `mss`, once it has read the
+/// header (a panic in it is [`Error::Decode`]; its own error is left to
+/// the caller).
+fn read_header(
+    p: &str,
+    container: Container,
+    mss: MediaSourceStream<'static>,
+) -> Result<std::result::Result<Box<dyn FormatReader>, SymError>> {
     let opts = FormatOptions::default();
     guard(p, "reading the header", move || -> std::result::Result<_, SymError> {
         Ok(match container {
@@ -1305,8 +1355,7 @@ fn make_reader(p: &str, container: Container, view: FileView) -> Result<Box<dyn 
             Container::Mp3 => Box::new(MpaReader::try_new(mss, opts)?),
             Container::Ogg => Box::new(OggReader::try_new(mss, opts)?),
         })
-    })?
-    .map_err(|e| map_sym(p, "reading the header", e))
+    })
 }
 
 /// Sums over the packets of one track, read without decoding.

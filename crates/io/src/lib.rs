@@ -14,7 +14,12 @@
 //!   extension.
 //! - [`PlanarResampler`] and [`resample_planar`] convert planar audio in
 //!   memory with the same resamplers and time alignment.
+//! - [`SinkAdapter`] feeds any sink one stem of the stream and/or the stream resampled (exact length).
 //! - [`measure_levels`] gives a file's peak and RMS level ([`Levels`]).
+//! - [`StreamDecoder`] decodes the same formats from an unseekable byte
+//!   stream (an HTTP body, a socket) as it arrives, fed through a bounded
+//!   [`ByteQueue`]; [`StreamEncoder`] writes WAV / FLAC / raw PCM for a
+//!   destination that cannot seek (no header is ever rewritten).
 //!
 //! Audio is planar `f32` (channels x frames) at a fixed sample rate in Hz;
 //! a *frame* is one time step across all channels. Memory use does not grow
@@ -91,17 +96,24 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod byte_queue;
 mod decode;
 mod levels;
 pub mod read;
 mod resample;
 mod resampler;
 mod sink;
+mod sink_adapter;
 mod source;
+mod stream_encode;
 
+pub use byte_queue::{ByteQueue, ByteQueueReader, RoomCallback};
+pub use decode::stream_decode::StreamDecoder;
+pub use stream_encode::{StreamEncoder, StreamFormat};
 pub use levels::{amplitude_to_dbfs, measure_levels, Levels};
 pub use resampler::{resample_planar, PlanarResampler};
 pub use sink::{float_to_int, open_sink, FlacSink, OutputFormat, WavEncoding, WavSink};
+pub use sink_adapter::SinkAdapter;
 pub use source::{
     probe, ChannelSelection, FileInfo, FileSource, SampleFormat, SourceOptions, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
 };

@@ -50,6 +50,19 @@ impl WavEncoding {
         }
     }
 
+    /// hound's header description for this encoding.
+    pub(crate) fn spec(self, sample_rate: u32, channels: u16) -> hound::WavSpec {
+        hound::WavSpec {
+            channels,
+            sample_rate,
+            bits_per_sample: self.bits() as u16,
+            sample_format: match self {
+                WavEncoding::Float32 => hound::SampleFormat::Float,
+                _ => hound::SampleFormat::Int,
+            },
+        }
+    }
+
     /// The encoding that keeps a source's precision: integer sources of up
     /// to 16 bits give [`Int16`](WavEncoding::Int16), 17 to 24 bits
     /// [`Int24`](WavEncoding::Int24); 32-bit integer, float, MP3 and Vorbis
@@ -152,6 +165,18 @@ pub fn float_to_int(x: f32, bits: u32) -> i32 {
     (x * full).round().clamp(-full, full - 1.0) as i32
 }
 
+/// [`Error::Shape`] unless `block` has the `channels` that `name` was
+/// opened with.
+pub(crate) fn check_block_channels(name: &str, channels: usize, block: &AudioBlock<'_>) -> Result<()> {
+    if block.channels() != channels {
+        return Err(Error::shape(format!(
+            "{name} was opened with {channels} channels, got a block of {}",
+            block.channels()
+        )));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------
 
 /// Writes a WAV file with hound.
@@ -249,15 +274,7 @@ impl Sink for WavSink {
         if sample_rate == 0 {
             return Err(Error::param("sampleRate", format!("{path}: the sample rate must be above 0 Hz")));
         }
-        let spec = hound::WavSpec {
-            channels: channels as u16,
-            sample_rate,
-            bits_per_sample: self.encoding.bits() as u16,
-            sample_format: match self.encoding {
-                WavEncoding::Float32 => hound::SampleFormat::Float,
-                _ => hound::SampleFormat::Int,
-            },
-        };
+        let spec = self.encoding.spec(sample_rate, channels as u16);
         let file = File::create(&self.path)
             .map_err(|e| Error::Io { path: path.clone(), reason: format!("cannot create the file: {e}") })?;
         let writer =
@@ -282,13 +299,7 @@ impl Sink for WavSink {
         let Some(writer) = self.writer.as_mut() else {
             return Err(Error::InvalidState { reason: format!("{path} is not open") });
         };
-        if block.channels() != self.channels {
-            return Err(Error::shape(format!(
-                "{path} was opened with {} channels, got a block of {}",
-                self.channels,
-                block.channels()
-            )));
-        }
+        check_block_channels(&path, self.channels, block)?;
         let frames = block.frames();
         let bytes = frames as u64 * self.channels as u64 * u64::from(self.encoding.bits() / 8);
         if self.data_bytes + bytes > WAV_MAX_DATA_BYTES {
@@ -348,7 +359,125 @@ impl Sink for WavSink {
 // ---------------------------------------------------------------------------
 
 /// Samples per FLAC frame.
-const FLAC_BLOCK: usize = 4096;
+pub(crate) const FLAC_BLOCK: usize = 4096;
+
+/// FLAC frame encoding, shared by [`FlacSink`] and
+/// [`crate::StreamEncoder`]: flacenc's state, the samples of the FLAC frame
+/// being filled (interleaved, converted with [`float_to_int`]) and the
+/// bytes of the last frame encoded.
+pub(crate) struct FlacFrames {
+    config: Verified<flacenc::config::Encoder>,
+    /// STREAMINFO, updated with every frame encoded.
+    info: StreamInfo,
+    framebuf: FrameBuf,
+    context: Context,
+    pending: Vec<i32>,
+    channels: usize,
+    bits: u32,
+    sink: flacenc::bitsink::MemSink<u8>,
+}
+
+impl FlacFrames {
+    /// Checks the format and sets up the encoder; `name` (a path, a stream)
+    /// starts the messages.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for bits other than 16/24, channels
+    /// outside 1..=8 or a sample rate outside 1..=655350 Hz;
+    /// [`Error::Encode`] when flacenc refuses the settings.
+    pub(crate) fn new(name: &str, sample_rate: u32, channels: usize, bits: u32) -> Result<FlacFrames> {
+        if !matches!(bits, 16 | 24) {
+            return Err(Error::param("bits", format!("{name}: FLAC output supports 16 or 24 bits, got {bits}")));
+        }
+        if !(1..=8).contains(&channels) {
+            return Err(Error::param("channels", format!("{name}: FLAC supports 1 to 8 channels, got {channels}")));
+        }
+        if !(1..=655_350).contains(&sample_rate) {
+            return Err(Error::param("sampleRate", format!("{name}: FLAC supports 1 to 655350 Hz, got {sample_rate}")));
+        }
+        let enc = |e: flacenc::error::VerifyError| Error::Encode { path: name.to_string(), reason: e.to_string() };
+        let mut info = StreamInfo::new(sample_rate as usize, channels, bits as usize).map_err(enc)?;
+        info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK).map_err(enc)?;
+        info.set_frame_sizes(0, 0).map_err(enc)?;
+        let mut config = flacenc::config::Encoder::default();
+        config.block_size = FLAC_BLOCK;
+        config.multithread = false;
+        let config = config.into_verified().map_err(|(_, e)| enc(e))?;
+        let framebuf = FrameBuf::with_size(channels, FLAC_BLOCK).map_err(enc)?;
+        Ok(FlacFrames {
+            config,
+            info,
+            framebuf,
+            context: Context::new(bits as usize, channels),
+            pending: Vec::with_capacity(FLAC_BLOCK * channels),
+            channels,
+            bits,
+            sink: flacenc::bitsink::MemSink::new(),
+        })
+    }
+
+    /// The channel count.
+    pub(crate) fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The 42-byte file header: "fLaC" and the STREAMINFO block as it
+    /// stands.
+    pub(crate) fn header(&self) -> Vec<u8> {
+        let stream = Stream::with_stream_info(self.info.clone());
+        let mut sink = flacenc::bitsink::MemSink::<u8>::new();
+        // Writing to memory cannot fail.
+        let _ = stream.write(&mut sink);
+        sink.as_slice()[..sink.len() / 8].to_vec()
+    }
+
+    /// Adds frames `from..` of `block` to the FLAC frame being filled, as
+    /// many as fit; returns how many.
+    pub(crate) fn stage(&mut self, block: &AudioBlock<'_>, from: usize) -> usize {
+        let take = (FLAC_BLOCK - self.pending.len() / self.channels).min(block.frames() - from);
+        for f in from..from + take {
+            for c in 0..self.channels {
+                self.pending.push(float_to_int(block.channel(c)[f], self.bits));
+            }
+        }
+        take
+    }
+
+    /// Whether the FLAC frame being filled is complete.
+    pub(crate) fn is_full(&self) -> bool {
+        self.pending.len() == FLAC_BLOCK * self.channels
+    }
+
+    /// Frames staged and not yet encoded.
+    pub(crate) fn pending_frames(&self) -> usize {
+        self.pending.len() / self.channels
+    }
+
+    /// Drops the staged frames (encoded or not).
+    pub(crate) fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Encodes the staged frames (a full block, or the last partial one) as
+    /// one FLAC frame, whose bytes [`encoded`](Self::encoded) then holds;
+    /// the staged frames stay until [`clear_pending`](Self::clear_pending).
+    pub(crate) fn encode(&mut self) -> std::result::Result<(), String> {
+        self.framebuf.fill_interleaved(&self.pending).map_err(|e| e.to_string())?;
+        self.context.fill_interleaved(&self.pending).map_err(|e| e.to_string())?;
+        let number = self.context.current_frame_number().unwrap_or(0);
+        let frame = flacenc::encode_fixed_size_frame(&self.config, &self.framebuf, number, &self.info)
+            .map_err(|e| e.to_string())?;
+        self.info.update_frame_info(&frame);
+        self.sink.clear();
+        frame.write(&mut self.sink).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The bytes of the last frame [`encode`](Self::encode) made.
+    pub(crate) fn encoded(&self) -> &[u8] {
+        &self.sink.as_slice()[..self.sink.len() / 8]
+    }
+}
 
 /// Writes a FLAC file with flacenc (pure Rust), one 4096-frame FLAC frame at
 /// a time, at constant memory.
@@ -367,16 +496,10 @@ pub struct FlacSink {
 
 struct FlacState {
     out: BufWriter<File>,
-    config: Verified<flacenc::config::Encoder>,
-    info: StreamInfo,
-    framebuf: FrameBuf,
-    context: Context,
-    pending: Vec<i32>,
-    channels: usize,
+    flac: FlacFrames,
     flush_every: u64,
     since_flush: u64,
     frames: u64,
-    sink: flacenc::bitsink::MemSink<u8>,
 }
 
 impl std::fmt::Debug for FlacSink {
@@ -396,46 +519,21 @@ impl FlacSink {
         Error::Io { path: display(&self.path), reason: format!("writing FLAC: {e}") }
     }
 
-    fn enc<E: std::fmt::Display>(&self, e: E) -> Error {
-        Error::Encode { path: display(&self.path), reason: e.to_string() }
-    }
-
-    /// The 42-byte file header: "fLaC" and the STREAMINFO block.
-    fn header(info: &StreamInfo) -> Vec<u8> {
-        let stream = Stream::with_stream_info(info.clone());
-        let mut sink = flacenc::bitsink::MemSink::<u8>::new();
-        // Writing to memory cannot fail.
-        let _ = stream.write(&mut sink);
-        sink.as_slice()[..sink.len() / 8].to_vec()
-    }
-
     /// Encodes the pending samples (a full block, or the last partial one).
     fn encode_pending(&mut self) -> Result<()> {
         let Some(st) = self.state.as_mut() else { return Ok(()) };
-        if st.pending.is_empty() {
+        if st.flac.pending_frames() == 0 {
             return Ok(());
         }
-        let res = (|| -> std::result::Result<(), String> {
-            st.framebuf.fill_interleaved(&st.pending).map_err(|e| e.to_string())?;
-            st.context.fill_interleaved(&st.pending).map_err(|e| e.to_string())?;
-            let number = st.context.current_frame_number().unwrap_or(0);
-            let frame = flacenc::encode_fixed_size_frame(&st.config, &st.framebuf, number, &st.info)
-                .map_err(|e| e.to_string())?;
-            st.info.update_frame_info(&frame);
-            st.sink.clear();
-            frame.write(&mut st.sink).map_err(|e| e.to_string())?;
-            Ok(())
-        })();
-        if let Err(e) = res {
-            return Err(self.enc(e));
+        if let Err(reason) = st.flac.encode() {
+            return Err(Error::Encode { path: display(&self.path), reason });
         }
         let st = self.state.as_mut().expect("checked above");
-        let bytes = &st.sink.as_slice()[..st.sink.len() / 8];
-        let frames = (st.pending.len() / st.channels) as u64;
-        st.pending.clear();
+        let frames = st.flac.pending_frames() as u64;
+        st.flac.clear_pending();
         st.frames += frames;
         st.since_flush += frames;
-        let written = st.out.write_all(bytes);
+        let written = st.out.write_all(st.flac.encoded());
         let flushed = if st.since_flush >= st.flush_every {
             st.since_flush = 0;
             st.out.flush()
@@ -458,41 +556,12 @@ impl Sink for FlacSink {
         if self.state.is_some() {
             return Err(Error::InvalidState { reason: format!("{path} is already open") });
         }
-        if !matches!(self.bits, 16 | 24) {
-            return Err(Error::param("bits", format!("{path}: FLAC output supports 16 or 24 bits, got {}", self.bits)));
-        }
-        if !(1..=8).contains(&channels) {
-            return Err(Error::param("channels", format!("{path}: FLAC supports 1 to 8 channels, got {channels}")));
-        }
-        if !(1..=655_350).contains(&sample_rate) {
-            return Err(Error::param("sampleRate", format!("{path}: FLAC supports 1 to 655350 Hz, got {sample_rate}")));
-        }
-        let bits = self.bits as usize;
-        let mut info = StreamInfo::new(sample_rate as usize, channels, bits).map_err(|e| self.enc(e))?;
-        info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK).map_err(|e| self.enc(e))?;
-        info.set_frame_sizes(0, 0).map_err(|e| self.enc(e))?;
-        let mut config = flacenc::config::Encoder::default();
-        config.block_size = FLAC_BLOCK;
-        config.multithread = false;
-        let config = config.into_verified().map_err(|(_, e)| self.enc(e))?;
-        let framebuf = FrameBuf::with_size(channels, FLAC_BLOCK).map_err(|e| self.enc(e))?;
+        let flac = FlacFrames::new(&path, sample_rate, channels, self.bits)?;
         let file = File::create(&self.path)
             .map_err(|e| Error::Io { path: path.clone(), reason: format!("cannot create the file: {e}") })?;
         let mut out = BufWriter::with_capacity(256 * 1024, file);
-        out.write_all(&Self::header(&info)).and_then(|_| out.flush()).map_err(|e| self.io(e))?;
-        self.state = Some(FlacState {
-            out,
-            config,
-            info,
-            framebuf,
-            context: Context::new(bits, channels),
-            pending: Vec::with_capacity(FLAC_BLOCK * channels),
-            channels,
-            flush_every: u64::from(sample_rate),
-            since_flush: 0,
-            frames: 0,
-            sink: flacenc::bitsink::MemSink::new(),
-        });
+        out.write_all(&flac.header()).and_then(|_| out.flush()).map_err(|e| self.io(e))?;
+        self.state = Some(FlacState { out, flac, flush_every: u64::from(sample_rate), since_flush: 0, frames: 0 });
         Ok(())
     }
 
@@ -503,29 +572,15 @@ impl Sink for FlacSink {
     /// a different channel count; [`Error::Encode`]/[`Error::Io`] on failure.
     fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
         let path = display(&self.path);
-        let bits = self.bits;
         let Some(st) = self.state.as_mut() else {
             return Err(Error::InvalidState { reason: format!("{path} is not open") });
         };
-        if block.channels() != st.channels {
-            return Err(Error::shape(format!(
-                "{path} was opened with {} channels, got a block of {}",
-                st.channels,
-                block.channels()
-            )));
-        }
+        check_block_channels(&path, st.flac.channels(), block)?;
         let mut i = 0;
         while i < block.frames() {
             let st = self.state.as_mut().expect("open");
-            let room = FLAC_BLOCK - st.pending.len() / st.channels;
-            let take = room.min(block.frames() - i);
-            for f in i..i + take {
-                for c in 0..st.channels {
-                    st.pending.push(float_to_int(block.channel(c)[f], bits));
-                }
-            }
-            i += take;
-            if st.pending.len() == FLAC_BLOCK * st.channels {
+            i += st.flac.stage(block, i);
+            if st.flac.is_full() {
                 self.encode_pending()?;
             }
         }
@@ -542,14 +597,14 @@ impl Sink for FlacSink {
         let encoded = self.encode_pending();
         let mut st = self.state.take().expect("checked above");
         encoded?;
-        st.info.set_md5_digest(&st.context.md5_digest());
+        st.flac.info.set_md5_digest(&st.flac.context.md5_digest());
         if st.frames == 0 {
-            let _ = st.info.set_frame_sizes(0, 0);
+            let _ = st.flac.info.set_frame_sizes(0, 0);
         }
         // update_frame_info narrows the block sizes to the (shorter) last
         // frame; STREAMINFO's minimum excludes the last frame, so restore it.
-        let _ = st.info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK);
-        let header = Self::header(&st.info);
+        let _ = st.flac.info.set_block_sizes(FLAC_BLOCK, FLAC_BLOCK);
+        let header = st.flac.header();
         let res = (|| {
             st.out.flush()?;
             let file = st.out.get_mut();

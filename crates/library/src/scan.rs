@@ -257,6 +257,8 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
     }
     summary.files = found.len();
     p.total = found.len();
+    // Log target `resonode::library` (see `resonode_core::log_filter`).
+    log::debug!(target: "resonode::library", "scan start: {}: {} audio file(s), {} other(s) ignored", dir.display(), found.len(), summary.ignored);
     // Tracks the library holds under this folder whose files are gone;
     // after a listing error nothing is pruned (a folder may be unreadable
     // for a moment, e.g. an unmounted drive).
@@ -302,6 +304,7 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
     let known: Arc<HashMap<String, TrackId>> = Arc::new(store.analysed_hashes(ANALYZER_VERSION)?.into_iter().collect());
     let workers = if opts.concurrency == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.concurrency };
     let workers = workers.min(jobs.len()).max(1);
+    log::debug!(target: "resonode::library", "scan: {} file(s) to analyse on {workers} thread(s), {} unchanged", jobs.len(), summary.unchanged);
     let queue = Arc::new(Mutex::new(jobs));
     let (tx, rx) = mpsc::channel::<Outcome>();
     let halt = AtomicBool::new(false);
@@ -358,6 +361,7 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
                 return Err(e);
             }
             p.done += 1;
+            log::trace!(target: "resonode::library", "scan: {}/{} {}", p.done, p.total, p.path);
             on_progress(&p);
         }
         Ok(())
@@ -365,6 +369,18 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
     result?;
     summary.aborted = stop.load(Ordering::Relaxed) && p.done < p.total;
     summary.duration_s = started.elapsed().as_secs_f64();
+    log::debug!(
+        target: "resonode::library",
+        "scan end: {}: {} added, {} updated, {} unchanged, {} failed, {} missing in {:.3} s{}",
+        dir.display(),
+        summary.added,
+        summary.updated,
+        summary.unchanged,
+        summary.failed,
+        summary.missing.len(),
+        summary.duration_s,
+        if summary.aborted { ", aborted" } else { "" }
+    );
     Ok(summary)
 }
 

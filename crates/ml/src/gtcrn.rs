@@ -251,6 +251,11 @@ impl GtcrnSession {
             // one thread is the fastest (see examples/gtcrn_speed.rs).
             session.intra_threads = 1;
         }
+        log::debug!(
+            target: crate::runtime::LOG,
+            "GTCRN: loading {}",
+            opts.model_path.as_ref().map_or_else(|| BUILTIN_MODEL_NAME.to_string(), |p| p.display().to_string())
+        );
         let model = match &opts.model_path {
             Some(p) => Model::load(p, &session)?,
             None => Model::from_bytes(BUILTIN_MODEL, BUILTIN_MODEL_NAME, &session)?,
@@ -1055,6 +1060,13 @@ impl SpeechEnhancer {
         self.session.set_streams(channels)?;
         let mut sink = open_sink(output, format);
         sink.open(rate, channels)?;
+        log::debug!(
+            target: crate::runtime::LOG,
+            "enhance job start: {} ({rate} Hz, {channels} ch, {} frames) -> {}",
+            input.display(),
+            source.total_frames().map_or_else(|| "unknown".to_string(), |t| t.to_string()),
+            output.display()
+        );
         let chunk = 16_384;
         let mut buf = AudioBuffer::new(channels, chunk);
         let mut outbuf = AudioBuffer::new(channels, chunk);
@@ -1092,10 +1104,18 @@ impl SpeechEnhancer {
             }
         })();
         let fin = sink.finalize();
+        if let Some(e) = result.as_ref().err().or(fin.as_ref().err()) {
+            log::debug!(target: crate::runtime::LOG, "enhance job failed after {frames} frames: {e}");
+        }
         result?;
         fin?;
         let t = started.elapsed().as_secs_f64();
         let audio_s = frames as f64 / f64::from(rate);
+        log::debug!(
+            target: crate::runtime::LOG,
+            "enhance job end: {frames} frames ({audio_s:.3} s of audio) in {t:.3} s{}",
+            if stopped { ", stopped" } else { "" }
+        );
         Ok(EnhanceStats {
             frames,
             sample_rate: rate,

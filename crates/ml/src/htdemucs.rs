@@ -27,6 +27,9 @@
 //! (`htdemucs_ft`: one specialised model per source) are exported as one
 //! file per model, `name.0.onnx`, `name.1.onnx`, ... with their per-source
 //! weights in the metadata; [`HtDemucs::load`] picks up the whole bag.
+//! resonode weights the members' outputs per segment, where demucs'
+//! `apply_model` runs each member over the whole input and weights after:
+//! the crossfade is linear, so both agree to rounding.
 //!
 //! # What a separation does (demucs' `Separator.separate_tensor` with `shifts=0`)
 //! 1. Channels are matched to the model's (mono is duplicated, extra
@@ -38,13 +41,19 @@
 //!    multiplied back by `std` and shifted by `mean`.
 //! 3. The chunking of `demucs.apply.apply_model` ([`crate::chunker`]):
 //!    segment `L`, overlap 0.25, triangular crossfade with transition power 1,
-//!    the last partial chunk padded with real neighbouring audio.
+//!    the last partial chunk padded with real neighbouring audio. A shorter
+//!    segment `S <= L` ([`SeparateOptions::segment`], `apply_model(...,
+//!    segment=s)`) chunks by `S` and each chunk of `S` frames is zero-padded
+//!    on the right to the export's fixed `L` and its output cut back, as
+//!    `HTDemucs.forward` does for a model run below its training length.
 //! 4. The stems are resampled back to the input rate (exact input length).
 //!
 //! Tested against PyTorch on a real music clip with a small randomly
 //! initialised HTDemucs (`tests/htdemucs_parity.rs`): every stem matches
 //! `apply_model`'s output with SI-SDR above 70 dB and a maximum error below
-//! 1e-3 of its peak.
+//! 1e-3 of its peak; so do segments of 6.0 and 4.0 s
+//! (`tests/htdemucs_segment.rs`) and a bag shaped like `htdemucs_ft`
+//! (`tests/htdemucs_bag.rs`).
 //!
 //! # Real-time safety
 //! Not real-time safe: runs ONNX Runtime and allocates. Use it off the
@@ -136,11 +145,20 @@ pub struct SeparateOptions {
     pub crossfade: Crossfade,
     /// Input normalisation (default [`Normalization::Global`]).
     pub normalization: Normalization,
+    /// Chunk length in frames at the model rate, in `1..=L` (demucs'
+    /// `apply_model(..., segment=s)` with `s * rate` frames; checked by
+    /// [`HtDemucs::check_segment`]). `None`: the export's `L`.
+    pub segment: Option<usize>,
 }
 
 impl Default for SeparateOptions {
     fn default() -> Self {
-        SeparateOptions { overlap: 0.25, crossfade: Crossfade::default(), normalization: Normalization::Global }
+        SeparateOptions {
+            overlap: 0.25,
+            crossfade: Crossfade::default(),
+            normalization: Normalization::Global,
+            segment: None,
+        }
     }
 }
 
@@ -424,26 +442,73 @@ impl HtDemucs {
         self.info.segment
     }
 
-    /// The chunking for `opts` (segment = the model's).
-    pub fn chunker_config(&self, opts: &SeparateOptions) -> ChunkerConfig {
-        ChunkerConfig { segment: self.info.segment, overlap: opts.overlap, crossfade: opts.crossfade }
+    /// Chunk frames for a segment of `seconds` at the model rate:
+    /// `floor(seconds * rate)`, as `apply_model` computes it, which must be
+    /// in `1..=L`. demucs refuses a segment longer than a Transformer model
+    /// was trained for, and an export's `L` is that segment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`segment`) naming the model's segment
+    /// for a length that is not positive or longer than it.
+    pub fn check_segment(&self, seconds: f64) -> Result<usize> {
+        let rate = f64::from(self.info.sample_rate);
+        let l = self.info.segment;
+        let frames = seconds * rate;
+        if !(frames.is_finite() && frames >= 1.0 && frames as usize <= l) {
+            return Err(Error::param(
+                "segment",
+                format!(
+                    "must be > 0 and at most {:.2} s, the segment this model was exported for ({l} frames at {} Hz); \
+                     got {seconds} s",
+                    l as f64 / rate,
+                    self.info.sample_rate
+                ),
+            ));
+        }
+        Ok(frames as usize)
     }
 
-    /// One forward pass of `HTDemucs` on a segment (`channels x segment`
-    /// frames, already normalised): returns `sources x channels x segment`.
-    /// Bags average their members per source with the members' weights.
+    /// The chunking for `opts`: `opts.segment` frames, or the model's `L`.
+    pub fn chunker_config(&self, opts: &SeparateOptions) -> ChunkerConfig {
+        ChunkerConfig {
+            segment: opts.segment.unwrap_or(self.info.segment),
+            overlap: opts.overlap,
+            crossfade: opts.crossfade,
+        }
+    }
+
+    /// One forward pass of `HTDemucs` on a segment (`channels x n` frames,
+    /// `1 <= n <= L`, already normalised): returns `sources x channels x n`.
+    /// A segment shorter than the export's `L` is zero-padded on the right
+    /// to `L` and the output cut back to `n`, as `HTDemucs.forward` does with
+    /// `use_train_segment`. Bags average their members per source with the
+    /// members' weights.
     ///
     /// # Errors
     /// [`Error::Shape`] for a wrongly shaped segment; [`Error::Model`] when
     /// ONNX Runtime fails or returns unexpected shapes.
     pub fn run_segment(&mut self, mix: &[Vec<f32>]) -> Result<Stems> {
         let (c, l) = (self.info.channels, self.info.segment);
-        if mix.len() != c || mix.iter().any(|ch| ch.len() != l) {
+        let n = mix.first().map_or(0, Vec::len);
+        if mix.len() != c || n == 0 || n > l || mix.iter().any(|ch| ch.len() != n) {
             return Err(Error::shape(format!(
-                "an HTDemucs segment is {c} channels x {l} frames, got {} channels of {:?} frames",
+                "an HTDemucs segment is {c} channels x 1..={l} frames, got {} channels of {:?} frames",
                 mix.len(),
                 mix.iter().map(Vec::len).collect::<Vec<_>>()
             )));
+        }
+        if n < l {
+            let padded: Vec<Vec<f32>> = mix
+                .iter()
+                .map(|ch| {
+                    let mut v = ch.clone();
+                    v.resize(l, 0.0);
+                    v
+                })
+                .collect();
+            let mut out = self.run_segment(&padded)?;
+            out.iter_mut().flatten().for_each(|ch| ch.truncate(n));
+            return Ok(out);
         }
         let s = self.info.sources.len();
         let bins = self.spec.bins();

@@ -167,7 +167,16 @@ impl Model {
     }
 
     fn build(src: ModelSource<'_>, opts: &SessionOptions) -> Result<Model> {
+        let started = std::time::Instant::now();
         let (session, report) = build_session(src, opts)?;
+        log::debug!(
+            target: crate::runtime::LOG,
+            "loaded model {} on {} ({} intra-op thread(s), 0 = ONNX Runtime's choice) in {:.1} ms",
+            src.display(),
+            report.execution_provider.name(),
+            opts.intra_threads,
+            started.elapsed().as_secs_f64() * 1e3
+        );
         let inputs = session.inputs().iter().map(|o| info_of(o.name(), o.dtype())).collect();
         let outputs = session.outputs().iter().map(|o| info_of(o.name(), o.dtype())).collect();
         Ok(Model { session, path: src.display(), inputs, outputs, report })

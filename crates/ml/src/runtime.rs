@@ -61,6 +61,10 @@ pub const ORT_API_VERSION: u32 = ort::MINOR_VERSION;
 /// The npm package that ships the ONNX Runtime library.
 pub const NPM_PACKAGE: &str = "onnxruntime-node";
 
+/// Log target of runtime resolution, model loads and inference jobs
+/// (`resonode_core::log_filter`).
+pub(crate) const LOG: &str = "resonode::ml";
+
 /// The ONNX Runtime that this process loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeInfo {
@@ -295,6 +299,7 @@ pub fn init_runtime(explicit: Option<&Path>) -> Result<RuntimeInfo> {
             }
         }
         let info = RuntimeInfo { library_path: abs, version };
+        log::debug!(target: LOG, "ONNX Runtime {} loaded from {} (found through {source})", info.version, info.library_path.display());
         *guard = Some(Loaded { info: info.clone(), _lib: lib });
         return Ok(info);
     }
@@ -315,6 +320,7 @@ pub fn init_runtime(explicit: Option<&Path>) -> Result<RuntimeInfo> {
             library_file_name()
         ),
     };
+    log::debug!(target: LOG, "no usable ONNX Runtime from {source}; tried: {}", tried.join("; "));
     Err(Error::RuntimeNotFound { reason: format!("no usable ONNX Runtime library from {source}; {hint}"), tried })
 }
 
@@ -541,6 +547,7 @@ pub fn build_session(src: ModelSource<'_>, opts: &SessionOptions) -> Result<(Ses
                 "execution provider `{}` is not available ({reason}); running {name} on the CPU instead",
                 ep.name()
             ));
+            log::info!(target: LOG, "{}", warnings[0]);
         }
     }
     match try_build(src, opts, ExecutionProvider::Cpu) {

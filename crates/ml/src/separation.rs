@@ -20,7 +20,7 @@
 //!
 //! # Errors
 //! Every failure is a [`resonode_core::Error`]: `ERR_INVALID_PARAMETER`
-//! for options (both `overlap` and `overlap_seconds`, a segment other than
+//! for options (both `overlap` and `overlap_seconds`, a segment longer than
 //! the model's, an unknown stem, bad fixed statistics, a missing rate),
 //! the input's (`ERR_NOT_FOUND`, `ERR_DECODE`, `ERR_SHAPE`,
 //! `ERR_NON_FINITE_SAMPLE`, `ERR_EMPTY_AUDIO`), the model's
@@ -160,13 +160,15 @@ pub struct SeparationConfig {
     pub session: SessionOptions,
     /// Overlap ratio between segments in `[0, 1)` (default 0.25).
     pub overlap: Option<f64>,
-    /// Overlap in seconds, converted to a ratio of the model's segment;
-    /// exclusive with `overlap`.
+    /// Overlap in seconds, converted to a ratio of the segment; exclusive
+    /// with `overlap`.
     pub overlap_seconds: Option<f64>,
     /// Segment crossfade (default triangular, as demucs' `apply_model`).
     pub crossfade: Crossfade,
-    /// Segment length in seconds; HTDemucs exports have a fixed segment,
-    /// so only the model's own is accepted (`None`: the model's).
+    /// Segment (chunk) length in seconds, in `(0, model segment]` (demucs'
+    /// `--segment`); the export's fixed length is the longest and the
+    /// default (`None`). A shorter chunk is zero-padded to the export's
+    /// length for the model and its output cut back, as HTDemucs does.
     pub segment_seconds: Option<f64>,
     /// Input normalisation (default global, as demucs).
     pub normalization: Normalization,
@@ -213,23 +215,16 @@ impl SeparationConfig {
     ///
     /// # Errors
     /// The model's; [`Error::InvalidParameter`] (`segment`) for a segment
-    /// other than the model's, (`overlapSeconds`) for an overlap outside
-    /// `[0, segment)`.
+    /// not in `(0, model segment]` ([`HtDemucs::check_segment`]),
+    /// (`overlapSeconds`) for an overlap outside `[0, segment)`.
     pub fn load_into(&self, opts: &mut SeparateOptions) -> Result<HtDemucs> {
         let model = HtDemucs::load(&self.model, &self.session)?;
-        let seg_s = model.segment() as f64 / f64::from(model.sample_rate());
-        if let Some(s) = self.segment_seconds {
-            let frames = (s * f64::from(model.sample_rate())).round();
-            if frames != model.segment() as f64 {
-                return Err(Error::param(
-                    "segment",
-                    format!(
-                        "this model was exported for {seg_s:.2} s segments ({} frames); got {s} s",
-                        model.segment()
-                    ),
-                ));
-            }
-        }
+        let segment = match self.segment_seconds {
+            Some(s) => model.check_segment(s)?,
+            None => model.segment(),
+        };
+        opts.segment = Some(segment);
+        let seg_s = segment as f64 / f64::from(model.sample_rate());
         if let Some(s) = self.overlap_seconds {
             if !(s.is_finite() && s >= 0.0 && s < seg_s) {
                 return Err(Error::param(
@@ -239,6 +234,14 @@ impl SeparationConfig {
             }
             opts.overlap = s / seg_s;
         }
+        log::debug!(
+            target: crate::runtime::LOG,
+            "HTDemucs {}: sources [{}], {} Hz, segment {segment} frames ({seg_s:.2} s), overlap {:.2}",
+            self.model.display(),
+            model.sources().join(", "),
+            model.sample_rate(),
+            opts.overlap
+        );
         Ok(model)
     }
 
@@ -370,7 +373,10 @@ pub fn separate(input: SeparationInput, config: &SeparationConfig) -> Result<Sep
     let (x, rate) = input.read_all()?;
     let mut model = config.load_into(&mut opts)?;
     let started = Instant::now();
+    let frames = x.first().map_or(0, |c| c.len());
+    log::debug!(target: crate::runtime::LOG, "separation job start: {frames} frames, {} ch at {rate} Hz, whole", x.len());
     let stems = model.separate(&x, rate, &opts)?;
+    log::debug!(target: crate::runtime::LOG, "separation job end: {frames} frames in {:.3} s", started.elapsed().as_secs_f64());
     Ok(Separated {
         stems,
         stem_names: model.sources().to_vec(),
@@ -427,6 +433,13 @@ pub fn separate_long(
         }
     }
 
+    log::debug!(
+        target: crate::runtime::LOG,
+        "long separation job start: {} ({rate} Hz), stems [{}] to {}",
+        source.describe(),
+        wanted.iter().map(|&i| sources[i].as_str()).collect::<Vec<_>>().join(", "),
+        files.map_or_else(|| "arrays".to_string(), |f| f.out_dir.display().to_string())
+    );
     let started = Instant::now();
     let mut regions = Vec::new();
     let (mut frames, mut delivered, mut first) = (0u64, 0usize, None);
@@ -468,8 +481,17 @@ pub fn separate_long(
         Ok(stats) => (false, stats.chunks),
         // Whatever ended the run after a stop was asked for, it was asked for.
         Err(_) if control.stop_requested() => (true, delivered),
-        Err(e) => return Err(e),
+        Err(e) => {
+            log::debug!(target: crate::runtime::LOG, "long separation job failed after {frames} frames: {e}");
+            return Err(e);
+        }
     };
+    log::debug!(
+        target: crate::runtime::LOG,
+        "long separation job end: {frames} frames in {chunks} chunks in {:.3} s{}",
+        processing_time.as_secs_f64(),
+        if stopped { ", stopped" } else { "" }
+    );
     finalized?;
     let stems = if files.is_some() {
         Vec::new()

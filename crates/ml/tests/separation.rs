@@ -158,7 +158,8 @@ fn inputs_and_options_are_checked_with_typed_errors() {
     // Options.
     let both = SeparationConfig { overlap: Some(0.25), overlap_seconds: Some(1.0), ..config() };
     assert_eq!(code(separation::separate(ok(), &both)), "ERR_INVALID_PARAMETER");
-    let segment = SeparationConfig { segment_seconds: Some(5.0), ..config() };
+    // Longer than the export's 7.8 s: demucs refuses it for a Transformer model.
+    let segment = SeparationConfig { segment_seconds: Some(9.0), ..config() };
     let e = separation::separate(ok(), &segment).unwrap_err();
     assert!(e.code() == "ERR_INVALID_PARAMETER" && e.to_string().contains("7.80 s"), "{e}");
     let overlap = SeparationConfig { overlap_seconds: Some(8.0), ..config() };

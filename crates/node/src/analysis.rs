@@ -160,13 +160,14 @@ pub(crate) fn track_to_js(d: &TrackDescriptors) -> TrackAnalysis {
 pub struct AnalysisControl {
     stop: Arc<AtomicBool>,
     fraction_bits: Arc<AtomicU64>,
+    frames: Arc<AtomicU64>,
 }
 
 #[napi]
 impl AnalysisControl {
     #[napi(catch_unwind, constructor)]
     pub fn new() -> Self {
-        AnalysisControl { stop: Arc::new(AtomicBool::new(false)), fraction_bits: Arc::new(AtomicU64::new(0f64.to_bits())) }
+        AnalysisControl { stop: Arc::new(AtomicBool::new(false)), fraction_bits: Arc::new(AtomicU64::new(0f64.to_bits())), frames: Arc::default() }
     }
     /// Asks the analysis to stop (it rejects with ERR_INVALID_STATE).
     #[napi(catch_unwind)]
@@ -177,6 +178,11 @@ impl AnalysisControl {
     #[napi(catch_unwind, getter)]
     pub fn fraction(&self) -> f64 {
         f64::from_bits(self.fraction_bits.load(Ordering::Relaxed))
+    }
+    /// Analysis frames completed (and written to the CSV, when there is one).
+    #[napi(catch_unwind, getter)]
+    pub fn frames(&self) -> f64 {
+        self.frames.load(Ordering::Relaxed) as f64
     }
 }
 
@@ -200,6 +206,7 @@ pub struct AnalyzeFileTask {
     keep_frames: bool,
     stop: Arc<AtomicBool>,
     fraction_bits: Arc<AtomicU64>,
+    frames: Arc<AtomicU64>,
 }
 
 impl Task for AnalyzeFileTask {
@@ -219,6 +226,7 @@ impl Task for AnalyzeFileTask {
             let mut kept = self.keep_frames.then(|| FeatureFrames::new(cfg.n_mfcc));
             let opts = AnalyzeOptions { config: cfg, block_frames: None };
             let bits = self.fraction_bits.clone();
+            let done = self.frames.clone();
             let d = analyze_file(
                 &PathBuf::from(&self.path),
                 &opts,
@@ -228,7 +236,9 @@ impl Task for AnalyzeFileTask {
                     if let Some(k) = kept.as_mut() {
                         k.append(f);
                     }
-                    csv.as_mut().map_or(Ok(()), |w| w.write(f))
+                    csv.as_mut().map_or(Ok(()), |w| w.write(f))?;
+                    done.fetch_add(f.len() as u64, Ordering::Relaxed);
+                    Ok(())
                 },
             );
             // What was written stays a valid CSV, also after a failure.
@@ -265,6 +275,7 @@ pub fn analyze_file_native(
         keep_frames: keep_frames.unwrap_or(false),
         stop: control.stop.clone(),
         fraction_bits: control.fraction_bits.clone(),
+        frames: control.frames.clone(),
     })
 }
 

@@ -96,6 +96,28 @@ pub fn planar_to_buffer(channels: &[Float32Array]) -> resonode_core::Result<Audi
     AudioBuffer::from_planar(&slices)
 }
 
+/// Planar JS channels written to `name`, checked: `what` (e.g. "the file")
+/// has `expected` channels, and every sample is finite.
+///
+/// # Errors
+/// As [`planar_to_buffer`]; [`Error::Shape`] for another channel count;
+/// [`Error::NonFiniteSample`] for the first NaN or infinity.
+pub fn planar_to_checked_buffer(
+    channels: &[Float32Array],
+    expected: usize,
+    name: &str,
+    what: &str,
+) -> resonode_core::Result<AudioBuffer> {
+    let buf = planar_to_buffer(channels)?;
+    if buf.channels() != expected {
+        return Err(Error::shape(format!("{name}: got {} channels, {what} has {expected}", buf.channels())));
+    }
+    if let Some((f, c, v)) = buf.as_block().find_non_finite() {
+        return Err(Error::NonFiniteSample { frame: f as u64, channel: c, value: v });
+    }
+    Ok(buf)
+}
+
 /// A buffer's valid frames as planar JS channels.
 pub fn buffer_to_planar(buf: &AudioBuffer) -> Vec<Float32Array> {
     (0..buf.channels()).map(|c| Float32Array::new(buf.channel(c).to_vec())).collect()

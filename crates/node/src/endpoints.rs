@@ -9,7 +9,7 @@ use std::path::Path;
 use napi_derive::napi;
 use resonode_core::{Error, Sink, Source};
 use resonode_device::{Backend, MicrophoneSource, SpeakerSink};
-use resonode_io::{ChannelSelection, FileInfo, FileSource, OutputFormat, SourceOptions, WavEncoding};
+use resonode_io::{ChannelSelection, FileInfo, FileSource, OutputFormat, SinkAdapter, SourceOptions, WavEncoding};
 
 use crate::realtime::{stream_config, StreamConfigDesc};
 
@@ -38,7 +38,7 @@ pub fn source_options(o: &SourceOptionsDesc) -> resonode_core::Result<SourceOpti
     Ok(SourceOptions { sample_rate: o.sample_rate, channels })
 }
 
-/// How a file sink writes.
+/// How a sink writes (file or speaker; `encoding` is for files only).
 #[napi(object)]
 #[derive(Clone, Default)]
 pub struct SinkOptionsDesc {
@@ -46,6 +46,16 @@ pub struct SinkOptionsDesc {
     /// `int24`. Default: the source's encoding where possible, else float32
     /// (WAV) / int24 (FLAC).
     pub encoding: Option<String>,
+    /// Write (or play) at this rate in Hz, 1000 to 768000: the stream is
+    /// resampled with rubato when its rate differs, to exactly
+    /// `round(frames * sampleRate / streamRate)` frames. Default: the
+    /// stream's rate.
+    pub sample_rate: Option<u32>,
+    /// Keep only stem `stemIndex` of a stem-interleaved stream (channels
+    /// `stemIndex * stemChannels ..`), as separation emits.
+    pub stem_index: Option<u32>,
+    /// Channels per stem when `stemIndex` is set (default 2).
+    pub stem_channels: Option<u32>,
 }
 
 /// Picks the output format from the extension, the requested encoding and
@@ -81,10 +91,11 @@ pub struct SinkDesc {
     pub kind: String,
     /// File path (`file`).
     pub path: Option<String>,
-    /// Encoding options (`file`).
+    /// Encoding (`file`), output rate and stem selection (both kinds).
     pub options: Option<SinkOptionsDesc>,
-    /// Device configuration (`speaker`; sample rate and channels default to
-    /// the stream's, `channelsIn` is forced to 0).
+    /// Device configuration (`speaker`; the sample rate defaults to
+    /// `options.sampleRate`, else the stream's; channels to the stem's or
+    /// the stream's; `channelsIn` is forced to 0).
     pub device: Option<StreamConfigDesc>,
     /// Audio backend (`speaker`): `default` or `none`.
     pub backend: Option<String>,
@@ -141,23 +152,57 @@ pub fn open_source(d: &SourceDesc) -> resonode_core::Result<(Box<dyn Source>, Op
     }
 }
 
-/// Opens a sink as described, for a stream of `sample_rate` Hz and `channels`.
+/// Opens a sink as described, for a stream of `sample_rate` Hz and
+/// `channels`, boxed for the pipeline driver.
 pub fn open_sink(d: &SinkDesc, sample_rate: u32, channels: usize, source_info: Option<&FileInfo>) -> resonode_core::Result<Box<dyn Sink>> {
-    match d.kind.as_str() {
+    Ok(Box::new(open_adapted_sink(d, sample_rate, channels, source_info)?))
+}
+
+/// Opens a sink as described, for a stream of `sample_rate` Hz and
+/// `channels`, behind the [`SinkAdapter`] that applies `options.stemIndex`
+/// and `options.sampleRate` (a speaker's device runs at that rate). Nothing
+/// is opened until [`Sink::open`].
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad kind, path, encoding, rate or stem
+/// channel count, or a speaker whose `device.sampleRate` contradicts
+/// `options.sampleRate`; as the device configuration.
+pub fn open_adapted_sink(d: &SinkDesc, sample_rate: u32, channels: usize, source_info: Option<&FileInfo>) -> resonode_core::Result<SinkAdapter> {
+    let o = d.options.clone().unwrap_or_default();
+    let stem_channels = o.stem_index.map(|_| o.stem_channels.unwrap_or(2));
+    let (inner, name, rate): (Box<dyn Sink>, String, Option<u32>) = match d.kind.as_str() {
         "file" => {
             let path = d.path.as_deref().ok_or_else(|| Error::param("sink.path", "a file sink needs a path"))?;
-            let fmt = output_format(Path::new(path), &d.options.clone().unwrap_or_default(), source_info)?;
-            Ok(resonode_io::open_sink(Path::new(path), fmt))
+            let fmt = output_format(Path::new(path), &o, source_info)?;
+            (resonode_io::open_sink(Path::new(path), fmt), path.to_string(), o.sample_rate)
         }
         "speaker" => {
+            if o.encoding.is_some() {
+                return Err(Error::param("encoding", "a speaker sink has no encoding"));
+            }
             let mut dev = d.device.clone().unwrap_or_default();
+            let rate = match (o.sample_rate, dev.sample_rate) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(Error::param("sampleRate", format!("options.sampleRate {a} Hz contradicts device.sampleRate {b} Hz")))
+                }
+                (a, b) => a.or(b),
+            };
             dev.channels_in = Some(0);
-            dev.sample_rate = Some(dev.sample_rate.unwrap_or(sample_rate));
-            let channels = u32::try_from(channels).map_err(|_| Error::param("channelsOut", format!("{channels} channels is too many")))?;
-            dev.channels_out = Some(dev.channels_out.unwrap_or(channels));
+            dev.sample_rate = Some(rate.unwrap_or(sample_rate));
+            let played = stem_channels.map_or(channels, |c| c as usize);
+            let played = u32::try_from(played).map_err(|_| Error::param("channelsOut", format!("{played} channels is too many")))?;
+            dev.channels_out = Some(dev.channels_out.unwrap_or(played));
             let backend = Backend::parse(d.backend.as_deref().unwrap_or("default"))?;
-            Ok(Box::new(SpeakerSink::new(stream_config(&dev)?, backend)))
+            (Box::new(SpeakerSink::new(stream_config(&dev)?, backend)), "speaker".to_string(), rate)
         }
-        other => Err(Error::param("sink.kind", format!("`{other}` is not file or speaker"))),
+        other => return Err(Error::param("sink.kind", format!("`{other}` is not file or speaker"))),
+    };
+    let mut sink = SinkAdapter::new(inner, name);
+    if let (Some(index), Some(per)) = (o.stem_index, stem_channels) {
+        sink = sink.with_stem(index as usize, per as usize)?;
     }
+    if let Some(rate) = rate {
+        sink = sink.with_sample_rate(rate)?;
+    }
+    Ok(sink)
 }

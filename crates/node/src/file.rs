@@ -7,13 +7,13 @@ use napi::bindgen_prelude::{AsyncTask, Float32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 use resonode_core::{AudioBuffer, Error, Sink, Source};
-use resonode_io::{FileInfo, SampleFormat};
+use resonode_io::{FileInfo, SampleFormat, SinkAdapter};
 
-use crate::convert::{buffer_to_planar, planar_to_buffer};
+use crate::convert::{buffer_to_planar, planar_to_checked_buffer};
 use crate::error::{guard_core, to_napi};
 // Re-exported for `separate.rs`, which imports them from here.
-pub use crate::endpoints::{output_format, source_options, SinkOptionsDesc, SourceOptionsDesc};
-use crate::endpoints::{open_sink, open_source, SinkDesc, SourceDesc};
+pub use crate::endpoints::{source_options, SourceOptionsDesc};
+use crate::endpoints::{open_adapted_sink, open_source, SinkDesc, SinkOptionsDesc, SourceDesc};
 
 /// What a file holds, as stored.
 #[napi(object)]
@@ -99,7 +99,7 @@ pub fn measure_levels(path: String) -> AsyncTask<LevelsTask> {
     AsyncTask::new(LevelsTask(PathBuf::from(path)))
 }
 
-fn poisoned() -> Error {
+pub(crate) fn poisoned() -> Error {
     Error::Internal { message: "lock poisoned by an earlier panic".into() }
 }
 
@@ -196,20 +196,24 @@ impl Task for ReadTask {
 }
 
 /// Writes planar blocks to a WAV or FLAC file, or plays them on an output
-/// device. A file on disk stays valid after every write, so a failure later
-/// keeps what was written.
+/// device, optionally keeping one stem (`stemIndex`) and resampling
+/// (`sampleRate`) on the way. A file on disk stays valid after every write,
+/// so a failure later keeps what was written.
 #[napi]
 pub struct NativeWriter {
-    sink: Arc<Mutex<Box<dyn Sink>>>,
+    sink: Arc<Mutex<SinkAdapter>>,
     path: String,
     channels: usize,
 }
 
 #[napi]
 impl NativeWriter {
-    /// Creates `path` for `channels` channels at `sampleRate` Hz. Format by
-    /// extension (`.wav`, `.flac`); `sourcePath` (optional) lends its
-    /// encoding as the default.
+    /// Creates `path` for a stream of `channels` channels at `sampleRate`
+    /// Hz. Format by extension (`.wav`, `.flac`); `sourcePath` (optional)
+    /// lends its encoding as the default. With `options.sampleRate` the
+    /// file is written at that rate (resampled with rubato; exactly
+    /// `round(frames * options.sampleRate / sampleRate)` frames once
+    /// finalized); with `options.stemIndex` only that stem is written.
     ///
     /// @throws ERR_IO, ERR_UNSUPPORTED_FORMAT, ERR_INVALID_PARAMETER
     #[napi(catch_unwind, factory)]
@@ -219,46 +223,46 @@ impl NativeWriter {
                 Some(p) => Some(resonode_io::probe(Path::new(&p))?),
                 None => None,
             };
-            let fmt = output_format(Path::new(&path), &options.unwrap_or_default(), source_info.as_ref())?;
-            let mut sink = resonode_io::open_sink(Path::new(&path), fmt);
-            if channels == 0 {
-                return Err(Error::EmptyAudio { reason: "cannot write 0 channels".into() });
-            }
-            sink.open(sample_rate, channels as usize)?;
-            Ok(NativeWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
+            let desc = SinkDesc { kind: "file".into(), path: Some(path), options, ..SinkDesc::default() };
+            Self::start(&desc, sample_rate, channels, source_info.as_ref())
         })
     }
     /// Opens a sink described like a native pipeline's (`file` or `speaker`)
-    /// for `channels` channels at `sampleRate` Hz.
+    /// for a stream of `channels` channels at `sampleRate` Hz. A speaker
+    /// with `options.sampleRate` runs its device at that rate; the stream
+    /// is resampled here, on the writing thread, never in the device
+    /// callback.
     ///
     /// @throws ERR_IO, ERR_BACKEND_NOT_AVAILABLE, ERR_STREAM, ERR_INVALID_PARAMETER
     #[napi(catch_unwind, factory)]
     pub fn open(desc: SinkDesc, sample_rate: u32, channels: u32) -> napi::Result<Self> {
-        guard_core(|| {
-            if channels == 0 {
-                return Err(Error::EmptyAudio { reason: "cannot write 0 channels".into() });
-            }
-            let mut sink = open_sink(&desc, sample_rate, channels as usize, None)?;
-            sink.open(sample_rate, channels as usize)?;
-            let path = desc.path.clone().unwrap_or_else(|| desc.kind.clone());
-            Ok(NativeWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
-        })
+        guard_core(|| Self::start(&desc, sample_rate, channels, None))
+    }
+
+    fn start(desc: &SinkDesc, sample_rate: u32, channels: u32, source_info: Option<&FileInfo>) -> resonode_core::Result<Self> {
+        if channels == 0 {
+            return Err(Error::EmptyAudio { reason: "cannot write 0 channels".into() });
+        }
+        let mut sink = open_adapted_sink(desc, sample_rate, channels as usize, source_info)?;
+        sink.open(sample_rate, channels as usize)?;
+        let path = desc.path.clone().unwrap_or_else(|| desc.kind.clone());
+        Ok(NativeWriter { sink: Arc::new(Mutex::new(sink)), path, channels: channels as usize })
+    }
+
+    /// Frames handed to the file or device so far, at its rate and after
+    /// stem selection: `round(input frames * rate ratio)` once finalized.
+    /// For a speaker whose `finalize` succeeded, the frames played.
+    #[napi(catch_unwind, getter)]
+    pub fn frames_written(&self) -> napi::Result<f64> {
+        let s = self.sink.lock().map_err(|_| to_napi(poisoned()))?;
+        Ok(s.frames_written() as f64)
     }
     /// Appends planar channels (channels x frames) on a worker thread.
     ///
     /// @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_IO, ERR_ENCODE
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn write(&self, channels: Vec<Float32Array>) -> napi::Result<AsyncTask<WriteTask>> {
-        let buf = guard_core(|| {
-            let buf = planar_to_buffer(&channels)?;
-            if buf.channels() != self.channels {
-                return Err(Error::shape(format!("{}: got {} channels, the file has {}", self.path, buf.channels(), self.channels)));
-            }
-            if let Some((f, c, v)) = buf.as_block().find_non_finite() {
-                return Err(Error::NonFiniteSample { frame: f as u64, channel: c, value: v });
-            }
-            Ok(buf)
-        })?;
+        let buf = guard_core(|| planar_to_checked_buffer(&channels, self.channels, &self.path, "the file"))?;
         Ok(AsyncTask::new(WriteTask { sink: self.sink.clone(), buf: Some(buf) }))
     }
     /// Completes the file (header sizes). Safe to call more than once.
@@ -269,7 +273,7 @@ impl NativeWriter {
 }
 
 pub struct WriteTask {
-    sink: Arc<Mutex<Box<dyn Sink>>>,
+    sink: Arc<Mutex<SinkAdapter>>,
     buf: Option<AudioBuffer>,
 }
 

@@ -16,13 +16,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod analysis;
+mod byte_source;
 mod chain;
 mod convert;
 mod endpoints;
 mod error;
 mod file;
 mod library;
+mod logging;
 mod mix;
+mod peak;
 mod pipeline;
 mod ml;
 mod realtime;

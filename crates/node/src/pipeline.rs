@@ -1,7 +1,8 @@
 //! The all-native file pipeline: FileSource -> Chain -> file sink, on a
 //! worker thread, with progress readable from JS through `PipelineControl`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::AsyncTask;
@@ -13,7 +14,7 @@ use resonode_core::{Chain, Error, StreamSpec};
 
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::guard_core;
-use crate::endpoints::{open_sink, open_source, source_rate, SinkDesc, SourceDesc};
+use crate::endpoints::{open_sink, open_source, source_options, source_rate, SinkDesc, SourceDesc};
 
 /// A native pipeline job: source -> processors -> sink, all in Rust.
 #[napi(object)]
@@ -39,6 +40,9 @@ pub struct PipelineStats {
     /// What the source read past, e.g. "the header declares N frames but
     /// only M could be decoded" (every frame that decoded was processed).
     pub warnings: Vec<String>,
+    /// Frames the sink delivered at its own rate (a resampling or
+    /// stem-selecting file or speaker sink), when it counts them.
+    pub frames_delivered: Option<f64>,
 }
 
 pub fn stats_to_js(s: &Stats) -> PipelineStats {
@@ -51,6 +55,7 @@ pub fn stats_to_js(s: &Stats) -> PipelineStats {
         channels: s.channels as u32,
         stopped: s.stopped,
         warnings: s.warnings.clone(),
+        frames_delivered: s.frames_delivered.map(|f| f as f64),
     }
 }
 
@@ -61,6 +66,11 @@ pub struct SharedControl {
     /// Overall fraction in [0, 1] as f64 bits; NaN when the length is unknown.
     pub fraction_bits: AtomicU64,
     pub frames: AtomicU64,
+    /// Chunks written to the sink (main pass only).
+    pub chunks: AtomicU64,
+    /// The stream's format, once the job knows it (0 before).
+    pub sample_rate: AtomicU32,
+    pub channels: AtomicU32,
 }
 
 /// Stops a running native pipeline and reports its progress. JS polls it;
@@ -109,6 +119,27 @@ impl PipelineControl {
     pub fn frames(&self) -> f64 {
         self.shared.frames.load(Ordering::Relaxed) as f64
     }
+    /// Frames written to the sink so far (analysis passes not counted).
+    #[napi(catch_unwind, getter)]
+    pub fn frames_written(&self) -> f64 {
+        self.shared.control.frames() as f64
+    }
+    /// Chunks written to the sink so far.
+    #[napi(catch_unwind, getter)]
+    pub fn chunks_written(&self) -> f64 {
+        self.shared.chunks.load(Ordering::Relaxed) as f64
+    }
+    /// Sample rate in Hz of the stream the job processes; 0 until
+    /// `runNativePipeline` read the source's format.
+    #[napi(catch_unwind, getter)]
+    pub fn sample_rate(&self) -> u32 {
+        self.shared.sample_rate.load(Ordering::Relaxed)
+    }
+    /// Channels of the stream the job processes; 0 until known.
+    #[napi(catch_unwind, getter)]
+    pub fn channels(&self) -> u32 {
+        self.shared.channels.load(Ordering::Relaxed)
+    }
 }
 
 impl Default for PipelineControl {
@@ -152,10 +183,20 @@ impl Task for RunTask {
                 // check values (and those queued) against the real one.
                 self.shared.control.set_shadow(shadow_chain(&specs, source.sample_rate())?)?;
             }
+            self.shared.sample_rate.store(source.sample_rate(), Ordering::Relaxed);
+            self.shared.channels.store(source.channels() as u32, Ordering::Relaxed);
             let mut sink = open_sink(&spec.sink, source.sample_rate(), source.channels(), info.as_ref())?;
             let options = PipelineOptions { chunk_frames: spec.chunk_size.unwrap_or(65536) as usize };
             let shared = &self.shared;
+            let mut written = 0u64;
             let stats = pipeline::run(source.as_mut(), &mut chain, sink.as_mut(), &options, &shared.control, &mut |p: &Progress| {
+                // Reported after every chunk of every pass; only the main
+                // pass moves the control's written-frame count.
+                let now = shared.control.frames();
+                if now != written {
+                    written = now;
+                    shared.chunks.fetch_add(1, Ordering::Relaxed);
+                }
                 shared.frames.store(p.frames, Ordering::Relaxed);
                 shared.fraction_bits.store(p.fraction.unwrap_or(f64::NAN).to_bits(), Ordering::Relaxed);
             })?;
@@ -165,6 +206,33 @@ impl Task for RunTask {
 
     fn resolve(&mut self, _: Env, out: PipelineStats) -> napi::Result<PipelineStats> {
         Ok(out)
+    }
+}
+
+/// The sample rate and channel count a source will deliver, known without
+/// opening it, so JS has the stream's format (its `StreamingContext`) as
+/// soon as the job starts. Reads a file's header only when
+/// [`source_rate`] would (no requested rate); a resampled file keeping all
+/// its channels gives 0 channels here: the job stores them once it opened
+/// the file.
+fn source_format(d: &SourceDesc) -> resonode_core::Result<(u32, u32)> {
+    if d.kind != "file" {
+        let channels = d.device.as_ref().and_then(|dev| dev.channels_in).unwrap_or(1);
+        return Ok((source_rate(d)?, channels));
+    }
+    let path = d.path.as_deref().ok_or_else(|| Error::param("source.path", "a file source needs a path"))?;
+    let options = source_options(&d.options.clone().unwrap_or_default())?;
+    let selected = match &options.channels {
+        resonode_io::ChannelSelection::All => None,
+        resonode_io::ChannelSelection::Mono => Some(1),
+        resonode_io::ChannelSelection::Select(sel) => Some(sel.len() as u32),
+    };
+    match options.sample_rate {
+        Some(rate) => Ok((rate, selected.unwrap_or(0))),
+        None => {
+            let info = resonode_io::probe(Path::new(path))?;
+            Ok((info.sample_rate, selected.unwrap_or(info.channels as u32)))
+        }
     }
 }
 
@@ -187,8 +255,10 @@ pub fn run_native_pipeline(spec: NativePipelineSpec, control: &PipelineControl) 
     guard_core(|| {
         let specs = specs(&spec.processors)?;
         let chain = file_chain(&specs)?;
-        let rate = source_rate(&spec.source)?;
+        let (rate, channels) = source_format(&spec.source)?;
         control.shared.control.set_shadow(shadow_chain(&specs, rate)?)?;
+        control.shared.sample_rate.store(rate, Ordering::Relaxed);
+        control.shared.channels.store(channels, Ordering::Relaxed);
         Ok(AsyncTask::new(RunTask { job: Some((spec, specs, chain, rate)), shared: control.shared.clone() }))
     })
 }

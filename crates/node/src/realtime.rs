@@ -1,12 +1,18 @@
 //! Live audio: device listing, device tests and `NativeRealtime`, a running
 //! `RealtimeEngine` whose events and tapped audio reach JS through a pump
-//! thread and a weak ThreadsafeFunction (never from the audio callback).
+//! thread and a weak ThreadsafeFunction (never from the audio callback),
+//! and whose tapped audio can also be pulled with `read` (a [`ReadBuffer`]
+//! the pump fills; a waiting read holds no thread: its promise is settled
+//! by the pump, by `stop()`, or by one shared deadline timer thread).
 
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Function};
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Function, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Task};
+use napi::{Env, JsDeferred, Task};
 use napi_derive::napi;
 use resonode_core::Error;
 use resonode_device::{
@@ -320,9 +326,13 @@ pub struct RealtimeStats {
     /// Highest worker load: processing time / audio time (above 1 a worker
     /// cannot keep up).
     pub worker_load: f64,
+    /// Frames the read buffer discarded, oldest first, because `read()` did
+    /// not take them before it was full (it keeps the latest
+    /// `readBufferFrames`; grows steadily while nothing reads).
+    pub read_dropped: f64,
 }
 
-pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
+pub fn stats_to_js(s: &EngineStats, read_dropped: u64) -> RealtimeStats {
     RealtimeStats {
         callbacks: s.callbacks as f64,
         frames_processed: s.frames as f64,
@@ -360,6 +370,7 @@ pub fn stats_to_js(s: &EngineStats) -> RealtimeStats {
         worker_underrun_frames: s.worker_underrun_frames as f64,
         worker_dropped_frames: s.worker_dropped_frames as f64,
         worker_load: s.worker_load,
+        read_dropped: read_dropped as f64,
     }
 }
 
@@ -442,6 +453,311 @@ pub struct RealtimeOptionsDesc {
     /// Send tapped audio to JS as `audio` messages (default true); false
     /// when the tap only feeds an attached analyzer.
     pub emit_audio: Option<bool>,
+    /// Frames per channel kept for `read()` (the latest ones; default and 0:
+    /// no read buffer). Needs the tap (`tapFrames`): the pump fills it.
+    pub read_buffer_frames: Option<u32>,
+}
+
+/// Most frames per channel a read buffer may hold (2^24: about 350 s at 48 kHz).
+pub const MAX_READ_BUFFER_FRAMES: u32 = 1 << 24;
+
+/// The pull path of a live engine's tapped audio: a bounded planar FIFO that
+/// the pump thread fills (its only producer) and `read()` empties in order,
+/// a cursor apart from the `audio` messages.
+///
+/// Never touched by the audio callback: the pump copies each tapped block
+/// here after it left the engine's wait-free tap. The pump never waits for
+/// a reader: the lock is held only to copy frames in or out, and a full
+/// buffer discards its oldest frames (counted in [`ReadBuffer::dropped`]).
+///
+/// No thread waits for a read: a read that cannot be served at once is
+/// queued here with its promise (a napi deferred); whoever changes the
+/// state (the pump after a block, `end()`, the shared [`DeadlineTimer`] at a
+/// deadline) serves the queue in call order and settles the promises, which
+/// never blocks (a deferred's threadsafe function has an unbounded queue).
+pub struct ReadBuffer {
+    state: Mutex<ReadState>,
+}
+
+type ReadPlanar = Option<Vec<Float32Array>>;
+type ReadResolver = Box<dyn FnOnce(Env) -> napi::Result<ReadPlanar> + Send>;
+type ReadDeferred = JsDeferred<ReadPlanar, ReadResolver>;
+
+/// A read waiting for its frames.
+struct PendingRead {
+    /// Unique in the process (the timer's key).
+    id: u64,
+    frames: usize,
+    deadline: Option<Instant>,
+    deferred: ReadDeferred,
+}
+
+/// Promises to settle once the buffer's lock is released.
+type Settled = Vec<(ReadDeferred, Option<Vec<Vec<f32>>>)>;
+
+fn settle(done: Settled) {
+    for (d, planar) in done {
+        d.resolve(Box::new(move |_| Ok(planar.map(|p| p.into_iter().map(Float32Array::new).collect()))));
+    }
+}
+
+static NEXT_READ_ID: AtomicU64 = AtomicU64::new(1);
+
+struct ReadState {
+    /// Planar, channels x frames; all the same length.
+    channels: Vec<VecDeque<f32>>,
+    capacity: usize,
+    dropped: u64,
+    /// No frame will arrive any more (the pump ended, or stop() was called):
+    /// waiting for one is pointless.
+    ended: bool,
+    /// Reads waiting, in call order; only the first may take frames.
+    pending: VecDeque<PendingRead>,
+}
+
+impl ReadState {
+    fn frames(&self) -> usize {
+        self.channels.first().map_or(0, VecDeque::len)
+    }
+
+    fn take(&mut self, frames: usize) -> Vec<Vec<f32>> {
+        self.channels.iter_mut().map(|q| q.drain(..frames).collect()).collect()
+    }
+
+    /// Serves the waiting reads in call order: the first takes its frames
+    /// when they are there; once the buffer ended, one that cannot be served
+    /// gets `null` (and the next is tried); otherwise the queue waits.
+    fn serve(&mut self, done: &mut Settled) {
+        while let Some(head) = self.pending.front() {
+            let planar = if self.frames() >= head.frames {
+                Some(self.take(head.frames))
+            } else if self.ended {
+                None
+            } else {
+                break;
+            };
+            let Some(p) = self.pending.pop_front() else { break };
+            if let Some(d) = p.deadline {
+                DeadlineTimer::cancel(d, p.id);
+            }
+            done.push((p.deferred, planar));
+        }
+    }
+}
+
+impl ReadBuffer {
+    /// An empty buffer keeping up to `capacity` frames per channel.
+    pub fn new(capacity: usize) -> Self {
+        ReadBuffer {
+            state: Mutex::new(ReadState {
+                channels: Vec::new(),
+                capacity,
+                dropped: 0,
+                ended: false,
+                pending: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ReadState> {
+        // A reader panicking while it copied leaves whole frames behind:
+        // the data stays usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends a planar block (channels x frames); beyond the capacity the
+    /// oldest frames go. Then serves the waiting reads (on the pump thread;
+    /// settling a promise only queues it for the JS thread).
+    pub fn push(&self, planar: &[Vec<f32>]) {
+        let mut done = Settled::new();
+        {
+            let mut st = self.lock();
+            if st.channels.len() != planar.len() {
+                st.channels = planar.iter().map(|_| VecDeque::new()).collect();
+            }
+            for (q, block) in st.channels.iter_mut().zip(planar) {
+                q.extend(block.iter().copied());
+            }
+            let excess = st.frames().saturating_sub(st.capacity);
+            if excess > 0 {
+                for q in st.channels.iter_mut() {
+                    q.drain(..excess);
+                }
+                st.dropped += excess as u64;
+            }
+            st.serve(&mut done);
+        }
+        settle(done);
+    }
+
+    /// Says that no frame will arrive any more: the waiting reads take what
+    /// is buffered (in call order) or resolve with `null` at once.
+    pub fn end(&self) {
+        let mut done = Settled::new();
+        {
+            let mut st = self.lock();
+            st.ended = true;
+            st.serve(&mut done);
+        }
+        settle(done);
+    }
+
+    /// Frames discarded so far because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// Takes exactly `frames` frames (planar) once they are there and every
+    /// earlier read is served, through `deferred`; resolves it with `null`
+    /// (taking nothing) when they did not come within `timeout` (`None`: no
+    /// limit), or cannot come any more. Returns at once: no thread waits.
+    fn submit(self: &Arc<Self>, frames: usize, timeout: Option<Duration>, deferred: ReadDeferred) -> resonode_core::Result<()> {
+        let mut done = Settled::new();
+        {
+            let mut st = self.lock();
+            if st.pending.is_empty() && st.frames() >= frames {
+                let planar = st.take(frames);
+                done.push((deferred, Some(planar)));
+            } else if st.ended || timeout == Some(Duration::ZERO) {
+                // Nothing can come, or only what is buffered now was asked for.
+                done.push((deferred, None));
+            } else {
+                let id = NEXT_READ_ID.fetch_add(1, Ordering::Relaxed);
+                // A deadline beyond what an Instant can hold is no deadline.
+                let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+                if let Some(d) = deadline {
+                    // Registered under the lock: a read served meanwhile
+                    // cancels an entry that exists.
+                    if let Err(e) = DeadlineTimer::register(d, id, Arc::downgrade(self)) {
+                        drop(st);
+                        deferred.reject(to_napi(e.clone()));
+                        return Err(e);
+                    }
+                }
+                st.pending.push_back(PendingRead { id, frames, deadline, deferred });
+            }
+        }
+        settle(done);
+        Ok(())
+    }
+
+    /// The deadline of read `id` passed: it resolves with `null` and takes
+    /// nothing (unless it was served meanwhile); the reads after it may now
+    /// be served.
+    fn expire(&self, id: u64) {
+        let mut done = Settled::new();
+        {
+            let mut st = self.lock();
+            let Some(i) = st.pending.iter().position(|p| p.id == id) else { return };
+            if let Some(p) = st.pending.remove(i) {
+                done.push((p.deferred, None));
+            }
+            st.serve(&mut done);
+        }
+        settle(done);
+    }
+}
+
+impl Drop for ReadBuffer {
+    /// A pending deferred keeps the event loop alive: none may be left
+    /// unsettled (the buffer is normally ended long before).
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let done: Settled = st
+            .pending
+            .drain(..)
+            .map(|p| {
+                if let Some(d) = p.deadline {
+                    DeadlineTimer::cancel(d, p.id);
+                }
+                (p.deferred, None)
+            })
+            .collect();
+        settle(done);
+    }
+}
+
+/// The deadlines of every waiting `read()` in the process, kept by one
+/// shared timer thread (started with the first read that has a time-out;
+/// it then lives as long as the process, asleep while nothing is due):
+/// no thread per read, and none of libuv's pool. At a deadline it tells the
+/// read's buffer, which resolves that read with `null` if it still waits.
+/// Lock order: a buffer's lock, then the timer's; the timer thread never
+/// holds its lock while it takes a buffer's.
+struct DeadlineTimer {
+    entries: Mutex<BTreeMap<(Instant, u64), Weak<ReadBuffer>>>,
+    wake: Condvar,
+}
+
+impl DeadlineTimer {
+    fn get() -> resonode_core::Result<&'static DeadlineTimer> {
+        static TIMER: OnceLock<std::result::Result<&'static DeadlineTimer, String>> = OnceLock::new();
+        TIMER
+            .get_or_init(|| {
+                let timer: &'static DeadlineTimer =
+                    Box::leak(Box::new(DeadlineTimer { entries: Mutex::new(BTreeMap::new()), wake: Condvar::new() }));
+                std::thread::Builder::new()
+                    .name("resonode-read-timer".into())
+                    .spawn(move || timer.run())
+                    .map(|_| timer)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| Error::Internal { message: format!("cannot start the read() timer thread: {e}") })
+    }
+
+    fn entries(&self) -> MutexGuard<'_, BTreeMap<(Instant, u64), Weak<ReadBuffer>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(deadline: Instant, id: u64, buffer: Weak<ReadBuffer>) -> resonode_core::Result<()> {
+        let timer = Self::get()?;
+        let mut entries = timer.entries();
+        let earliest = entries.keys().next().is_none_or(|&(d, _)| deadline < d);
+        entries.insert((deadline, id), buffer);
+        drop(entries);
+        if earliest {
+            timer.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Forgets a deadline (its read was served or settled otherwise).
+    fn cancel(deadline: Instant, id: u64) {
+        if let Ok(timer) = Self::get() {
+            timer.entries().remove(&(deadline, id));
+        }
+    }
+
+    fn run(&self) {
+        let mut entries = self.entries();
+        loop {
+            let now = Instant::now();
+            let mut due = Vec::new();
+            while let Some(e) = entries.first_entry() {
+                if e.key().0 > now {
+                    break;
+                }
+                let ((_, id), buffer) = e.remove_entry();
+                due.push((id, buffer));
+            }
+            if !due.is_empty() {
+                drop(entries);
+                for (id, buffer) in due {
+                    if let Some(b) = buffer.upgrade() {
+                        // A panic here would end the thread and every later time-out with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.expire(id)));
+                    }
+                }
+                entries = self.entries();
+                continue;
+            }
+            entries = match entries.keys().next() {
+                Some(&(d, _)) => self.wake.wait_timeout(entries, d.saturating_duration_since(now)).unwrap_or_else(|e| e.into_inner()).0,
+                None => self.wake.wait(entries).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
 }
 
 type MessageFn = ThreadsafeFunction<RealtimeMessage, (), RealtimeMessage, napi::Status, false, true, 256>;
@@ -454,6 +770,17 @@ struct JsSink {
     analyzer: Option<SharedAnalyzer>,
     analyzer_failed: bool,
     emit_audio: bool,
+    read: Option<Arc<ReadBuffer>>,
+}
+
+impl Drop for JsSink {
+    /// The pump drops its sink when it ends (after its last drain): no frame
+    /// comes for `read()` any more.
+    fn drop(&mut self) {
+        if let Some(r) = &self.read {
+            r.end();
+        }
+    }
 }
 
 fn delivery(status: napi::Status) -> Delivery {
@@ -477,9 +804,12 @@ impl PumpSink for JsSink {
         ))
     }
 
-    /// The analyzer runs here, on the pump thread: off the audio callback,
-    /// fed from the lock-free tap.
+    /// The read buffer is filled and the analyzer runs here, on the pump
+    /// thread: off the audio callback, fed from the lock-free tap.
     fn observe(&mut self, planar: &[Vec<f32>], out: &mut Vec<ControlMessage>) {
+        if let Some(r) = &self.read {
+            r.push(planar);
+        }
         let (Some(a), false) = (self.analyzer.as_ref(), self.analyzer_failed) else { return };
         match feed_planar(a, planar) {
             Some(true) => out.push(ControlMessage::Custom { kind: "analysis", code: None, message: None }),
@@ -509,6 +839,7 @@ pub struct StartRealtimeTask {
     options: RealtimeOptionsDesc,
     sink: Option<JsSink>,
     none_input: Option<Vec<f32>>,
+    read: Option<Arc<ReadBuffer>>,
 }
 
 impl Task for StartRealtimeTask {
@@ -555,7 +886,13 @@ impl Task for StartRealtimeTask {
     }
 
     fn resolve(&mut self, _: Env, engine: RealtimeEngine) -> napi::Result<NativeRealtime> {
-        guard(|| Ok(NativeRealtime { engine: Arc::new(Mutex::new(Some(engine))), last_stats: Arc::new(Mutex::new(None)) }))
+        guard(|| {
+            Ok(NativeRealtime {
+                engine: Arc::new(Mutex::new(Some(engine))),
+                last_stats: Arc::new(Mutex::new(None)),
+                read: self.read.take(),
+            })
+        })
     }
 }
 
@@ -596,13 +933,24 @@ pub fn start_realtime(
         // Copied here: a typed array cannot leave the JS thread.
         let none_input = options.none_input.as_ref().map(|a| a.to_vec());
         let emit_audio = options.emit_audio.unwrap_or(true);
+        let read = match options.read_buffer_frames {
+            None | Some(0) => None,
+            Some(f) if f > MAX_READ_BUFFER_FRAMES => {
+                return Err(to_napi(Error::param("readBufferFrames", format!("{f} frames is more than the {MAX_READ_BUFFER_FRAMES} allowed"))))
+            }
+            Some(_) if options.tap_frames.is_none() => {
+                return Err(to_napi(Error::param("readBufferFrames", "the read buffer is filled from the tap: set tapFrames too")))
+            }
+            Some(f) => Some(Arc::new(ReadBuffer::new(f as usize))),
+        };
         Ok(AsyncTask::new(StartRealtimeTask {
             config,
             processors,
             backend: backend_name,
             options: RealtimeOptionsDesc { none_input: None, ..options },
-            sink: Some(JsSink { tsfn, analyzer, analyzer_failed: false, emit_audio }),
+            sink: Some(JsSink { tsfn, analyzer, analyzer_failed: false, emit_audio, read: read.clone() }),
             none_input,
+            read,
         }))
     })
 }
@@ -611,6 +959,7 @@ pub fn start_realtime(
 pub struct StopRealtimeTask {
     engine: Option<RealtimeEngine>,
     last_stats: Arc<Mutex<Option<EngineStats>>>,
+    read: Option<Arc<ReadBuffer>>,
 }
 
 impl Task for StopRealtimeTask {
@@ -631,8 +980,12 @@ impl Task for StopRealtimeTask {
         })
     }
     fn resolve(&mut self, _: Env, s: EngineStats) -> napi::Result<RealtimeStats> {
-        guard(|| Ok(stats_to_js(&s)))
+        guard(|| Ok(stats_to_js(&s, read_dropped(&self.read))))
     }
+}
+
+fn read_dropped(read: &Option<Arc<ReadBuffer>>) -> u64 {
+    read.as_ref().map_or(0, |r| r.dropped())
 }
 
 /// A running live engine: processors inside the audio callback.
@@ -640,6 +993,7 @@ impl Task for StopRealtimeTask {
 pub struct NativeRealtime {
     engine: Arc<Mutex<Option<RealtimeEngine>>>,
     last_stats: Arc<Mutex<Option<EngineStats>>>,
+    read: Option<Arc<ReadBuffer>>,
 }
 
 #[napi]
@@ -673,12 +1027,13 @@ impl NativeRealtime {
     #[napi(catch_unwind)]
     pub fn stats(&self) -> napi::Result<RealtimeStats> {
         guard_core(|| {
+            let dropped = read_dropped(&self.read);
             if let Some(s) = *self.last_stats.lock().map_err(|_| Error::Internal { message: "poisoned".into() })? {
-                return Ok(stats_to_js(&s));
+                return Ok(stats_to_js(&s, dropped));
             }
             let g = self.engine.lock().map_err(|_| Error::Internal { message: "engine lock poisoned".into() })?;
             match g.as_ref() {
-                Some(e) => Ok(stats_to_js(&e.stats())),
+                Some(e) => Ok(stats_to_js(&e.stats(), dropped)),
                 None => Err(Error::InvalidState { reason: "the realtime engine is stopping".into() }),
             }
         })
@@ -699,11 +1054,59 @@ impl NativeRealtime {
 
     /// Stops the streams and the pump on a worker thread (the pump first
     /// delivers what is left); resolves with the final stats. Idempotent.
+    ///
+    /// Pending `read`s waiting for frames that are not buffered end at
+    /// once (with `null`); the frames the pump still delivers stay readable.
     #[napi(catch_unwind, ts_return_type = "Promise<RealtimeStats>")]
     pub fn stop(&self) -> napi::Result<AsyncTask<StopRealtimeTask>> {
         guard(|| {
             let engine = self.engine.lock().map_err(|_| to_napi(Error::Internal { message: "engine lock poisoned".into() }))?.take();
-            Ok(AsyncTask::new(StopRealtimeTask { engine, last_stats: self.last_stats.clone() }))
+            if let Some(r) = &self.read {
+                r.end();
+            }
+            Ok(AsyncTask::new(StopRealtimeTask { engine, last_stats: self.last_stats.clone(), read: self.read.clone() }))
         })
+    }
+
+    /// Takes exactly `frames` frames of tapped audio (planar, channels x
+    /// frames) from the read buffer, waiting up to `timeoutMs` (absent: until
+    /// they are there or the engine ends). Resolves with `null` when they did
+    /// not come in time or cannot come any more (the engine ended); then
+    /// nothing is taken. Concurrent reads are served strictly in call order
+    /// (a read waits until every earlier one is settled).
+    ///
+    /// No thread waits: a read that cannot be served at once is queued with
+    /// its promise in the buffer; the pump thread settles it after a block
+    /// (`stop()` / the engine's end settle it with what is buffered or
+    /// `null`), and one timer thread shared by all reads settles it with
+    /// `null` at its deadline. Its promise keeps the event loop alive while
+    /// it waits. The audio callback never touches the buffer.
+    ///
+    /// @throws ERR_INVALID_PARAMETER for `frames` outside 1..=readBufferFrames
+    /// or a negative / non-finite `timeoutMs`; ERR_INVALID_STATE without a
+    /// read buffer (`readBufferFrames` 0)
+    #[napi(catch_unwind, ts_return_type = "Promise<Float32Array[] | null>")]
+    pub fn read<'env>(&self, env: &'env Env, frames: u32, timeout_ms: Option<f64>) -> napi::Result<Object<'env>> {
+        let (read, timeout) = guard_core(|| {
+            let read = self
+                .read
+                .clone()
+                .ok_or_else(|| Error::InvalidState { reason: "read() is off: this engine has no read buffer (readBufferFrames is 0)".into() })?;
+            let capacity = read.lock().capacity;
+            if frames == 0 || frames as usize > capacity {
+                return Err(Error::param("frames", format!("must be 1..={capacity} (the read buffer's size, readBufferFrames), got {frames}")));
+            }
+            let timeout = match timeout_ms {
+                None => None,
+                // Beyond what a Duration holds (about 5e11 years): no limit.
+                Some(ms) if ms.is_finite() && ms >= 0.0 => Duration::try_from_secs_f64(ms / 1000.0).ok(),
+                Some(ms) => return Err(Error::param("timeoutMs", format!("must be a finite number >= 0, got {ms}"))),
+            };
+            Ok((read, timeout))
+        })?;
+        let (deferred, promise) = env.create_deferred::<ReadPlanar, ReadResolver>()?;
+        // On an error the deferred is rejected: the promise carries it.
+        let _ = read.submit(frames as usize, timeout, deferred);
+        Ok(promise)
     }
 }

@@ -33,8 +33,9 @@ pub struct SeparateSpec {
     pub out_dir: String,
     /// Stems to write (default: all the model's sources).
     pub stems: Option<Vec<String>>,
-    /// Segment length in seconds (default: the model's own; HTDemucs exports
-    /// have a fixed segment, so only that value works for them).
+    /// Segment length in seconds, in (0, the model's segment] (default: the
+    /// model's own, e.g. 7.8 s; demucs' `--segment`). Longer is refused with
+    /// ERR_INVALID_PARAMETER naming the model's segment.
     pub segment_s: Option<f64>,
     /// Overlap ratio between segments (default 0.25).
     pub overlap: Option<f64>,
@@ -80,12 +81,14 @@ pub struct SeparationOptionsDesc {
     pub model: String,
     /// Overlap ratio between segments in [0, 1) (default 0.25).
     pub overlap: Option<f64>,
-    /// Overlap in seconds (converted to a ratio of the model's segment);
-    /// exclusive with `overlap`.
+    /// Overlap in seconds (converted to a ratio of the segment); exclusive
+    /// with `overlap`.
     pub overlap_s: Option<f64>,
     /// `triangular` (default, as demucs apply_model) or `cosine`.
     pub crossfade: Option<String>,
-    /// Segment length in seconds; only the model's own is accepted.
+    /// Segment length in seconds, in (0, the model's segment] (default: the
+    /// model's own); a shorter one is zero-padded to the export's fixed
+    /// length for each model call and the output cut back, as HTDemucs does.
     pub segment_s: Option<f64>,
     pub normalization: Option<NormalizationDesc>,
     pub inference: Option<InferenceOptions>,

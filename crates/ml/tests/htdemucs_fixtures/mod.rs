@@ -11,7 +11,17 @@ pub fn dir() -> PathBuf {
 
 /// The value of `key` in `meta.txt`.
 pub fn meta(key: &str) -> String {
-    let text = std::fs::read_to_string(dir().join("meta.txt")).expect("meta.txt");
+    meta_in(&dir(), key)
+}
+
+/// `tests/fixtures/<name>` (e.g. `htdemucs_segment`, `htdemucs_ft_tiny`).
+pub fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The value of `key` in `<dir>/meta.txt`.
+pub fn meta_in(dir: &std::path::Path, key: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("meta.txt")).expect("meta.txt");
     for line in text.lines() {
         if let Some((k, v)) = line.split_once(" = ") {
             if k.trim() == key {
@@ -19,7 +29,7 @@ pub fn meta(key: &str) -> String {
             }
         }
     }
-    panic!("no `{key}` in meta.txt")
+    panic!("no `{key}` in {}/meta.txt", dir.display())
 }
 
 /// A raw f32 array and its shape.
@@ -33,7 +43,13 @@ pub fn array(rel: &str) -> (Vec<usize>, Vec<f32>) {
 
 /// Planar channels of a WAV file (any sample format hound reads) and its rate.
 pub fn wav(name: &str) -> (Vec<Vec<f32>>, u32) {
-    let mut r = hound::WavReader::open(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    wav_at(&dir().join(name))
+}
+
+/// [`wav`] of any path.
+pub fn wav_at(path: &std::path::Path) -> (Vec<Vec<f32>>, u32) {
+    let name = path.display();
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{name}: {e}"));
     let spec = r.spec();
     let ch = spec.channels as usize;
     let inter: Vec<f32> = match spec.sample_format {
@@ -69,4 +85,42 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 pub fn peak(a: &[f32]) -> f32 {
     a.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+/// `frames` frames of `assets/music.wav` (real music, stereo 44.1 kHz)
+/// from frame `start`, as the fixture script cut them.
+pub fn music_clip(start: usize, frames: usize) -> Vec<Vec<f32>> {
+    let (x, rate) = wav_at(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/music.wav"));
+    assert_eq!(rate, 44100);
+    x.into_iter().map(|c| c[start..start + frames].to_vec()).collect()
+}
+
+/// Compares separated stems (in `sources` order) with the PyTorch
+/// references `<dir>/<prefix><source>.wav`: every stem must reach an
+/// SI-SDR of at least 70 dB and a maximum error of at most 1e-3 of the
+/// reference's peak (the tolerance of `htdemucs_parity.rs`). Prints and
+/// returns the worst (SI-SDR, max abs error, error / peak).
+pub fn assert_stems_match(
+    out: &[Vec<Vec<f32>>],
+    dir: &std::path::Path,
+    prefix: &str,
+    sources: &[String],
+    label: &str,
+) -> (f64, f32, f32) {
+    assert_eq!(out.len(), sources.len(), "{label}: stem count");
+    let mut worst = (f64::INFINITY, 0.0f32, 0.0f32);
+    for (s, name) in sources.iter().enumerate() {
+        let (reference, _) = wav_at(&dir.join(format!("{prefix}{name}.wav")));
+        let est: Vec<f32> = out[s].iter().flatten().copied().collect();
+        let r: Vec<f32> = reference.iter().flatten().copied().collect();
+        assert_eq!(est.len(), r.len(), "{label} {name}: length");
+        let sdr = si_sdr(&est, &r);
+        let err = max_abs_diff(&est, &r);
+        let rel = err / peak(&r);
+        println!("{label} {name:>6}: SI-SDR {sdr:.1} dB, max abs error {err:.2e} = {rel:.2e} of the peak {:.4}", peak(&r));
+        assert!(sdr >= 70.0, "{label} {name}: SI-SDR {sdr:.1} dB < 70 dB");
+        assert!(rel <= 1e-3, "{label} {name}: max abs error {rel:.2e} of the peak > 1e-3");
+        worst = (worst.0.min(sdr), worst.1.max(err), worst.2.max(rel));
+    }
+    worst
 }
