@@ -253,3 +253,63 @@ export function htdemucsFixture(dir) {
     },
   }
 }
+
+/** Sum of a[ao + i] * b[bo + i] for i < n. */
+export function dot(a, ao, b, bo, n) {
+  let s = 0
+  for (let i = 0; i < n; i++) s += a[ao + i] * b[bo + i]
+  return s
+}
+
+/** Normalised correlation of r[ro, ro + n) with e[lag, lag + n) (-Infinity when out of range). */
+export function correlationAt(r, ro, e, lag, n) {
+  if (ro < 0 || lag < 0 || ro + n > r.length || lag + n > e.length) return -Infinity
+  return dot(r, ro, e, lag, n) / Math.sqrt(dot(r, ro, r, ro, n) * dot(e, lag, e, lag, n) + 1e-30)
+}
+
+/** |x| summed over 32 samples, every 16th: a coarse, phase-free view of x[from, to) for finding lags. */
+export function envelope(x, from = 0, to = x.length) {
+  const out = new Float32Array(Math.floor((to - from) / 16))
+  for (let k = 0; k < out.length; k++) {
+    let s = 0
+    for (let i = from + k * 16; i < Math.min(to, from + k * 16 + 32); i++) s += Math.abs(x[i])
+    out[k] = s
+  }
+  return out
+}
+
+/**
+ * Where the recording's window r[ro, ro + n) is in the expected signal e:
+ * the best envelope correlation over every lag (pass `envE = envelope(e)`
+ * when locating many windows), then the best exact correlation within
+ * +-48 samples of it. Returns `{ lag, rho }` (lag -1 when none fits).
+ */
+export function locate(r, ro, e, n, envE = envelope(e)) {
+  const envR = envelope(r, ro, ro + n)
+  const m = envR.length
+  const meanR = envR.reduce((a, v) => a + v, 0) / m
+  let best = { k: 0, c: -Infinity }
+  for (let k = 0; k + m <= envE.length; k++) {
+    let se = 0
+    for (let i = 0; i < m; i++) se += envE[k + i]
+    const meanE = se / m
+    let re = 0
+    let ee = 0
+    let rr = 0
+    for (let i = 0; i < m; i++) {
+      const a = envR[i] - meanR
+      const b = envE[k + i] - meanE
+      re += a * b
+      ee += b * b
+      rr += a * a
+    }
+    const c = re / Math.sqrt(ee * rr + 1e-30)
+    if (c > best.c) best = { k, c }
+  }
+  let found = { lag: -1, rho: -Infinity }
+  for (let l = best.k * 16 - 48; l <= best.k * 16 + 48; l++) {
+    const v = correlationAt(r, ro, e, l, n)
+    if (v > found.rho) found = { lag: l, rho: v }
+  }
+  return found
+}

@@ -21,7 +21,7 @@ import test from 'ava'
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, asset, tempDir, usePulseAudio } from './helpers.mjs'
+import { lib, asset, tempDir, usePulseAudio, dot, correlationAt, locate } from './helpers.mjs'
 
 const { StreamingPipeline, MicrophoneSource, SpeakerSink } = lib
 
@@ -49,61 +49,6 @@ function leftChannel(bytes) {
   const out = new Float32Array(frames)
   for (let i = 0; i < frames; i++) out[i] = bytes.readInt16LE(i * 4) / 32768
   return out
-}
-
-function dot(a, ao, b, bo, n) {
-  let s = 0
-  for (let i = 0; i < n; i++) s += a[ao + i] * b[bo + i]
-  return s
-}
-
-/** Normalised correlation of r[ro, ro + n) with e[eo, eo + n) (-Infinity when out of range). */
-function rho(r, ro, e, eo, n) {
-  if (ro < 0 || eo < 0 || ro + n > r.length || eo + n > e.length) return -Infinity
-  return dot(r, ro, e, eo, n) / Math.sqrt(dot(r, ro, r, ro, n) * dot(e, eo, e, eo, n) + 1e-30)
-}
-
-/** |x| summed over 32 samples, every 16th: a phase-free view for a coarse lag search. */
-function envelope(x, from = 0, to = x.length) {
-  const out = new Float32Array(Math.floor((to - from) / 16))
-  for (let k = 0; k < out.length; k++) {
-    let s = 0
-    for (let i = from + k * 16; i < Math.min(to, from + k * 16 + 32); i++) s += Math.abs(x[i])
-    out[k] = s
-  }
-  return out
-}
-
-/** Where r[ro, ro + n) is in e: the best envelope correlation over all of e, then the best exact one within +-48 samples. */
-function locate(r, ro, e, n) {
-  const envE = envelope(e)
-  const envR = envelope(r, ro, ro + n)
-  const m = envR.length
-  const meanR = envR.reduce((a, v) => a + v, 0) / m
-  let best = { k: 0, c: -Infinity }
-  for (let k = 0; k + m <= envE.length; k++) {
-    let se = 0
-    for (let i = 0; i < m; i++) se += envE[k + i]
-    const meanE = se / m
-    let re = 0
-    let ee = 0
-    let rr = 0
-    for (let i = 0; i < m; i++) {
-      const a = envR[i] - meanR
-      const b = envE[k + i] - meanE
-      re += a * b
-      ee += b * b
-      rr += a * a
-    }
-    const c = re / Math.sqrt(ee * rr + 1e-30)
-    if (c > best.c) best = { k, c }
-  }
-  let found = { lag: -1, rho: -Infinity }
-  for (let l = best.k * 16 - 48; l <= best.k * 16 + 48; l++) {
-    const v = rho(r, ro, e, l, n)
-    if (v > found.rho) found = { lag: l, rho: v }
-  }
-  return found
 }
 
 /** First and last sample above `level`, and the longest run of 10 ms frames (RMS below `level`) between them, in frames. */
@@ -196,7 +141,7 @@ test.serial('MicrophoneSource -> SpeakerSink plays the captured music continuous
   const track = (k, guess) => {
     let best = { pos: guess, rho: -Infinity }
     for (let d = -RATE / 200; d <= RATE / 200; d++) {
-      const v = rho(rec, guess + d, ref, k * n, n)
+      const v = correlationAt(rec, guess + d, ref, k * n, n)
       if (v > best.rho) best = { pos: guess + d, rho: v }
     }
     return best

@@ -24,7 +24,7 @@ import test from 'ava'
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, asset, tempDir, readAll, concat, usePulseAudio } from './helpers.mjs'
+import { lib, root, asset, tempDir, readAll, concat, usePulseAudio, dot, correlationAt, envelope, locate } from './helpers.mjs'
 
 const { StreamingPipeline, MicrophoneSource, SeparationProcessor, SpeakerSink, Separator, RealtimeProcessor, Gain } = lib
 
@@ -47,62 +47,6 @@ function nullSink(name) {
   return execFileSync('pactl', ['load-module', 'module-null-sink', `sink_name=${name}`, 'rate=48000'], { encoding: 'utf8' }).trim()
 }
 
-function dot(a, ao, b, bo, n) {
-  let s = 0
-  for (let i = 0; i < n; i++) s += a[ao + i] * b[bo + i]
-  return s
-}
-
-/** Normalised correlation of r[ro, ro + n) with e[lag, lag + n) (-Infinity when out of range). */
-function rhoAt(r, ro, e, lag, n) {
-  if (lag < 0 || lag + n > e.length) return -Infinity
-  return dot(r, ro, e, lag, n) / Math.sqrt(dot(r, ro, r, ro, n) * dot(e, lag, e, lag, n) + 1e-30)
-}
-
-/** |x| smoothed over 32 samples, every 16th: a coarse, phase-free view for finding lags. */
-function envelope(x) {
-  const out = new Float32Array(Math.floor(x.length / 16))
-  for (let k = 0; k < out.length; k++) {
-    let s = 0
-    for (let i = k * 16; i < Math.min(x.length, k * 16 + 32); i++) s += Math.abs(x[i])
-    out[k] = s
-  }
-  return out
-}
-
-/** Best lag of r[ro, ro + n) in e: envelope correlation over every lag, then exact within +-48 samples. */
-function search(r, ro, e, envE, n) {
-  const envR = envelope(r.subarray(ro, ro + n))
-  const m = envR.length
-  let meanR = 0
-  for (const v of envR) meanR += v / m
-  let best = { k: 0, c: -Infinity }
-  for (let k = 0; k + m <= envE.length; k++) {
-    let se = 0
-    for (let i = 0; i < m; i++) se += envE[k + i]
-    const meanE = se / m
-    let re = 0
-    let ee = 0
-    let rr = 0
-    for (let i = 0; i < m; i++) {
-      const a = envR[i] - meanR
-      const b = envE[k + i] - meanE
-      re += a * b
-      ee += b * b
-      rr += a * a
-    }
-    const c = re / Math.sqrt(ee * rr + 1e-30)
-    if (c > best.c) best = { k, c }
-  }
-  let lag = -1
-  let rho = -Infinity
-  for (let l = best.k * 16 - 48; l <= best.k * 16 + 48; l++) {
-    const v = rhoAt(r, ro, e, l, n)
-    if (v > rho) [lag, rho] = [l, v]
-  }
-  return { lag, rho }
-}
-
 /**
  * Splits the recording `r` into windows of `n` frames and aligns each with
  * the expected signal `e`: at the previous window's lag (playback is
@@ -120,8 +64,8 @@ function windows(r, e, others, n) {
     const energy = dot(r, ro, r, ro, n)
     if (energy < n * 1e-6) continue // silence after the end, or a gap
     let found = { lag: -1, rho: -Infinity }
-    if (next !== null) for (let l = next - 2; l <= next + 2; l++) if (rhoAt(r, ro, e, l, n) > found.rho) found = { lag: l, rho: rhoAt(r, ro, e, l, n) }
-    if (found.rho < 0.98) found = search(r, ro, e, envE, n)
+    if (next !== null) for (let l = next - 2; l <= next + 2; l++) if (correlationAt(r, ro, e, l, n) > found.rho) found = { lag: l, rho: correlationAt(r, ro, e, l, n) }
+    if (found.rho < 0.98) found = locate(r, ro, e, n, envE)
     if (found.lag < 0) continue
     const ee = dot(e, found.lag, e, found.lag, n)
     const re = dot(r, ro, e, found.lag, n)
