@@ -219,10 +219,11 @@ fn a_microphone_source_ends_a_pipeline_after_its_frame_limit() {
     assert!(engine_stats.frames >= 24_000);
 }
 
-#[test]
-fn a_speaker_sink_plays_everything_then_finalizes() {
-    let data = sine(RATE as usize / 2, 440.0, 0.3);
-    let mut source = PlanarSource::new(vec![data.clone()], RATE).unwrap();
+/// Runs `data` (mono) through an empty chain into a stereo `SpeakerSink` on
+/// the `none` backend (256-frame buffers, a 4096-frame queue), in
+/// 1000-frame chunks.
+fn play_on_none_speaker(data: &[f32]) -> (pipeline::Stats, SpeakerSink) {
+    let mut source = PlanarSource::new(vec![data.to_vec()], RATE).unwrap();
     let mut sink = SpeakerSink::new(StreamConfig::output(2).with_buffer_size(256), Backend::None)
         .with_queue_frames(4096);
     let stats = pipeline::run(
@@ -234,6 +235,13 @@ fn a_speaker_sink_plays_everything_then_finalizes() {
         &mut |_| {},
     )
     .unwrap();
+    (stats, sink)
+}
+
+#[test]
+fn a_speaker_sink_plays_everything_then_finalizes() {
+    let data = sine(RATE as usize / 2, 440.0, 0.3);
+    let (stats, sink) = play_on_none_speaker(&data);
     assert_eq!(stats.frames_processed, data.len() as u64);
     let played = sink.final_stats().unwrap();
     assert_eq!(played.playback_consumed, data.len() as u64);
@@ -257,19 +265,7 @@ fn a_speaker_sink_plays_everything_then_finalizes() {
 /// that is played whole by `finalize`.
 #[test]
 fn a_speaker_sink_holds_back_a_cushion_and_plays_a_short_stream_at_finalize() {
-    let data = sine(300, 440.0, 0.3);
-    let mut source = PlanarSource::new(vec![data.clone()], RATE).unwrap();
-    let mut sink = SpeakerSink::new(StreamConfig::output(2).with_buffer_size(256), Backend::None)
-        .with_queue_frames(4096);
-    let stats = pipeline::run(
-        &mut source,
-        &mut parse_chain("").unwrap(),
-        &mut sink,
-        &PipelineOptions { chunk_frames: 1000 },
-        &Control::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let (stats, sink) = play_on_none_speaker(&sine(300, 440.0, 0.3));
     assert_eq!(stats.frames_processed, 300);
     let played = sink.final_stats().unwrap();
     assert_eq!(played.playback_consumed, 300);
