@@ -204,7 +204,7 @@ put('mp3_half_frame.mp3', mp3.subarray(0, 300), 'any')
 {
   // FLAC with a CUESHEET block whose offsets are not CD-aligned (not multiples of 588).
   const cue = Buffer.alloc(396 + 2 * (36 + 12))
-  cue.write('', 0) // media catalog number: empty (128 bytes of 0)
+  // media catalog number: empty (the first 128 bytes stay 0)
   cue.writeBigUInt64BE(0n, 128) // lead-in
   cue[136] = 0x80 // is CD-DA flag set although offsets are not aligned
   cue[395] = 2 // number of tracks
@@ -231,6 +231,18 @@ put('mp3_half_frame.mp3', mp3.subarray(0, 300), 'any')
   b[4] &= 0x7f // STREAMINFO is no longer the last block
   put('flac_cuesheet_not_cd_aligned.flac', b, { frames: 3200 })
 }
+/** A `fmt ` chunk body of `size` bytes: the WAVEFORMATEX fields, then zeros for the caller to fill. */
+const fmtChunk = (size, { tag, channels, rate, byteRate, blockAlign, bits, cbSize }) => {
+  const fmt = Buffer.alloc(size)
+  fmt.writeUInt16LE(tag, 0)
+  fmt.writeUInt16LE(channels, 2)
+  fmt.writeUInt32LE(rate, 4)
+  fmt.writeUInt32LE(byteRate, 8)
+  fmt.writeUInt16LE(blockAlign, 12)
+  fmt.writeUInt16LE(bits, 14)
+  if (cbSize !== undefined) fmt.writeUInt16LE(cbSize, 16)
+  return fmt
+}
 const fmtWav = (fmt, data, extra = Buffer.alloc(0)) => {
   const fh = Buffer.alloc(8)
   fh.write('fmt ', 0, 'latin1')
@@ -256,27 +268,13 @@ const pcm16 = wav.subarray(44)
     const src = readFileSync(file)
     const d = indexOf(src, 'data')
     const data = src.subarray(d + 8, d + 8 + src.readUInt32LE(d + 4))
-    const fmt = Buffer.alloc(20)
-    fmt.writeUInt16LE(tag, 0)
-    fmt.writeUInt16LE(1, 2)
-    fmt.writeUInt32LE(8000, 4)
-    fmt.writeUInt32LE(8000, 8)
-    fmt.writeUInt16LE(1, 12)
-    fmt.writeUInt16LE(8, 14)
-    fmt.writeUInt16LE(2, 16)
+    const fmt = fmtChunk(20, { tag, channels: 1, rate: 8000, byteRate: 8000, blockAlign: 1, bits: 8, cbSize: 2 })
     put(name, fmtWav(fmt, data), { frames: 3200 })
   }
 }
 {
   // WAVE_FORMAT_EXTENSIBLE with an unknown SubFormat GUID, PCM fields consistent.
-  const fmt = Buffer.alloc(40)
-  fmt.writeUInt16LE(0xfffe, 0)
-  fmt.writeUInt16LE(1, 2)
-  fmt.writeUInt32LE(8000, 4)
-  fmt.writeUInt32LE(16000, 8)
-  fmt.writeUInt16LE(2, 12)
-  fmt.writeUInt16LE(16, 14)
-  fmt.writeUInt16LE(22, 16)
+  const fmt = fmtChunk(40, { tag: 0xfffe, channels: 1, rate: 8000, byteRate: 16000, blockAlign: 2, bits: 16, cbSize: 22 })
   fmt.writeUInt16LE(16, 18)
   fmt.writeUInt32LE(4, 20)
   // Starts like KSDATAFORMAT_SUBTYPE_PCM (0x0001, which sox reads as the tag) but the rest is not the standard tail.

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import native = require('./native')
 import { awaitNative, callNative, makeError } from './errors'
 import { checkOptions } from './options'
-import { RealtimeProcessor, type RealtimeReadOptions, type RealtimeStats } from './realtime'
+import { RealtimeProcessor, type RealtimeReadOptions, type RealtimeStats, type StreamConfig } from './realtime'
 import type { StreamingContext } from './context'
 import type { StreamState } from './state'
 import type { ChunkReader } from './sources'
@@ -69,12 +69,18 @@ export class MicrophoneSource extends EventEmitter {
     this.options = options
   }
 
+  /** The input-only stream configuration of both uses (pipeline source and start()/read()). */
+  private config(): StreamConfig {
+    const o = this.options
+    return { sampleRate: o.sampleRate, channelsIn: o.channels ?? 1, channelsOut: 0, bufferSize: o.bufferSize, latency: o.latency, inputDevice: o.device }
+  }
+
   /** @internal */
   desc(): native.SourceDesc {
     const o = this.options
     return {
       kind: 'microphone',
-      device: { sampleRate: o.sampleRate, channelsIn: o.channels ?? 1, channelsOut: 0, bufferSize: o.bufferSize, latency: o.latency, inputDevice: o.device },
+      device: this.config(),
       backend: o.backend,
       durationS: o.durationS,
     }
@@ -92,7 +98,7 @@ export class MicrophoneSource extends EventEmitter {
     const o = this.options
     const rt = new RealtimeProcessor({
       backend: o.backend,
-      config: { sampleRate: o.sampleRate, channelsIn: o.channels ?? 1, channelsOut: 0, bufferSize: o.bufferSize, latency: o.latency, inputDevice: o.device },
+      config: this.config(),
       readBufferFrames: o.readBufferFrames,
     })
     rt.on('statechange', (c) => this.emit('statechange', c))

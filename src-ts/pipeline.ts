@@ -200,12 +200,16 @@ export class StreamingPipeline extends EventEmitter {
    * moments after `running`.
    */
   get context(): StreamingContext | null {
+    this.learnNativeContext()
+    return this.streamContext
+  }
+
+  /** A native job resampling a file learns its channel count when its worker opens the file. */
+  private learnNativeContext(): void {
     const c = this.control
     if (!this.streamContext && c && c.channels > 0 && this.machine.state !== 'starting') {
-      // A native job resampling a file learns its channel count when its worker opens the file.
       this.streamContext = new StreamingContext({ sampleRate: c.sampleRate, channels: c.channels, chunkSize: this.chunkSize })
     }
-    return this.streamContext
   }
 
   /** Stats of the current run (live) or of the last one (final). */
@@ -258,14 +262,17 @@ export class StreamingPipeline extends EventEmitter {
       const sep = this.processors[0]
       return sep instanceof SeparationProcessor ? this.runSeparation(sep) : this.isNativeJob() ? this.runNative() : this.runJs()
     }
-    const timer = this.statsIntervalMs > 0 ? setInterval(() => this.emit('stats', this.stats), this.statsIntervalMs) : null
+    const timer = this.statsIntervalMs > 0 ? setInterval(() => {
+            // Reading stats costs three process calls: only for a listener.
+            if (this.listenerCount('stats') > 0) this.emit('stats', this.stats)
+          }, this.statsIntervalMs) : null
     const finish = () => {
       if (timer) clearInterval(timer)
       signal?.removeEventListener('abort', onAbort)
       if (this.origin) Object.assign(this.lastStats, usage(this.origin))
       this.lastStats.processingTimeS = this.lastStats.processingTimeS || (performance.now() - this.started) / 1000
       this.frozen = true
-      void this.context // a lazily known native context, kept past the run
+      this.learnNativeContext() // kept past the run
       this.control = null
     }
     const run = job().then(

@@ -112,10 +112,15 @@ export class Gain extends NativeProcessor {
     }
     checkOptions(options, ['db', 'linear'], 'Gain')
     const o = options ?? {}
-    if (o.db !== undefined && o.linear !== undefined) {
-      throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `db`: give either `db` or `linear`, not both')
-    }
+    checkDbOrLinear(o)
     super('gain', o.linear !== undefined ? { linear: o.linear } : { db: o.db ?? 0 })
+  }
+}
+
+/** `Gain` and `Normalize` take their level in dB or linear, not both. @throws InvalidParameterError */
+function checkDbOrLinear(o: { db?: number; linear?: number }): void {
+  if (o.db !== undefined && o.linear !== undefined) {
+    throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `db`: give either `db` or `linear`, not both')
   }
 }
 
@@ -187,13 +192,11 @@ export class Normalize extends NativeProcessor {
   /** @param options target peak as a linear value in (0, 1], or `{ db }` / `{ linear }` */
   constructor(options: number | NormalizeOptions = {}) {
     const o: NormalizeOptions = typeof options === 'number' ? { linear: options } : (options ?? {})
-    if (typeof o === 'object' && 'peak' in o) {
+    if ('peak' in o) {
       throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `peak`: Normalize takes `{ db }` (target peak in dBFS) or `{ linear }` (target peak as a sample value in (0, 1]); `{ peak }` is no longer accepted')
     }
     checkOptions(o, ['db', 'linear'], 'Normalize')
-    if (o.db !== undefined && o.linear !== undefined) {
-      throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `db`: give either `db` or `linear`, not both')
-    }
+    checkDbOrLinear(o)
     // The native processor checks the linear range (0, 1] and converts it to dBFS.
     super('normalize', o.linear !== undefined ? { linear: o.linear } : { peak: o.db })
   }

@@ -1125,8 +1125,7 @@ fn guarded_output<T: Copy + Default>(
     }
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *st, &mut *data, now))) {
         data.fill(T::default());
-        let shared = st.shared.clone();
-        shared.callback_panicked(&mut st.events, StreamSide::Output, payload);
+        st.shared.callback_panicked(&mut st.events, StreamSide::Output, payload);
     }
 }
 
@@ -1137,8 +1136,7 @@ fn guarded_input<T: Copy>(st: &mut InputState, data: &[T], now: Instant, convert
         return;
     }
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| st.process(data, now, convert))) {
-        let shared = st.shared.clone();
-        shared.callback_panicked(&mut st.events, StreamSide::Input, payload);
+        st.shared.callback_panicked(&mut st.events, StreamSide::Input, payload);
     }
 }
 
@@ -1259,8 +1257,6 @@ fn run_device(
             log::info!(target: LOG, "backend auto: no device could be opened ({e}); falling back to the clocked `none` backend");
             ctl.hub.notice(EngineEvent::BackendFallback { reason: e.to_string() });
             ctl.running.store(backend_code(Backend::None), Ordering::Relaxed);
-            let announced = std::mem::take(&mut ctl.announced);
-            drop(announced);
             return run_clocked(ctl, side, stop, ready);
         }
     };

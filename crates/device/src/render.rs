@@ -125,6 +125,9 @@ pub struct Renderer {
     /// Resets (after panics) still allowed.
     restarts_left: u32,
     restarts_done: u32,
+    /// Frames of the current callback already written to the tap: a panic
+    /// in a later block of the callback taps only the rest as silence.
+    tapped: usize,
 }
 
 /// A processor with a worker thread, whose underruns the renderer turns
@@ -234,6 +237,7 @@ impl Renderer {
             failed: false,
             restarts_left: 0,
             restarts_done: 0,
+            tapped: 0,
         })
     }
 
@@ -344,7 +348,7 @@ impl Renderer {
     pub fn render(&mut self, input: &[f32], output: &mut [f32]) {
         if self.failed {
             if self.restarts_left == 0 {
-                self.render_silence(output);
+                self.render_silence(output, 0);
                 return;
             }
             self.restarts_left -= 1;
@@ -367,19 +371,22 @@ impl Renderer {
             if let Some(events) = self.events.as_mut() {
                 events.push(RawEvent::CallbackPanic { side: None, restarting: self.restarts_left > 0 });
             }
-            self.render_silence(output);
+            self.render_silence(output, self.tapped);
         }
     }
 
     /// Silence in place of the chain's output, still tapped and counted so
-    /// the tap's timeline and the frame counters stay whole.
+    /// the tap's timeline and the frame counters stay whole. The first
+    /// `tapped` frames already reached the tap (blocks rendered before a
+    /// panic in the same callback) and are not tapped again.
     ///
     /// # Real-time safety
     /// Never allocates.
-    fn render_silence(&mut self, output: &mut [f32]) {
+    fn render_silence(&mut self, output: &mut [f32], tapped: usize) {
         output.fill(0.0);
         let frames = output.len() / self.channels;
-        self.tap_write(output, frames);
+        let tapped = tapped.min(frames);
+        self.tap_write(&output[tapped * self.channels..], frames - tapped);
         self.stats.callbacks.fetch_add(1, Ordering::Relaxed);
         self.stats.frames.fetch_add(frames as u64, Ordering::Relaxed);
     }
@@ -408,6 +415,7 @@ impl Renderer {
         let frames = output.len() / ch;
         let in_frames = input.len().checked_div(self.channels_in).unwrap_or(0);
         let mut done = 0;
+        self.tapped = 0;
         while done < frames {
             let n = (frames - done).min(self.max_block);
             let avail = in_frames.saturating_sub(done).min(n);
@@ -436,6 +444,7 @@ impl Renderer {
             }
             self.tap_write(out, n);
             done += n;
+            self.tapped = done;
         }
         self.report_worker_underruns();
         self.stats.callbacks.fetch_add(1, Ordering::Relaxed);

@@ -1098,13 +1098,15 @@ pub(crate) struct Opened {
     pub(crate) info: FileInfo,
 }
 
-/// How `open` settles the frame count: always [`Count::Exact`] today (kept
-/// as a parameter so a cheaper header-only open can be added).
+/// How `open` settles the frame count.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Count {
     /// Count the frames by reading every packet (no decoding) when the
     /// header's count is not exact, so `frames` is what decoding delivers.
     Exact,
+    /// Read the header only: the format, rate and channels are exact, the
+    /// frame count is whatever the header claims.
+    Header,
 }
 
 /// Opens `path` for decoding and describes it.

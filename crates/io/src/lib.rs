@@ -115,7 +115,7 @@ pub use resampler::{resample_planar, PlanarResampler};
 pub use sink::{float_to_int, open_sink, FlacSink, OutputFormat, WavEncoding, WavSink};
 pub use sink_adapter::SinkAdapter;
 pub use source::{
-    probe, ChannelSelection, FileInfo, FileSource, SampleFormat, SourceOptions, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
+    probe, probe_header, ChannelSelection, FileInfo, FileSource, SampleFormat, SourceOptions, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
 };
 
 /// Frames after converting `frames` from `in_rate` to `out_rate` Hz:

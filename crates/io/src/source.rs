@@ -128,6 +128,17 @@ pub fn probe(path: &Path) -> Result<FileInfo> {
     decode::open(path, decode::Count::Exact).map(|o| o.info)
 }
 
+/// [`probe`] without counting the frames: reads the header only, so it is
+/// cheap enough for a JS thread that needs the format, sample rate,
+/// channels or sample encoding. `frames` is `None` (not counted), except
+/// for WAV-family files, whose data chunk says it as for [`probe`].
+///
+/// # Errors
+/// As [`probe`].
+pub fn probe_header(path: &Path) -> Result<FileInfo> {
+    decode::open(path, decode::Count::Header).map(|o| o.info)
+}
+
 /// A [`Source`] that decodes an audio file chunk by chunk, at constant
 /// memory (one decoded packet plus, when resampling, one resampler chunk).
 ///

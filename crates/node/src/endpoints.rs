@@ -101,23 +101,38 @@ pub struct SinkDesc {
     pub backend: Option<String>,
 }
 
-/// The sample rate a source will deliver, known without opening it: the
-/// requested rate, else the file header's (a file), or the device
-/// configuration's (a microphone). For checking parameters up front.
+/// The sample rate and channel count a source will deliver, known without
+/// opening it, so JS has the stream's format (its `StreamingContext`) as
+/// soon as the job starts: the requested rate, else the file header's (a
+/// file; the header only, never a scan of its packets, as this runs on the
+/// JS thread), or the device configuration's (a microphone). A resampled
+/// file keeping all its channels gives 0 channels here: the job stores them
+/// once it opened the file.
 ///
 /// # Errors
 /// As opening would for a missing or unreadable file, or invalid options.
-pub fn source_rate(d: &SourceDesc) -> resonode_core::Result<u32> {
+pub fn source_format(d: &SourceDesc) -> resonode_core::Result<(u32, u32)> {
     match d.kind.as_str() {
         "file" => {
             let path = d.path.as_deref().ok_or_else(|| Error::param("source.path", "a file source needs a path"))?;
             let options = source_options(&d.options.clone().unwrap_or_default())?;
+            let selected = match &options.channels {
+                resonode_io::ChannelSelection::All => None,
+                resonode_io::ChannelSelection::Mono => Some(1),
+                resonode_io::ChannelSelection::Select(sel) => Some(sel.len() as u32),
+            };
             match options.sample_rate {
-                Some(rate) => Ok(rate),
-                None => Ok(resonode_io::probe(Path::new(path))?.sample_rate),
+                Some(rate) => Ok((rate, selected.unwrap_or(0))),
+                None => {
+                    let info = resonode_io::probe_header(Path::new(path))?;
+                    Ok((info.sample_rate, selected.unwrap_or(info.channels as u32)))
+                }
             }
         }
-        "microphone" => Ok(stream_config(&microphone_config(d))?.sample_rate),
+        "microphone" => {
+            let c = stream_config(&microphone_config(d))?;
+            Ok((c.sample_rate, c.channels_in as u32))
+        }
         other => Err(Error::param("source.kind", format!("`{other}` is not file or microphone"))),
     }
 }

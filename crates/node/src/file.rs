@@ -220,7 +220,7 @@ impl NativeWriter {
     pub fn create(path: String, sample_rate: u32, channels: u32, options: Option<SinkOptionsDesc>, source_path: Option<String>) -> napi::Result<Self> {
         guard_core(|| {
             let source_info = match source_path {
-                Some(p) => Some(resonode_io::probe(Path::new(&p))?),
+                Some(p) => Some(resonode_io::probe_header(Path::new(&p))?),
                 None => None,
             };
             let desc = SinkDesc { kind: "file".into(), path: Some(path), options, ..SinkDesc::default() };

@@ -1,7 +1,6 @@
 //! The all-native file pipeline: FileSource -> Chain -> file sink, on a
 //! worker thread, with progress readable from JS through `PipelineControl`.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use resonode_core::{Chain, Error, StreamSpec};
 
 use crate::convert::{specs, ProcessorDesc};
 use crate::error::guard_core;
-use crate::endpoints::{open_sink, open_source, source_options, source_rate, SinkDesc, SourceDesc};
+use crate::endpoints::{open_sink, open_source, source_format, SinkDesc, SourceDesc};
 
 /// A native pipeline job: source -> processors -> sink, all in Rust.
 #[napi(object)]
@@ -209,32 +208,6 @@ impl Task for RunTask {
     }
 }
 
-/// The sample rate and channel count a source will deliver, known without
-/// opening it, so JS has the stream's format (its `StreamingContext`) as
-/// soon as the job starts. Reads a file's header only when
-/// [`source_rate`] would (no requested rate); a resampled file keeping all
-/// its channels gives 0 channels here: the job stores them once it opened
-/// the file.
-fn source_format(d: &SourceDesc) -> resonode_core::Result<(u32, u32)> {
-    if d.kind != "file" {
-        let channels = d.device.as_ref().and_then(|dev| dev.channels_in).unwrap_or(1);
-        return Ok((source_rate(d)?, channels));
-    }
-    let path = d.path.as_deref().ok_or_else(|| Error::param("source.path", "a file source needs a path"))?;
-    let options = source_options(&d.options.clone().unwrap_or_default())?;
-    let selected = match &options.channels {
-        resonode_io::ChannelSelection::All => None,
-        resonode_io::ChannelSelection::Mono => Some(1),
-        resonode_io::ChannelSelection::Select(sel) => Some(sel.len() as u32),
-    };
-    match options.sample_rate {
-        Some(rate) => Ok((rate, selected.unwrap_or(0))),
-        None => {
-            let info = resonode_io::probe(Path::new(path))?;
-            Ok((info.sample_rate, selected.unwrap_or(info.channels as u32)))
-        }
-    }
-}
 
 /// Runs a native pipeline (file or microphone -> processors -> file or
 /// speaker) on a worker thread.
