@@ -1,7 +1,7 @@
 // Shared helpers of the ava specs. WAV files for inputs are written here by
 // hand (not through resonode) so the specs do not check resonode against itself.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -12,8 +12,17 @@ export const lib = createRequire(import.meta.url)(join(root, 'dist', 'index.js')
 export const asset = (name) => join(root, 'assets', name)
 export const cli = join(root, 'bin', 'resonode.js')
 
+// Every spec file runs in a child process of its own (workerThreads: false):
+// its temporary directories go when it exits, whatever the outcome.
+const tempDirs = []
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
 export function tempDir() {
-  return mkdtempSync(join(tmpdir(), 'resonode-test-'))
+  const dir = mkdtempSync(join(tmpdir(), 'resonode-test-'))
+  tempDirs.push(dir)
+  return dir
 }
 
 /** Bytes of a WAV file: 16-bit int or 32-bit float PCM, planar input (channels x frames). */

@@ -46,13 +46,13 @@ test('import and require give the same module, through the exports map', async (
   t.deepEqual(Object.keys(pkg.exports['.']), ['types', 'default'])
 })
 
-test('without an addon for the platform, require names the package to install (ERR_BINDING_NOT_FOUND)', (t) => {
+test('without an addon for the platform, the first native-backed call names the package to install (ERR_BINDING_NOT_FOUND)', (t) => {
   // A copy of the package whose generated loader finds nothing, as on a platform without a package.
   const dir = join(tempDir(), 'pkg')
   mkdirSync(dir)
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true })
   writeFileSync(join(dir, 'index.js'), "throw new Error('Cannot find native binding.')\n")
-  const out = execFileSync(process.execPath, ['-e', `try { require(${JSON.stringify(join(dir, 'dist', 'index.js'))}) } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: e.cause?.message })) }`], { encoding: 'utf8' })
+  const out = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(join(dir, 'dist', 'index.js'))}); try { m.processorKinds() } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: e.cause?.message })) }`], { encoding: 'utf8' })
   const e = JSON.parse(out)
   t.is(e.code, 'ERR_BINDING_NOT_FOUND')
   const id = `${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : process.platform === 'win32' ? '-msvc' : ''}`

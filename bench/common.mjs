@@ -39,18 +39,19 @@ export function timed(cmd, args, { tmpDir, ...opts } = {}) {
   const t0 = process.hrtime.bigint()
   const r = useTime ? run(TIME, ['-f', '%U %S %M', '-o', tf, cmd, ...args], opts) : run(cmd, args, opts)
   const wall = Number(process.hrtime.bigint() - t0) / 1e9
-  let user = NaN
-  let sys = NaN
-  let maxRssMb = NaN
-  if (tf) {
-    const last = readFileSync(tf, 'utf8').trim().split('\n').pop()
-    const [u, s, m] = last.split(/\s+/).map(Number)
-    user = u
-    sys = s
-    maxRssMb = m / 1024
-    rmSync(tf, { force: true })
-  }
-  return { wall, user, sys, cpu: user + sys, maxRssMb, stdout: r.stdout, stderr: r.stderr }
+  return { wall, ...readTimeFile(tf), stdout: r.stdout, stderr: r.stderr }
+}
+
+/**
+ * The child's user and system CPU seconds and peak RSS from the file
+ * `/usr/bin/time -f '%U %S %M' -o FILE` wrote (NaN without one); removes it.
+ */
+export function readTimeFile(tf) {
+  if (!tf) return { user: NaN, sys: NaN, cpu: NaN, maxRssMb: NaN }
+  const last = readFileSync(tf, 'utf8').trim().split('\n').pop()
+  const [user, sys, kb] = last.split(/\s+/).map(Number)
+  rmSync(tf, { force: true })
+  return { user, sys, cpu: user + sys, maxRssMb: kb / 1024 }
 }
 
 /** Summary of repeated `timed` results: medians of every field. */

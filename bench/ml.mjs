@@ -12,8 +12,9 @@
 // 2. HTDemucs, full-size architecture with random weights: resonode
 //    `Separator.separateFile` against PyTorch `demucs.apply.apply_model`
 //    (bench/ml_htdemucs_torch.py, the same network: same constructor, same
-//    seed) on the same 60 s stereo 44.1 kHz file, realtime factor and peak
-//    RSS of each process.
+//    seed) on the same 60 s stereo 44.1 kHz file, realtime factor, peak
+//    RSS and RSS over time of each process (bench/ml_rss.mjs samples
+//    /proc/PID/status every 100 ms; CSVs in bench/out/htd_rss_*.csv).
 //
 // Every implementation runs in a child process of its own.
 // Environment:
@@ -33,7 +34,8 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import { fmt, median, run, runJson, table, timed } from './common.mjs'
+import { fmt, median, run, runJson, table } from './common.mjs'
+import { rssAt, timedWithRss, writeRssCsv } from './ml_rss.mjs'
 
 function pythonFor(modules) {
   const cands = [process.env.RESONODE_ML_PYTHON, '/tmp/htd-venv/bin/python', 'python3'].filter(Boolean)
@@ -142,6 +144,22 @@ async function benchGtcrn(ctx, py) {
   return r
 }
 
+const RSS_POINTS = [0.1, 0.25, 0.5, 0.75, 1]
+
+/**
+ * A run with its RSS curve condensed: RSS at RSS_POINTS of the wall time,
+ * the sampled peak and when it happened, and the median RSS over the run.
+ */
+function rssSummary(t) {
+  const xs = t.samples
+  const peak = xs.reduce((a, s) => (s.rssMb > a.rssMb ? s : a), xs[0] ?? { t: NaN, rssMb: NaN })
+  return { ...t, rssAtMb: rssAt(xs, t.wall, RSS_POINTS), sampledPeakMb: peak.rssMb, peakAtS: peak.t, medianRssMb: median(xs.map((s) => s.rssMb)), samplesN: xs.length }
+}
+
+// The numbers section e.2 reported before issue 14 (arena and memory
+// pattern on), kept beside the new ones for comparison.
+const EARLIER_HTD = { date: 'before issue 14', resonodeWallS: 57.5, resonodeRssMb: 3352, torchWallS: 100.6, torchRssMb: 1538 }
+
 async function benchHtdemucs(ctx, py) {
   const { root, out, log } = ctx
   const cands = [process.env.RESONODE_HTDEMUCS_MODEL, join(out, 'htdemucs_random.onnx'), '/tmp/htd/full_random.onnx'].filter(Boolean)
@@ -155,20 +173,32 @@ async function benchHtdemucs(ctx, py) {
   }
   const reps = Math.max(1, Number(process.env.RESONODE_HTD_REPS || 1))
   const threads = cpus().length
-  const r = { model, modelMb: statSync(model).size / 1e6, input, reps, torchThreads: threads, resonode: [], torch: [] }
+  const r = { model, modelMb: statSync(model).size / 1e6, input, reps, torchThreads: threads, resonode: [], lowMemory: [], torch: [] }
   for (let i = 0; i < reps; i++) {
     await ctx.waitForCompilers()
     log(`  HTDemucs: resonode Separator.separateFile (${i + 1}/${reps})`)
     const dir = join(out, 'htd_resonode')
     mkdirSync(dir, { recursive: true })
-    const t = timed('node', [join(root, 'bench/ml_resonode.mjs'), 'separate', model, input, dir], { cwd: root, tmpDir: out })
-    r.resonode.push({ ...t, stdout: undefined, stderr: undefined, json: JSON.parse(t.stdout.trim().split('\n').pop()) })
+    const t = await timedWithRss('node', [join(root, 'bench/ml_resonode.mjs'), 'separate', model, input, dir], { cwd: root, tmpDir: out })
+    writeRssCsv(join(out, `htd_rss_resonode${reps > 1 ? `_${i + 1}` : ''}.csv`), t.samples)
+    r.resonode.push({ ...rssSummary(t), stdout: undefined, stderr: undefined, samples: undefined, json: JSON.parse(t.stdout.trim().split('\n').pop()) })
+
+    await ctx.waitForCompilers()
+    log(`  HTDemucs: resonode Separator.separateFile, lowMemory (${i + 1}/${reps})`)
+    const ldir = join(out, 'htd_resonode_low')
+    mkdirSync(ldir, { recursive: true })
+    const v = await timedWithRss('node', [join(root, 'bench/ml_resonode.mjs'), 'separate', model, input, ldir, '-', 'low-memory'], { cwd: root, tmpDir: out })
+    writeRssCsv(join(out, `htd_rss_resonode_low${reps > 1 ? `_${i + 1}` : ''}.csv`), v.samples)
+    r.lowMemory.push({ ...rssSummary(v), stdout: undefined, stderr: undefined, samples: undefined, json: JSON.parse(v.stdout.trim().split('\n').pop()) })
+    // lowMemory must not change a sample.
+    r.lowMemoryIdentical = ['drums', 'bass', 'other', 'vocals'].every((st) => readFileSync(join(ldir, `${st}.wav`)).equals(readFileSync(join(dir, `${st}.wav`))))
 
     await ctx.waitForCompilers()
     log(`  HTDemucs: PyTorch apply_model (${i + 1}/${reps})`)
     const tdir = join(out, 'htd_torch')
-    const u = timed(py, [join(root, 'bench/ml_htdemucs_torch.py'), input, tdir, String(threads)], { cwd: root, tmpDir: out })
-    r.torch.push({ ...u, stdout: undefined, stderr: undefined, json: JSON.parse(u.stdout.trim().split('\n').pop()) })
+    const u = await timedWithRss(py, [join(root, 'bench/ml_htdemucs_torch.py'), input, tdir, String(threads)], { cwd: root, tmpDir: out })
+    writeRssCsv(join(out, `htd_rss_torch${reps > 1 ? `_${i + 1}` : ''}.csv`), u.samples)
+    r.torch.push({ ...rssSummary(u), stdout: undefined, stderr: undefined, samples: undefined, json: JSON.parse(u.stdout.trim().split('\n').pop()) })
   }
   // Agreement of the stems (a sanity check that both ran the same network).
   const cmp = spawnSync(
@@ -271,8 +301,8 @@ ${table(['implementation', 'us per frame (whole path)', 'model call alone, media
     const tWall = m(ts, (x) => x.wall)
     const tCore = m(ts, (x) => x.json.applyS)
     const tRss = m(ts, (x) => x.maxRssMb)
-    targets.push(['HTDemucs full-size: resonode faster than PyTorch apply_model (process wall time)', fmt.x(tWall / rWall), tWall > rWall ? 'met' : '**missed**'])
-    targets.push(['HTDemucs full-size: resonode peak RSS below PyTorch', `${fmt.n(rRss, 0)} vs ${fmt.n(tRss, 0)} MB`, rRss < tRss ? 'met' : '**missed**'])
+    targets.push(['HTDemucs full-size: resonode >= 1.5x as fast as PyTorch apply_model (process wall time; issue 14)', fmt.x(tWall / rWall), tWall >= 1.5 * rWall ? 'met' : '**missed**'])
+    targets.push(['HTDemucs full-size: resonode peak RSS <= 0.5x PyTorch (issue 14)', `${fmt.n(rRss, 0)} vs ${fmt.n(tRss, 0)} MB (${fmt.n(rRss / tRss, 2)}x)`, rRss <= 0.5 * tRss ? 'met' : '**missed**'])
     htdMd = `Model: \`${h.model}\` (${fmt.n(h.modelMb, 0)} MB; the released \`htdemucs\` architecture, ${ts[0].json.params.toLocaleString('en')} parameters, random weights from \`random_htdemucs(seed 0)\` in scripts/export_htdemucs.py; PyTorch builds the same network with the same function and seed). Input: \`${h.input}\` (${fmt.n(audio, 1)} s, stereo 44.1 kHz: 5 x assets/music.wav). Both: shifts 0, split into 7.8 s segments with overlap 0.25, triangular crossfade, Separator normalisation, four 16-bit WAV stems written. Threads: PyTorch \`torch.set_num_threads(${h.torchThreads})\`, ONNX Runtime default (resonode passes no thread count). ${h.reps === 1 ? 'One run each' : `Median of ${h.reps} runs`} (a run takes minutes), in fresh processes, peak RSS from \`/usr/bin/time\`.
 
 ${table(
@@ -286,6 +316,20 @@ ${table(
     ['peak RSS, MB', fmt.n(rRss, 0), fmt.n(tRss, 0), fmt.x(tRss / rRss)],
   ],
 )}
+
+RSS over time (MB; \`VmRSS\` of the process sampled every 100 ms from the parent, the last sample at or before each point of the process's wall time; "peak" is the kernel's \`VmHWM\` via \`/usr/bin/time\`; curves in \`bench/out/htd_rss_resonode.csv\`, \`htd_rss_torch.csv\`):
+
+${table(
+  ['process', ...RSS_POINTS.map((f) => `${Math.round(f * 100)} %`), 'median over the run', 'peak (at s)'],
+  [
+    ['resonode', ...RSS_POINTS.map((_, k) => fmt.n(m(rs, (x) => x.rssAtMb[k]), 0)), fmt.n(m(rs, (x) => x.medianRssMb), 0), `${fmt.n(rRss, 0)} (${fmt.n(rs[0].peakAtS, 1)})`],
+    ...(h.lowMemory?.length ? [['resonode, `lowMemory: true`', ...RSS_POINTS.map((_, k) => fmt.n(m(h.lowMemory, (x) => x.rssAtMb[k]), 0)), fmt.n(m(h.lowMemory, (x) => x.medianRssMb), 0), `${fmt.n(m(h.lowMemory, (x) => x.maxRssMb), 0)} (${fmt.n(h.lowMemory[0].peakAtS, 1)})`]] : []),
+    ['PyTorch', ...RSS_POINTS.map((_, k) => fmt.n(m(ts, (x) => x.rssAtMb[k]), 0)), fmt.n(m(ts, (x) => x.medianRssMb), 0), `${fmt.n(tRss, 0)} (${fmt.n(ts[0].peakAtS, 1)})`],
+  ],
+)}
+
+- Earlier (${EARLIER_HTD.date}, ONNX Runtime's CPU arena and memory pattern on): resonode ${EARLIER_HTD.resonodeWallS} s, peak ${EARLIER_HTD.resonodeRssMb} MB; PyTorch ${EARLIER_HTD.torchWallS} s, ${EARLIER_HTD.torchRssMb} MB. Since issue 14 HTDemucs sessions run without the memory pattern (\`ActivationMemory::Arena\`): planned after the first run, its block came on top of what the arena already held, doubling the peak.
+${h.lowMemory?.length ? `- \`lowMemory: true\` (arena off as well, free heap pages returned after every segment: \`ActivationMemory::Released\`): process wall ${fmt.n(m(h.lowMemory, (x) => x.wall), 1)} s, CPU ${fmt.n(m(h.lowMemory, (x) => x.cpu), 1)} s (default: ${fmt.n(rWall, 1)} s, ${fmt.n(m(rs, (x) => x.cpu), 1)} s), peak ${fmt.n(m(h.lowMemory, (x) => x.maxRssMb), 0)} MB (${fmt.n(m(h.lowMemory, (x) => x.maxRssMb) / tRss, 2)}x PyTorch); stems ${h.lowMemoryIdentical ? 'byte-identical to the default run' : '**differ from the default run**'}. Every segment re-faults the ~1.2 GB its tensors need.` : ''}
 
 - resonode: ${rs[0].json.result.chunks} segments, time to first audio ${fmt.n(rs[0].json.result.timeToFirstAudioS, 2)} s. PyTorch start-up (imports, building the model, reading the WAV) ${fmt.n(m(ts, (x) => x.json.startupS), 1)} s, writing ${fmt.n(m(ts, (x) => x.json.writeS), 2)} s.
 - Stems agree (SI-SDR of resonode's against PyTorch's, dB): ${Object.entries(h.siSdrDb).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(1) : v}`).join(', ')}.`

@@ -5,9 +5,10 @@
 //   node bench/ml_resonode.mjs gtcrn IN.wav OUT_DIR REPS
 //     SpeechEnhancer({ threads: 1 }): one warm-up, then REPS timed
 //     `enhance()` calls on the decoded file and REPS `enhanceFile()` calls.
-//   node bench/ml_resonode.mjs separate MODEL IN.wav OUT_DIR [THREADS]
+//   node bench/ml_resonode.mjs separate MODEL IN.wav OUT_DIR [THREADS] [low-memory]
 //     Separator.separateFile (ONNX Runtime's default thread count unless
-//     THREADS is given).
+//     THREADS is given, `-` for the default; `low-memory` sets
+//     `lowMemory: true`).
 // Prints one JSON line.
 import { createRequire } from 'node:module'
 import { writeFileSync } from 'node:fs'
@@ -55,8 +56,8 @@ if (mode === 'gtcrn') {
   }
   console.log(JSON.stringify({ audioS: x.length / wav.sampleRate, samples: x.length, firstS, enhance, tiny, file, fileResult }))
 } else if (mode === 'separate') {
-  const [model, input, outDir, threads] = args
-  const sep = new Separator({ model, ...(threads ? { threads: Number(threads) } : {}) })
+  const [model, input, outDir, threads, mem] = args
+  const sep = new Separator({ model, ...(threads && threads !== '-' ? { threads: Number(threads) } : {}), ...(mem === 'low-memory' ? { lowMemory: true } : {}) })
   const t = process.hrtime.bigint()
   const result = await sep.separateFile(input, { outDir })
   const wallS = sec(t)

@@ -35,14 +35,25 @@ const BUSY_BLOCK_MS = 20
 const GAIN_DB = -6
 const PRIME_BUFFERS = 2 // what resonode's duplex queue primes with at latency 'balanced'
 const PIPE_LATENCY_MS = 20
-// The duplex jobs, each with the JS thread idle and then busy.
+// The duplex jobs, each with the JS thread idle and then busy: resonode at
+// 256 and 128 frames on every path this machine has (`backend` of
+// RealtimeProcessor), the JS-in-the-audio-path libraries at the same sizes,
+// and the control. RESONODE_RT_D3=<regex> keeps the variants whose key
+// (e.g. `resonode/pulseaudio/128`, `audify/256`) matches.
+const D3_BUFFERS = [256, 128]
+const RESONODE_PATHS = ['pulseaudio', 'alsa', 'jack']
 const VARIANTS = [
-  { lib: 'resonode', bufferSize: DUPLEX_BUFFER, latency: 'balanced' },
-  { lib: 'resonode', bufferSize: 1024, latency: 'high' },
-  { lib: 'audify', bufferSize: DUPLEX_BUFFER },
+  ...D3_BUFFERS.flatMap((bufferSize) => [
+    ...RESONODE_PATHS.map((backend) => ({ lib: 'resonode', backend, bufferSize, latency: 'balanced' })),
+    { lib: 'audify', bufferSize },
+  ]),
+  { lib: 'resonode', backend: 'pulseaudio', bufferSize: 1024, latency: 'high' },
   { lib: 'naudiodon', bufferSize: DUPLEX_BUFFER },
   { lib: 'pipe', bufferSize: DUPLEX_BUFFER },
-]
+].filter((v) => !process.env.RESONODE_RT_D3 || new RegExp(process.env.RESONODE_RT_D3).test(variantKey(v)))
+function variantKey(v) {
+  return [v.lib, v.backend, v.lib === 'pipe' ? '' : v.bufferSize].filter(Boolean).join('/')
+}
 const INPUT = 'resonull.monitor'
 const OUTPUT = 'resonull_aux'
 // The probe signal: left a 997 Hz sine (glitch detection), right silence
@@ -94,6 +105,7 @@ function heavyRunning() {
 
 /** Waits until no compiler runs and no other client uses the PulseAudio server (30 min at most). */
 async function waitQuiet(ctx, pulse = true) {
+  if (ctx.noWait) return
   let quiet = 0
   for (let waited = 0; quiet < 2; waited += 2) {
     const heavy = heavyRunning()
@@ -136,7 +148,7 @@ async function measured(ctx, label, fn, pulse = true) {
     const c1 = cpuTimes()
     const machineCpu = (c1[0] - c0[0]) / Math.max(1, c1[1] - c0[1])
     if (!seen) return { ...r, attempts: attempt, machineCpu }
-    if (attempt >= 3) return { ...r, attempts: attempt, disturbedBy: seen, machineCpu }
+    if (attempt >= 3 || ctx.noWait) return { ...r, attempts: attempt, disturbedBy: seen, machineCpu }
     ctx.log(`  (${seen} ran during ${label}: measuring again)`)
   }
 }
@@ -215,7 +227,12 @@ function startPlayer(probe) {
  * t0 + n / SR (t0 from the earliest-arriving chunk: the lower envelope).
  */
 function startRecorder(device) {
-  const p = spawn('parec', ['--raw', '--format=float32le', `--rate=${SR}`, '--channels=2', `--device=${device}`, `--latency-msec=${process.env.RT_REC_LAT || 10}`, '--client-name=resonode-bench-rec'], {
+  return stampedRecorder('parec', ['--raw', '--format=float32le', `--rate=${SR}`, '--channels=2', `--device=${device}`, `--latency-msec=${process.env.RT_REC_LAT || 10}`, '--client-name=resonode-bench-rec'])
+}
+
+/** A recorder command writing raw stereo float32 at SR to stdout, stamped as `startRecorder` describes. */
+function stampedRecorder(cmd, args) {
+  const p = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const chunks = []
@@ -230,6 +247,7 @@ function startRecorder(device) {
   let err = ''
   p.stderr.on('data', (b) => (err += b))
   return {
+    pid: p.pid,
     async stop() {
       p.kill('SIGTERM')
       await new Promise((r) => (p.exitCode === null ? p.once('exit', r) : r()))
@@ -245,6 +263,115 @@ function startRecorder(device) {
       }
       return { left, right, frames, t0, err }
     },
+  }
+}
+
+// ------------------------------------------------------------- JACK
+// A JACK dummy server has no device that PulseAudio's recorders could tap,
+// so on JACK the measurement stays inside the JACK graph, with ALSA's
+// `jack` PCM (alsa-plugins) as an independent client: `aplay -D jack`
+// plays the probe and is connected to the job's input ports; one
+// `arecord -D jack` records the job's output ports, another the player's
+// ports (the control). Connections are made with jack_connect.
+
+const JACK_PORTS_WAIT_MS = 5000
+
+function jackPorts() {
+  const r = sh('jack_lsp', ['-p'])
+  const ports = []
+  const lines = r.out.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const m = lines[i + 1]?.match(/properties: (.*)/)
+    if (!lines[i].startsWith('\t') && m) ports.push({ name: lines[i].trim(), output: /\boutput\b/.test(m[1]) })
+  }
+  return ports
+}
+
+async function waitJackPorts(re, n) {
+  for (let t = 0; t < JACK_PORTS_WAIT_MS; t += 50) {
+    const found = jackPorts().filter((p) => re.test(p.name))
+    if (found.length >= n) return found
+    await sleep(50)
+  }
+  throw new Error(`no JACK ports matching ${re} after ${JACK_PORTS_WAIT_MS} ms (have: ${jackPorts().map((p) => p.name).join(', ')})`)
+}
+
+function jackConnect(from, to) {
+  const r = sh('jack_connect', [from, to])
+  if (!r.ok) throw new Error(`jack_connect ${from} ${to}: ${r.err}`)
+}
+
+function startJack(root, period) {
+  const r = sh('bash', [join(root, 'scripts/start-jack.sh'), '--period', String(period)])
+  return r.ok ? { ok: true, note: r.err } : { ok: false, error: r.err || r.out }
+}
+
+function stopJack(root) {
+  sh('bash', [join(root, 'scripts/start-jack.sh'), '--stop'])
+}
+
+/** The probe played into JACK by aplay; resolves when its ports exist. */
+async function startJackPlayer(probe) {
+  const p = spawn('aplay', ['-q', '-D', 'jack', '-t', 'raw', '-f', 'FLOAT_LE', `-r${SR}`, '-c2', probe], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  p.stderr.on('data', (b) => (err += b))
+  const ports = await waitJackPorts(new RegExp(`^aplay\\.P\\.${p.pid}\\.`), 2)
+  return {
+    ports: ports.map((x) => x.name).sort(),
+    async stop() {
+      if (p.exitCode === null) {
+        p.kill('SIGTERM')
+        await new Promise((r) => p.once('exit', r))
+      }
+      return err
+    },
+  }
+}
+
+/** arecord from JACK, its two inputs connected to `sources`. */
+async function startJackRecorder(sources) {
+  const rec = stampedRecorder('arecord', ['-q', '-D', 'jack', '-t', 'raw', '-f', 'FLOAT_LE', `-r${SR}`, '-c2'])
+  const ports = (await waitJackPorts(new RegExp(`^arecord\\.C\\.${rec.pid}\\.`), 2)).map((x) => x.name).sort()
+  // Its default connections (system:capture, silence) are harmless: JACK mixes.
+  sources.forEach((src, i) => jackConnect(src, ports[i]))
+  return rec
+}
+
+async function jackDuplexRun(ctx, common, v, busy) {
+  const started = startJack(ctx.root, v.bufferSize)
+  if (!started.ok) return { error: `JACK server: ${started.error}` }
+  try {
+    const player = await startJackPlayer(common.probe)
+    const srcRec = await startJackRecorder(player.ports)
+    await sleep(500)
+    const spec = {
+      ...common.spec,
+      mode: 'duplex',
+      lib: 'resonode',
+      backend: 'jack',
+      inputDevice: undefined,
+      outputDevice: undefined,
+      bufferSize: v.bufferSize,
+      latency: v.latency ?? 'balanced',
+      warmupS: DUPLEX_WARMUP_S,
+      seconds: DUPLEX_SECONDS,
+      busy,
+      gainDb: GAIN_DB,
+    }
+    const jobPromise = runJob(ctx.root, spec)
+    // The job's ports: cpal names its clients cpal_client_<pid>_{in,out}.
+    const jobPorts = await waitJackPorts(/^cpal_client_\d+/, 4)
+    const ins = jobPorts.filter((p) => !p.output).map((p) => p.name).sort()
+    const outs = jobPorts.filter((p) => p.output).map((p) => p.name).sort()
+    player.ports.forEach((src, i) => jackConnect(src, ins[i]))
+    const outRec = await startJackRecorder(outs)
+    const job = await jobPromise
+    const out = await outRec.stop()
+    const src = await srcRec.stop()
+    await player.stop()
+    return analyseDuplex(job, src, out, 'jack')
+  } finally {
+    stopJack(ctx.root)
   }
 }
 
@@ -547,9 +674,10 @@ async function measureDuplex(ctx, common, libs) {
     for (const busy of [false, true]) {
       for (const v of plan) {
         const { lib } = v
-        const label = `duplex gain job: ${lib}${lib === 'pipe' ? ` (parec | pacat, ${PIPE_LATENCY_MS} ms)` : `, ${v.bufferSize} frames${v.latency ? `, latency '${v.latency}'` : ''}`}, JS ${busy ? 'busy' : 'idle'}, ${DUPLEX_SECONDS} s`
+        const label = `duplex gain job: ${lib}${v.backend ? ` on ${v.backend}` : ''}${lib === 'pipe' ? ` (parec | pacat, ${PIPE_LATENCY_MS} ms)` : `, ${v.bufferSize} frames${v.latency ? `, latency '${v.latency}'` : ''}`}, JS ${busy ? 'busy' : 'idle'}, ${DUPLEX_SECONDS} s`
         ctx.log(`  ${label}`)
-        runs.push({ ...v, busy, ...(await measured(ctx, label, () => duplexRun(ctx, common, libs, v, busy))) })
+        const run = v.backend === 'jack' ? () => jackDuplexRun(ctx, common, v, busy) : () => duplexRun(ctx, common, libs, v, busy)
+        runs.push({ ...v, busy, ...(await measured(ctx, label, run)) })
       }
     }
   } finally {
@@ -568,7 +696,10 @@ async function duplexRun(ctx, common, libs, v, busy) {
     ...common.spec,
     mode: 'duplex',
     lib,
-    backend: 'default',
+    backend: v.backend ?? 'default',
+    // The ALSA host reaches the server through alsa-plugins' `pulse` PCM,
+    // which follows PULSE_SINK / PULSE_SOURCE (set below).
+    ...(v.backend === 'alsa' ? { inputDevice: 'pulse', outputDevice: 'pulse' } : {}),
     bufferSize: v.bufferSize,
     latency: v.latency ?? 'balanced',
     pipeLatencyMs: PIPE_LATENCY_MS,
@@ -584,12 +715,17 @@ async function duplexRun(ctx, common, libs, v, busy) {
   }
   // naudiodon's PortAudio has only ALSA here: its `pulse` PCM (the
   // alsa-plugins bridge) follows PULSE_SINK / PULSE_SOURCE.
-  const env = lib === 'naudiodon' ? { PULSE_SINK: OUTPUT, PULSE_SOURCE: INPUT } : {}
+  const env = lib === 'naudiodon' || v.backend === 'alsa' ? { PULSE_SINK: OUTPUT, PULSE_SOURCE: INPUT } : {}
   const job = await runJob(ctx.root, spec, env)
   await sleep(lib === 'audify' ? 2500 : 500)
   const out = await outRec.stop()
   const src = await srcRec.stop()
   await player.stop()
+  return analyseDuplex(job, src, out, lib)
+}
+
+/** Glitches and latency through the job, from the recordings of its input and output. */
+function analyseDuplex(job, src, out, lib) {
   const r = { ...job.result }
   if (lib === 'naudiodon') r.paStatusMessages = (job.stdout.match(/portAudio status - .*/g) || []).length
   r.alsaMessages = (job.stderr.match(/underrun|overrun|xrun/gi) || []).length
@@ -664,6 +800,7 @@ columns show what that did. Every measurement is a separate \`node\` process
 (\`bench/realtime-job.mjs\`).`)
 
   // 1. callback load
+  if (r.load) {
   const load = r.load.filter((x) => !x.error)
   const lrows = r.load.map((x) => {
     if (x.error) return [x.backend, x.buffer, `error: ${x.error.split('\n')[0]}`, '', '', '', '', '', '', '', '', '']
@@ -714,6 +851,8 @@ for per callback (the "frames/callback" column); the requested buffer sets the e
 ${table(['backend', 'buffer (frames)', 'period ms', 'load mean', 'load peak', 'peak us', 'callbacks (frames/callback)', 'late callbacks', 'xruns (under/over, device)', 'latency ms (device-reported)', 'JS event-loop delay p99 ms / GCs', 'machine CPU busy'], lrows)}
 ${cross}`)
 
+  }
+
   // 2. loopback
   const lb = r.loopback
   if (lb) {
@@ -747,7 +886,7 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
     const rows = r.duplex.map((x) => {
       const name =
         x.lib === 'resonode'
-          ? `resonode, ${x.bufferSize} frames, latency '${x.latency}'`
+          ? `resonode on '${x.backend}', ${x.bufferSize} frames, latency '${x.latency}'`
           : x.lib === 'pipe'
             ? `control: \`parec | pacat\`, ${PIPE_LATENCY_MS} ms (no JS, no gain)`
             : `${x.lib} ${r.libs[x.lib]?.version ?? ''}, ${x.bufferSize} frames`
@@ -784,13 +923,19 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
         (o.windowS ? ms(o.windowS, 1) : '') + (x.disturbedBy ? ` (${x.disturbedBy} ran meanwhile)` : ''),
       ]
     })
-    const get = (lib, busy) => r.duplex.find((x) => x.lib === lib && x.busy === busy && x.bufferSize === DUPLEX_BUFFER && !x.error)
-    summary.duplex = { resonodeBusy: get('resonode', true), resonodeIdle: get('resonode', false) }
+    const get = (lib, busy) => r.duplex.find((x) => x.lib === lib && x.busy === busy && x.bufferSize === DUPLEX_BUFFER && !x.error && (lib !== 'resonode' || x.backend === 'pulseaudio'))
+    const busyRow = (backend, bufferSize) => r.duplex.find((x) => x.lib === 'resonode' && x.busy && x.backend === backend && x.bufferSize === bufferSize && !x.error)
+    // Issue 14's targets per path: 0 glitches at 256 frames, 0 xruns at 128, JS busy.
+    summary.duplex = {
+      resonodeBusy: get('resonode', true),
+      resonodeIdle: get('resonode', false),
+      byPath: Object.fromEntries(RESONODE_PATHS.map((b) => [b, { busy256: busyRow(b, 256), busy128: busyRow(b, 128) }])),
+    }
     const libNotes = Object.entries(r.libs)
       .map(([name, l]) => `- ${name}: ${l.installed ? `${l.version}, from \`${l.dir}\`` : 'not installed'}${l.error ? `; ${l.error}` : ''}`)
       .join('\n')
     // Idle -> busy, per variant, from the external measurement.
-    const key = (x) => `${x.lib}/${x.bufferSize}/${x.latency ?? ''}`
+    const key = (x) => `${variantKey(x)}/${x.latency ?? ''}`
     const pairs = []
     for (const idle of r.duplex.filter((x) => !x.busy)) {
       const busy = r.duplex.find((x) => x.busy && key(x) === key(idle))
@@ -803,8 +948,12 @@ ${td ? `round trip **${ms(td.latencyMs, 1)} ms**, loopback ${td.loopback ? 'foun
 
 Job: \`${INPUT}\` -> gain ${GAIN_DB} dB -> \`${OUTPUT}\`, stereo float32, 48 kHz. ${DUPLEX_WARMUP_S} s to settle, then
 ${DUPLEX_SECONDS} s measured, every variant first with the JS thread idle, then busy. resonode runs
-\`new RealtimeProcessor({ processors: [new Gain({ db: ${GAIN_DB} })], config: { bufferSize, channelsIn: 2, channelsOut: 2, latency, inputDevice, outputDevice } })\`:
-the gain runs in the Rust callback and JS is not involved per buffer. audify and naudiodon hand every
+\`new RealtimeProcessor({ processors: [new Gain({ db: ${GAIN_DB} })], backend, config: { bufferSize, channelsIn: 2, channelsOut: 2, latency, inputDevice, outputDevice } })\`:
+the gain runs in the Rust callback and JS is not involved per buffer. resonode runs on each path to a server:
+\`'pulseaudio'\` (the native protocol, cpal's host over the vendored \`pulseaudio\` crate), \`'alsa'\` (ALSA's
+\`pulse\` PCM from alsa-plugins, devices \`pulse\` with \`PULSE_SINK\`/\`PULSE_SOURCE\`) and \`'jack'\` (a jackd
+dummy server started for the row by \`scripts/start-jack.sh --period <buffer>\`, stopped after it: the period is
+the buffer size). audify and naudiodon hand every
 input buffer to a JS callback, which scales it and writes it back for output; both start with ${PRIME_BUFFERS}
 buffers of silence queued, as resonode's duplex queue does at latency \`'balanced'\`. The control is
 PulseAudio's own clients piped together (\`parec | pacat\`, \`--latency-msec=${PIPE_LATENCY_MS}\`, no gain) beside the
@@ -819,6 +968,12 @@ latency = from a burst in the input recording to the same burst in the output re
 stamps of both; about +-2 ms). "JS callback timing": intervals between the JS processing callbacks
 (standard deviation / p99 / max, ms; one 256-frame buffer is ${ms((DUPLEX_BUFFER / SR) * 1000)} ms) and their lateness against an
 ideal one-per-buffer schedule (p99). resonode's own counters are for the measured interval only.
+On JACK the PulseAudio recorders cannot hear the job, so the measurement stays inside the JACK graph:
+\`aplay -D jack\` (alsa-plugins' \`jack\` PCM, an independent client) plays the same probe into the job's input
+ports, one \`arecord -D jack\` records the job's output ports and another the player's (the control column),
+connected with \`jack_connect\`; the same glitch detector runs on them. A JACK xrun (a late graph cycle) does
+not break the recording inside the graph, so for JACK the xruns column (the library's counters, from the
+server's xrun callback) is the one that says whether a device would have heard a gap.
 "Machine CPU busy": all cores over the whole run (recorders, player and server included; 50 % = one
 of the two cores), to show nothing else was running.
 
@@ -836,6 +991,12 @@ ${libNotes}
   queued the next one ("starved callbacks"). RtAudio names PulseAudio devices by description and keeps
   one per name, so both null sinks ("Null Output") would collapse into \`resonull\`: for the run,
   \`${OUTPUT}\` gets the description "${OUTPUT}" (pacmd, restored afterwards).
+- node-web-audio-api 1.0.9 (\`npm install node-web-audio-api\`): its prebuilt linux-x64-gnu binary loads on
+  Node ${process.versions.node} (npm warns that a dependency, node-abi, wants Node >= 22.12), but it cannot open a
+  stream here: its PulseAudio client fails with \`Failed to open client because of error:
+  ClientError(FAILURE | SERVER_FAILED)\` against this server, and its ALSA fallback finds no \`default\` PCM
+  (\`cannot find card '0'\`; no sound card in this machine); an \`AudioContext\` then reports sampleRate 44100
+  and baseLatency 0 and renders nowhere. Not in the table for that reason.
 - naudiodon (bundled PortAudio V19.6.0 with only its ALSA API) through the ALSA \`pulse\` PCM, with
   \`PULSE_SINK=${OUTPUT} PULSE_SOURCE=${INPUT}\`, one buffer per JS read (\`highwaterMark\`; its
   default of 16384 bytes deadlocks a duplex stream: the read waits for 8 input buffers, the input
@@ -848,3 +1009,29 @@ ${libNotes}
 
 /** @internal for checking the harness by hand */
 export const internals = { ensurePulse, ensureProbe, startPlayer, startRecorder, runJob, detectMarkers, markerLatencies, glitches, markerTimes }
+
+// `node bench/realtime.mjs d3` runs section d3 alone (with RESONODE_RT_D3
+// to pick variants, RESONODE_RT_QUICK=1 for short runs) and prints its
+// table; `--no-wait` measures even beside compilers (numbers then noise).
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  const [what, ...flags] = process.argv.slice(2)
+  if (what !== 'd3') {
+    console.error('usage: node bench/realtime.mjs d3 [--no-wait]   (the whole section: node bench/run.mjs --only realtime)')
+    process.exit(2)
+  }
+  const root = join(import.meta.dirname, '..')
+  const out = join(root, 'bench/out')
+  const t0 = Date.now()
+  const ctx = { root, out, log: (...a) => console.error(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s]`, ...a), noWait: flags.includes('--no-wait') }
+  const res = { chain: CHAIN8, busyBlockMs: BUSY_BLOCK_MS, duplexBuffer: DUPLEX_BUFFER, gainDb: GAIN_DB, primeBuffers: PRIME_BUFFERS }
+  res.pulse = ensurePulse(root)
+  if (!res.pulse.ok) throw new Error(`PulseAudio: ${res.pulse.error}`)
+  const common = {
+    probe: ensureProbe(out),
+    spec: { dist: process.env.RESONODE_RT_DIST || join(root, 'dist/index.js'), sampleRate: SR, latency: 'balanced', inputDevice: INPUT, outputDevice: OUTPUT, busyBlockMs: BUSY_BLOCK_MS },
+  }
+  res.libs = findLibs(ctx)
+  res.duplex = await measureDuplex(ctx, common, res.libs)
+  writeFileSync(join(out, 'realtime-d3.json'), JSON.stringify(res, null, 2))
+  console.log(reportRealtime(res).md)
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // resonode benchmarks, each beside a baseline, in one run on one machine:
-//   a. the CLI against sox on a 10-minute WAV,
+//   a. the CLI against sox on a 10-minute WAV, and (a2) every file job
+//      (decode, decode + encode, chain) beside ffmpeg and sox in WAV, FLAC,
+//      MP3 and Ogg Vorbis,
 //   b. an 8th-order Butterworth lowpass: resonode (Rust and JS API) against
 //      scipy.signal.sosfilt and pure JS (fili, and a hand-written loop),
 //   c. the cost of a ProcessorChain.process() call across the JS boundary,
@@ -35,6 +37,7 @@ import { parseArgs } from 'node:util'
 import { compilerRunning, run } from './common.mjs'
 import { ensureWav, makePlanar, writePlanarF32, SAMPLE_RATE } from './signals.mjs'
 import { benchCli, reportCli, CHAIN, SOX_EFFECTS } from './cli.mjs'
+import { benchFormats, reportFormats } from './formats.mjs'
 import { benchFilter, reportFilter } from './filter.mjs'
 import { benchBoundary, reportBoundary } from './boundary.mjs'
 import { benchRealtime, reportRealtime } from './realtime.mjs'
@@ -46,7 +49,7 @@ const RUST_TARGET = join(OUT, 'rust-target')
 const RUST_BENCH = join(RUST_TARGET, 'release/resonode-bench')
 const WAV_SECONDS = 600
 const LP_SECONDS = 60
-const SECTIONS = ['cli', 'filter', 'boundary', 'realtime', 'ml']
+const SECTIONS = ['cli', 'formats', 'filter', 'boundary', 'realtime', 'ml']
 
 const { values: opts } = parseArgs({
   options: {
@@ -90,6 +93,7 @@ function machine() {
     os: version('uname', ['-srm']),
     node: process.version,
     sox: version('sox', ['--version'], /SoX v?(\S+)/),
+    ffmpeg: version('ffmpeg', ['-version'], /ffmpeg version (\S+)/),
     python: version('python3', ['--version'], /Python (\S+)/),
     scipy: version('python3', ['-c', 'import scipy, numpy; print(scipy.__version__, "/ numpy", numpy.__version__)']),
     rustc: version('rustc', ['--version'], /rustc (\S+)/),
@@ -116,8 +120,8 @@ async function main() {
   mkdirSync(OUT, { recursive: true })
   const addon = existsSync(join(ROOT, 'dist/index.js')) && spawnSync('sh', ['-c', `ls ${JSON.stringify(ROOT)}/*.node`]).status === 0
   if (!addon) throw new Error('the addon is not built: run `npm run build` first (needs dist/index.js and resonode.*.node)')
-  for (const [cmd, args] of [['sox', ['--version']], ['python3', ['-c', 'import scipy, numpy']]]) {
-    if (spawnSync(cmd, args).status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: install sox, python3, numpy and scipy`)
+  for (const [cmd, args] of [['sox', ['--version']], ['ffmpeg', ['-version']], ['python3', ['-c', 'import scipy, numpy']]]) {
+    if (spawnSync(cmd, args).status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: install sox, ffmpeg, python3, numpy and scipy`)
   }
 
   // bench/rust serves sections a-d; section e alone does not need it.
@@ -127,7 +131,7 @@ async function main() {
   }
 
   const input = join(OUT, `in_${WAV_SECONDS / 60}min_v1.wav`)
-  if (only.includes('cli')) {
+  if (only.includes('cli') || only.includes('formats')) {
     log(`generating ${input}`)
     if (!ensureWav(input, WAV_SECONDS)) log('  (already there)')
   }
@@ -143,6 +147,11 @@ async function main() {
   if (only.includes('cli')) {
     log('a. CLI vs sox')
     results.cli = benchCli(ctx)
+  }
+  if (only.includes('formats')) {
+    await waitForCompilers()
+    log('a2. file jobs by format vs ffmpeg and sox')
+    results.formats = benchFormats(ctx)
   }
   if (only.includes('filter')) {
     await waitForCompilers()
@@ -167,28 +176,61 @@ async function main() {
   results.totalS = (Date.now() - t00) / 1000
   writeFileSync(join(OUT, only.length === SECTIONS.length ? 'results.json' : 'results.partial.json'), JSON.stringify(results, null, 2))
 
-  const md = render(results)
+  const resultsPath = join(ROOT, 'bench/RESULTS.md')
+  const old = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : ''
+  const previous = previousRun(old)
+  if (only.length === SECTIONS.length) {
+    // Section h (sizes and start-up) rewrites its own block; its start-up
+    // ratios join the Targets table.
+    await waitForCompilers()
+    log('h. install: package sizes and start-up')
+    run(process.execPath, [join(ROOT, 'bench/install.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] })
+    results.install = JSON.parse(readFileSync(join(OUT, 'install.json'), 'utf8'))
+  }
+  const md = render(results, previous)
   console.log(md)
   if (only.length === SECTIONS.length) {
+    // The run being replaced stays readable in bench/history/, and its
+    // target values stand beside the new ones in the Targets table.
+    if (previous) {
+      const archived = join(ROOT, `bench/history/RESULTS-${previous.date}.md`)
+      mkdirSync(dirname(archived), { recursive: true })
+      if (!existsSync(archived)) writeFileSync(archived, old)
+    }
+    const current = readFileSync(resultsPath, 'utf8')
     // Sections f (music analysis, bench/analysis/report.py), g (music
     // library, bench/mixer/run.mjs), h (install, bench/install.mjs) and the
     // decoder fuzzing (scripts/fuzz-decode.sh) are written between markers;
     // a full run here keeps them.
-    const old = existsSync(join(ROOT, 'bench/RESULTS.md')) ? readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8') : ''
     const block = ['analysis', 'mixer', 'install', 'fuzz']
-      .map((name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(old)?.[0])
+      .map((name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(current)?.[0])
       .filter(Boolean)
       .join('\n')
-    writeFileSync(join(ROOT, 'bench/RESULTS.md'), block ? md.replace('## How to reproduce', `${block}\n## How to reproduce`) : md)
+    writeFileSync(resultsPath, block ? md.replace('## How to reproduce', `${block}\n## How to reproduce`) : md)
     log('wrote bench/RESULTS.md')
   } else {
     log('partial run: bench/RESULTS.md left as it was (raw numbers in bench/out/results.partial.json)')
   }
 }
 
-function render(r) {
+/** The date and Targets-table values of the RESULTS.md a full run replaces. */
+function previousRun(md) {
+  const date = /Written by `npm run bench` \(bench\/run.mjs\) on (\d{4}-\d{2}-\d{2})/.exec(md)?.[1]
+  const section = /## Targets\n([\s\S]*?)\n## /.exec(md)?.[1]
+  if (!date || !section) return null
+  const values = new Map()
+  for (const line of section.split('\n')) {
+    const cells = line.split(' | ')
+    if (line.startsWith('| ') && cells.length >= 3 && !line.startsWith('| target |')) values.set(cells[0].slice(2), cells[1])
+  }
+  const commit = /\| resonode \| [^,]*, commit (.*) \|/.exec(md)?.[1] ?? 'unknown'
+  return { date, commit, values }
+}
+
+function render(r, previous) {
   const m = r.machine
   const cli = r.cli && reportCli(r.cli)
+  const formats = r.formats && reportFormats(r.formats)
   const filter = r.filter && reportFilter(r.filter)
   const boundary = r.boundary && reportBoundary(r.boundary)
   const realtime = r.realtime && reportRealtime(r.realtime)
@@ -200,6 +242,8 @@ function render(r) {
   const ratio = (v, min) => `${v.toFixed(Math.abs(v / min - 1) < 0.1 ? 3 : 2)}x`
   const targets = []
   if (cli) targets.push(['CLI chain faster than sox (wall time)', ratio(cli.speed, 1), target(cli.speed, 1)])
+  if (formats) targets.push(...formats.targets)
+  if (r.install) targets.push(...r.install.startupTargets)
   if (filter) {
     targets.push(['8th-order lowpass, Rust, >= 2x scipy', ratio(filter.vsScipy, 2), target(filter.vsScipy, 2)])
     targets.push(['8th-order lowpass, JS API, >= 2x scipy', ratio(filter.vsScipyJs, 2), target(filter.vsScipyJs, 2)])
@@ -219,6 +263,16 @@ function render(r) {
       const g = d.output.silent ? 'no output' : `${d.output.glitches} glitches`
       targets.push([`Real time: gain-only duplex job, ${d.bufferSize} frames, JS busy: no glitch at the output and zero xruns (resonode)`, `${g}, ${xr} xruns`, yes(d.output.glitches === 0 && xr === 0)])
     }
+    // Issue 14, per path to the server: 0 glitches at 256 frames, 0 xruns at 128, JS busy.
+    for (const [path, rows] of Object.entries(s.duplex?.byPath ?? {})) {
+      const g = rows.busy256
+      if (g?.output) targets.push([`Real time: gain-only duplex, \`${path}\`, 256 frames, JS busy: 0 glitches at the output`, g.output.silent ? 'no output' : `${g.output.glitches} glitches`, yes(!g.output.silent && g.output.glitches === 0)])
+      const x = rows.busy128
+      if (x?.stats) {
+        const xr = x.stats.xruns - x.before.xruns
+        targets.push([`Real time: gain-only duplex, \`${path}\`, 128 frames, JS busy: 0 xruns`, `${xr} xruns`, yes(xr === 0)])
+      }
+    }
   }
   if (ml) targets.push(...ml.targets)
   const parts = [
@@ -236,6 +290,7 @@ machine. Do not edit by hand: rerun the benchmarks. Total run time ${(r.totalS /
 | OS | ${m.os} |
 | node | ${m.node} |
 | sox | ${m.sox} |
+| ffmpeg | ${m.ffmpeg} |
 | python | ${m.python} |
 | scipy | ${m.scipy} |
 | rustc | ${m.rustc} |
@@ -244,13 +299,14 @@ machine. Do not edit by hand: rerun the benchmarks. Total run time ${(r.totalS /
 | load average when the timings began (1/5/15 min) | ${m.load} |
 
 ## Targets
-
-| target | measured | |
-|---|---:|---|
-${targets.map((t) => `| ${t.join(' | ')} |`).join('\n')}
+${previous ? `\nThe last column is the run this one replaced (${previous.date}, commit ${previous.commit}; the whole report is kept in \`bench/history/RESULTS-${previous.date}.md\`).\n` : ''}
+| target | measured | |${previous ? ` previous run (${previous.date}) |` : ''}
+|---|---:|---|${previous ? '---:|' : ''}
+${targets.map((t) => `| ${[...t, ...(previous ? [previous.values.get(t[0]) ?? 'new'] : [])].join(' | ')} |`).join('\n')}
 `,
   ]
   if (cli) parts.push(`## a. CLI: \`resonode process\` vs sox\n\n${cli.md}`)
+  if (formats) parts.push(`## a2. File jobs by format: resonode vs ffmpeg and sox\n\n${formats.md}`)
   if (filter) parts.push(`## b. 8th-order Butterworth lowpass in memory\n\n${filter.md}`)
   if (boundary) parts.push(`## c. Cost of a \`ProcessorChain.process()\` call across the JS boundary\n\n${boundary.md}`)
   if (realtime) parts.push(`## d. Real time on PulseAudio\n\n${realtime.md}`)

@@ -56,6 +56,8 @@ if [[ "$what" == test ]]; then
   command -v pactl >/dev/null || need+=(pulseaudio-utils)
   command -v aplay >/dev/null || need+=(alsa-utils)
   has_pkg libasound2-plugins || need+=(libasound2-plugins)
+  # A JACK server (dummy driver, scripts/start-jack.sh) for the 'jack' backend's live spec.
+  command -v jackd >/dev/null || need+=(jackd2)
 fi
 add_arm64=0
 if [[ "$what" == cross ]]; then

@@ -3,9 +3,10 @@
  * `--json`, one JSON value on stdout (`list` and `recommend`: an array).
  */
 import { Command, InvalidArgumentError } from 'commander'
-import { SingleBar, Presets } from 'cli-progress'
-import { Library, DEFAULT_LIBRARY_PATH, type TrackRef, type ScanSummary } from './library'
+import { Library, type TrackRef, type ScanSummary } from './index'
+import { DEFAULT_LIBRARY_PATH } from './library-path'
 import { interruptible, resultOrPartial } from './cli-interrupt'
+import { progressBar } from './cli-bar'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -36,7 +37,7 @@ function printSummary(s: ScanSummary): void {
 
 async function cmdScan(dir: string, o: { db: string; jobs?: number; prune?: boolean; json?: boolean }) {
   const library = new Library(o.db)
-  const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {value}/{total} files | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
+  const bar = progressBar(' {bar} {value}/{total} files | {eta_formatted} left | {file}', o.json)
   let started = false
   try {
     // Ctrl-C or SIGTERM: the summary of what finished (kept; the next scan resumes), exit 130.

@@ -3,22 +3,33 @@
  * `--json`, exactly one JSON object on stdout; errors are one line on
  * stderr (`resonode: <CODE>: <message>`) and a non-zero exit status.
  */
-import './preflight'
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
-import { SingleBar, Presets } from 'cli-progress'
 import { resolve } from 'node:path'
-import { ResonodeError, makeError } from './errors'
-import { parseChain, processorKinds } from './processors'
-import { StreamingPipeline } from './pipeline'
-import { FileSource } from './sources'
-import { FileSink, type Encoding } from './sinks'
-import { info } from './info'
-import { listDevices, testDevice, RealtimeProcessor, type Backend } from './realtime'
-import { SpeechEnhancer, Separator } from './ml'
-import { analyze } from './analysis'
+// The API through its lazy index: `--help` loads none of it, and a command
+// loads only the modules (and the addon) it calls (issue 14).
+import {
+  ResonodeError,
+  makeError,
+  parseChain,
+  processorKinds,
+  StreamingPipeline,
+  FileSource,
+  FileSink,
+  info,
+  listDevices,
+  testDevice,
+  RealtimeProcessor,
+  SpeechEnhancer,
+  Separator,
+  analyze,
+  mixTransition,
+  type Encoding,
+  type Backend,
+  type StreamingContext,
+} from './index'
 import { addLibraryCommands } from './cli-library'
-import { mixTransition } from './transition'
 import { interruptible, resultOrPartial } from './cli-interrupt'
+import { progressBar } from './cli-bar'
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -48,14 +59,13 @@ function fmtDb(v: number): number | string {
 async function cmdProcess(input: string, output: string, o: { chain?: string; sampleRate?: number; chunkSize?: number; json?: boolean; mono?: boolean; encoding?: Encoding }) {
   const processors = o.chain ? parseChain(o.chain) : []
   const source = new FileSource(input, { sampleRate: o.sampleRate, mono: o.mono })
-  const header = source.info()
   const pipeline = new StreamingPipeline({
     source,
     processors,
     sink: new FileSink(output, { encoding: o.encoding }),
     chunkSize: o.chunkSize,
   })
-  const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
+  const bar = progressBar(' {bar} {percentage}% | {eta_formatted} left', o.json)
   bar?.start(100, 0)
   pipeline.on('progress', (e: { fraction: number }) => {
     if (Number.isFinite(e.fraction)) bar?.update(Math.round(e.fraction * 100))
@@ -66,13 +76,15 @@ async function cmdProcess(input: string, output: string, o: { chain?: string; sa
     const s = await pipeline.run()
     bar?.update(100)
     bar?.stop()
+    // The stream's format as the run opened it (no second read of the file's packets).
+    const format = pipeline.context as StreamingContext
     const result = {
       framesProcessed: s.framesProcessed,
       chunksProcessed: s.chunksProcessed,
       processingTimeS: s.processingTimeS,
       realtimeFactor: s.realtimeFactor,
-      sampleRate: o.sampleRate ?? header.sampleRate,
-      channels: o.mono ? 1 : header.channels,
+      sampleRate: format.sampleRate,
+      channels: format.channels,
       output: resolve(output),
       warnings: s.warnings ?? [],
     }
@@ -222,7 +234,7 @@ async function cmdEnhance(input: string, output: string, o: { model?: string; js
 }
 
 async function cmdSeparate(input: string, o: { model: string; out?: string; segment?: number; overlap?: number; stems?: string; json?: boolean; threads?: number }) {
-  const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
+  const bar = progressBar(' {bar} {percentage}% | {eta_formatted} left', o.json)
   bar?.start(100, 0)
   try {
     const separator = new Separator({ model: o.model, segmentS: o.segment, overlap: o.overlap, threads: o.threads })
@@ -247,6 +259,12 @@ async function cmdSeparate(input: string, o: { model: string; out?: string; segm
 }
 
 function fail(err: unknown): never {
+  // The addon opens with the first command that needs it: a platform without
+  // one fails there, with the package to install (an install problem: exit 1).
+  if (err instanceof Error && (err as { code?: unknown }).code === 'ERR_BINDING_NOT_FOUND') {
+    process.stderr.write(`resonode: ERR_BINDING_NOT_FOUND: ${err.message}\n`)
+    process.exit(1)
+  }
   if (err instanceof ResonodeError) process.stderr.write(`resonode: ${err.code}: ${err.message}\n`)
   else if (err instanceof Error) process.stderr.write(`resonode: ERR_INTERNAL: ${err.message}\n`)
   else process.stderr.write(`resonode: ERR_INTERNAL: ${String(err)}\n`)
@@ -256,7 +274,7 @@ function fail(err: unknown): never {
 }
 
 async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; full?: boolean }) {
-  const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: ' analysing {bar} {percentage}% | {eta_formatted} left', stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null
+  const bar = progressBar(' analysing {bar} {percentage}% | {eta_formatted} left', o.json)
   bar?.start(100, 0)
   try {
     // Ctrl-C rejects with an AbortError: fail() reports it and exits 130 (the CSV holds the frames done).

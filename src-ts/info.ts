@@ -1,5 +1,5 @@
 import native = require('./native')
-import { awaitNative, callNative } from './errors'
+import { awaitNative } from './errors'
 
 /** `resonode info` data: header facts plus measured levels. */
 export interface AudioInfo {
@@ -35,8 +35,10 @@ export interface AudioInfo {
  * @throws NotFoundError, UnsupportedFormatError, DecodeError, EmptyAudioError
  */
 export async function info(path: string): Promise<AudioInfo> {
-  const h = callNative(() => native.probe(path))
+  // One open: the description comes with the levels (counting the packets
+  // of a second open would cost a quarter of a FLAC decode).
   const levels = await awaitNative(native.measureLevels(path))
+  const h = levels.info
   // The decoded count: what the file holds, whatever its header says.
   const frames = levels.frames
   const warnings = [...h.warnings]

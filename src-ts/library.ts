@@ -16,8 +16,9 @@ import native = require('./native')
 import { abortError, awaitNative, callNative, checkSignal, makeError, type ResonodeError } from './errors'
 import { checkOptions, keysOf } from './options'
 
-/** Default library file, in the working directory. */
-export const DEFAULT_LIBRARY_PATH = 'music_library.db'
+// Apart, so that `resonode library --help` shows it without loading the addon.
+import { DEFAULT_LIBRARY_PATH } from './library-path'
+export { DEFAULT_LIBRARY_PATH }
 
 /** Options of {@link Library}. */
 export interface LibraryOptions {

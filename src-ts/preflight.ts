@@ -1,6 +1,6 @@
 // Loads the native addon before anything else does, so that a platform
 // without one gets an error naming the package to install instead of the
-// generated loader's generic one (imported first by index.ts and cli.ts).
+// generated loader's generic one (imported first by native.ts).
 import { bindingNotFound } from './binding-error'
 
 try {

@@ -19,11 +19,14 @@ import { StreamingContext } from './context'
 import { usage, usageOrigin, type ProcessUsage, type UsageOrigin } from './monitor'
 
 /**
- * `'default'` is the platform's audio host (on Linux PulseAudio/PipeWire when its socket is found, else ALSA);
- * `'alsa'` and `'pulseaudio'` pick one; `'none'` is a clocked backend with no hardware, for apps and tests;
+ * `'default'` is the best audio host running (on Linux: JACK when a JACK server is running, else
+ * PulseAudio/PipeWire when its socket is found, else ALSA; a device named in the config that is not a JACK port
+ * is opened on the next host); `'alsa'`, `'pulseaudio'` and `'jack'` pick one (`'jack'` runs at the server's
+ * buffer size and rate: `config.bufferSize` is then only the engine's chunking, see `stats.bufferSize`);
+ * `'none'` is a clocked backend with no hardware, for apps and tests;
  * `'auto'` is `'default'` when a device opens, else `'none'` (said by a `'fallback'` event).
  */
-export type Backend = 'default' | 'alsa' | 'pulseaudio' | 'none' | 'auto'
+export type Backend = 'default' | 'alsa' | 'pulseaudio' | 'jack' | 'none' | 'auto'
 
 /** Stream configuration. Absent fields take the defaults. */
 export interface StreamConfig {

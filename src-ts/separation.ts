@@ -51,8 +51,15 @@ export interface SeparatorOptions extends InferenceOptions {
   segmentS?: number
   /** Input normalisation (default `'global'`). */
   normalization?: Normalization
+  /**
+   * Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s segment of the full-size model)
+   * back to the system after the call instead of keeping them for the next (default `false`): between calls
+   * the process holds about the weights, at the cost of fresh page faults in every call (about +35 % CPU
+   * time here); the peak during a call drops less (about 15 %). The stems are identical either way.
+   */
+  lowMemory?: boolean
 }
-const SEPARATOR_KEYS = keysOf<SeparatorOptions>()(['model', 'overlap', 'crossfade', 'segmentS', 'normalization', ...INFERENCE_KEYS] as const)
+const SEPARATOR_KEYS = keysOf<SeparatorOptions>()(['model', 'overlap', 'crossfade', 'segmentS', 'normalization', 'lowMemory', ...INFERENCE_KEYS] as const)
 
 /** What a separation into files did. */
 export type SeparateResult = native.SeparateResult
@@ -255,9 +262,10 @@ export class Separator {
 
   /** @internal */
   nativeOptions(o: SeparationCallOptions & { overlapSeconds?: number; chunkSeconds?: number } = {}): native.SeparationOptionsDesc {
-    const { model, overlap, crossfade, segmentS, normalization, ...inf } = this.options
+    const { model, overlap, crossfade, segmentS, normalization, lowMemory, ...inf } = this.options
     return {
       model,
+      lowMemory,
       overlap: o.overlap ?? (o.overlapSeconds === undefined ? overlap : undefined),
       overlapS: o.overlapSeconds,
       crossfade: o.crossfade ?? crossfade,
@@ -393,12 +401,12 @@ export class Separator {
    */
   async separateFile(input: string, options: SeparateFileOptions): Promise<SeparateResult> {
     checkOptions(options, SEPARATE_FILE_KEYS, 'Separator.separateFile()')
-    const { model, overlap, crossfade, segmentS, normalization: _n, ...inf } = this.options
+    const { model, overlap, crossfade, segmentS, lowMemory, normalization: _n, ...inf } = this.options
     return withControl(
       'Separator.separateFile()',
       options?.signal,
       options?.onProgress,
-      (control) => native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, inference: inference(inf) }, control),
+      (control) => native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, lowMemory, inference: inference(inf) }, control),
       (r) => r,
     )
   }

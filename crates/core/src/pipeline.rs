@@ -8,6 +8,7 @@
 //! read again rather than held.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -43,6 +44,14 @@ pub trait Source: Send {
     }
     /// A short description for messages (usually the path).
     fn describe(&self) -> String;
+    /// Whether [`run`] may call [`read`](Source::read) on a thread of its
+    /// own, a few chunks ahead of the chunk being processed (decoding on
+    /// one core while the chain and the sink run on another). Only for
+    /// sources whose reads never wait for the outside world (files): a
+    /// stop must not wait for a read. False by default.
+    fn read_ahead(&self) -> bool {
+        false
+    }
     /// What the source noticed but read past (e.g. a file whose header
     /// declares more frames than it holds: every frame that decoded was
     /// delivered). Empty by default.
@@ -227,6 +236,80 @@ fn check_finite(block: &AudioBlock<'_>, first_frame: u64) -> Result<()> {
     }
 }
 
+/// Chunks a read-ahead source may have decoded before the one being
+/// processed (the reading thread holds one more): 2 x 512 KiB for the
+/// default 65536-frame stereo chunks.
+const READ_AHEAD: usize = 2;
+
+/// Reads `source` to its end a chunk at a time into `buf` (capacity: the
+/// chunk size) and gives each chunk to `each`, in order, until `stop()`
+/// says so before a chunk (returns true then), the source ends or an error.
+///
+/// With [`Source::read_ahead`], the reads run on a scoped thread that
+/// decodes up to [`READ_AHEAD`] chunks ahead into buffers that circulate
+/// between the two threads (allocated once, here); `each` still sees the
+/// same chunks in the same order, and an error from the source comes after
+/// every chunk read before it, as without read-ahead.
+fn for_each_chunk(
+    source: &mut dyn Source,
+    buf: &mut AudioBuffer,
+    stop: &dyn Fn() -> bool,
+    each: &mut dyn FnMut(&mut AudioBuffer) -> Result<()>,
+) -> Result<bool> {
+    if !source.read_ahead() {
+        loop {
+            if stop() {
+                return Ok(true);
+            }
+            if source.read(buf)? == 0 {
+                return Ok(false);
+            }
+            each(buf)?;
+        }
+    }
+    let (channels, capacity) = (buf.channels(), buf.capacity());
+    let (full_tx, full_rx) = sync_channel::<Result<AudioBuffer>>(READ_AHEAD);
+    let (empty_tx, empty_rx) = sync_channel::<AudioBuffer>(READ_AHEAD + 1);
+    for _ in 0..READ_AHEAD + 1 {
+        // Cannot fail: the channel has room for every buffer.
+        let _ = empty_tx.send(AudioBuffer::new(channels, capacity));
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            // Ends when the source does, on an error, or when the consumer
+            // hangs up (it stopped or failed): then a send or receive fails.
+            while let Ok(mut chunk) = empty_rx.recv() {
+                let read = source.read(&mut chunk);
+                let last = !matches!(read, Ok(n) if n > 0);
+                if full_tx.send(read.map(|_| chunk)).is_err() || last {
+                    return;
+                }
+            }
+        });
+        let outcome = (|| loop {
+            if stop() {
+                return Ok(true);
+            }
+            let Ok(read) = full_rx.recv() else {
+                // The reader is gone without a last message: it panicked,
+                // which the scope passes on.
+                return Ok(false);
+            };
+            let mut chunk = read?;
+            if chunk.frames() == 0 {
+                return Ok(false);
+            }
+            each(&mut chunk)?;
+            let _ = empty_tx.send(chunk);
+        })();
+        // Hang up so that the reader, wherever it waits, ends (after at
+        // most one more read).
+        drop(empty_tx);
+        drop(full_rx);
+        outcome
+    })
+}
+
 /// Streams `source` through `chain` into `sink`.
 ///
 /// The sink is always finalized once it was opened, also when a later step
@@ -298,14 +381,7 @@ pub fn run(
             source.rewind()?;
         }
         let mut frames = 0u64;
-        loop {
-            if control.stop_requested() {
-                break;
-            }
-            let n = source.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
+        for_each_chunk(source, &mut buf, &|| control.stop_requested(), &mut |buf| {
             check_finite(&buf.as_block(), frames)?;
             let (before, rest) = chain.processors_mut().split_at_mut(point);
             let mut block = buf.as_block_mut();
@@ -313,9 +389,10 @@ pub fn run(
                 p.process(&mut block);
             }
             rest[0].analyze(&block.as_block());
-            frames += n as u64;
+            frames += buf.frames() as u64;
             report(pass, frames, progress);
-        }
+            Ok(())
+        })?;
         chain.processors_mut()[point].finish_analysis();
     }
     if !analysis.is_empty() {
@@ -325,26 +402,18 @@ pub fn run(
 
     sink.open(sample_rate, channels)?;
     let mut stats = Stats { sample_rate, channels, ..Stats::default() };
-    let result = (|| -> Result<()> {
-        loop {
-            if control.stop_requested() {
-                stats.stopped = true;
-                return Ok(());
-            }
-            let n = source.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            check_finite(&buf.as_block(), stats.frames_processed)?;
-            control.apply_parameters(chain)?;
-            chain.process(&mut buf.as_block_mut());
-            sink.write(&buf.as_block())?;
-            stats.frames_processed += n as u64;
-            stats.chunks_processed += 1;
-            control.frames.store(stats.frames_processed, Ordering::Relaxed);
-            report(passes - 1, stats.frames_processed, progress);
-        }
-    })();
+    let result = for_each_chunk(source, &mut buf, &|| control.stop_requested(), &mut |buf| {
+        check_finite(&buf.as_block(), stats.frames_processed)?;
+        control.apply_parameters(chain)?;
+        chain.process(&mut buf.as_block_mut());
+        sink.write(&buf.as_block())?;
+        stats.frames_processed += buf.frames() as u64;
+        stats.chunks_processed += 1;
+        control.frames.store(stats.frames_processed, Ordering::Relaxed);
+        report(passes - 1, stats.frames_processed, progress);
+        Ok(())
+    })
+    .map(|stopped| stats.stopped = stopped);
     let finalized = sink.finalize();
     stats.frames_delivered = sink.frames_delivered();
     stats.processing_time_s = started.elapsed().as_secs_f64();
@@ -380,6 +449,8 @@ mod tests {
         frames: u64,
         pos: u64,
         nan_at: Option<u64>,
+        /// Read ahead on a thread of the pipeline's ([`Source::read_ahead`]).
+        ahead: bool,
     }
     impl Source for Ramp {
         fn sample_rate(&self) -> u32 {
@@ -412,6 +483,9 @@ mod tests {
         }
         fn describe(&self) -> String {
             "ramp".into()
+        }
+        fn read_ahead(&self) -> bool {
+            self.ahead
         }
     }
 
@@ -456,8 +530,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn reading_ahead_delivers_the_same_chunks() {
+        for two_pass in [false, true] {
+            let chain = || if two_pass { Chain::new(vec![Box::new(PeakToOne::default())]) } else { Chain::default() };
+            let (plain, plain_sink) = run_ramp(1000, None, &mut chain());
+            let mut sink = PlanarSink::new();
+            let mut src = Ramp { frames: 1000, pos: 0, nan_at: None, ahead: true };
+            let opts = PipelineOptions { chunk_frames: 300 };
+            let ahead = run(&mut src, &mut chain(), &mut sink, &opts, &Control::default(), &mut |_| {});
+            let (plain, ahead) = (plain.unwrap(), ahead.unwrap());
+            assert_eq!((ahead.frames_processed, ahead.chunks_processed), (plain.frames_processed, plain.chunks_processed));
+            assert_eq!((sink.channel(0), sink.channel(1)), (plain_sink.channel(0), plain_sink.channel(1)));
+        }
+    }
+
     fn run_ramp(frames: u64, nan_at: Option<u64>, chain: &mut Chain) -> (Result<Stats>, PlanarSink) {
-        let mut src = Ramp { frames, pos: 0, nan_at };
+        let mut src = Ramp { frames, pos: 0, nan_at, ahead: false };
         let mut sink = PlanarSink::new();
         let r = run(&mut src, chain, &mut sink, &PipelineOptions { chunk_frames: 300 }, &Control::default(), &mut |_| {});
         (r, sink)
@@ -483,12 +572,17 @@ mod tests {
 
     #[test]
     fn nan_input_fails_naming_the_frame_and_keeps_earlier_output() {
-        let (r, sink) = run_ramp(1000, Some(700), &mut Chain::default());
-        let err = r.unwrap_err();
-        assert_eq!(err.code(), "ERR_NON_FINITE_SAMPLE");
-        assert!(err.to_string().contains("frame 700"), "{err}");
-        assert!(sink.is_finalized());
-        assert_eq!(sink.frames(), 600);
+        // Read ahead too: the error still comes after the chunks before it.
+        for ahead in [false, true] {
+            let mut src = Ramp { frames: 1000, pos: 0, nan_at: Some(700), ahead };
+            let mut sink = PlanarSink::new();
+            let r = run(&mut src, &mut Chain::default(), &mut sink, &PipelineOptions { chunk_frames: 300 }, &Control::default(), &mut |_| {});
+            let err = r.unwrap_err();
+            assert_eq!(err.code(), "ERR_NON_FINITE_SAMPLE");
+            assert!(err.to_string().contains("frame 700"), "{err}");
+            assert!(sink.is_finalized());
+            assert_eq!(sink.frames(), 600);
+        }
     }
 
     #[test]
@@ -499,19 +593,22 @@ mod tests {
 
     #[test]
     fn stop_ends_early_with_a_finalized_sink() {
-        let mut src = Ramp { frames: 10_000, pos: 0, nan_at: None };
-        let mut sink = PlanarSink::new();
-        let control = Control::default();
-        let mut calls = 0;
-        let stats = run(&mut src, &mut Chain::default(), &mut sink, &PipelineOptions { chunk_frames: 100 }, &control, &mut |_| {
-            calls += 1;
-            if calls == 3 {
-                control.stop();
-            }
-        })
-        .unwrap();
-        assert!(stats.stopped && sink.is_finalized());
-        assert_eq!(stats.frames_processed, 300);
+        // Read ahead too: the stop ends there, however far the reader got.
+        for ahead in [false, true] {
+            let mut src = Ramp { frames: 10_000, pos: 0, nan_at: None, ahead };
+            let mut sink = PlanarSink::new();
+            let control = Control::default();
+            let mut calls = 0;
+            let stats = run(&mut src, &mut Chain::default(), &mut sink, &PipelineOptions { chunk_frames: 100 }, &control, &mut |_| {
+                calls += 1;
+                if calls == 3 {
+                    control.stop();
+                }
+            })
+            .unwrap();
+            assert!(stats.stopped && sink.is_finalized());
+            assert_eq!((stats.frames_processed, sink.frames()), (300, 300));
+        }
     }
 
     /// Scales by `gain`, which must stay below the Nyquist frequency of the
@@ -575,7 +672,7 @@ mod tests {
         assert_eq!(control.set_parameter("1.gain", 2.0).unwrap_err().code(), "ERR_INVALID_PARAMETER");
         assert_eq!(control.set_parameter("0.bogus", 2.0).unwrap_err().code(), "ERR_INVALID_PARAMETER");
         control.set_parameter("0.gain", 2.0).unwrap();
-        let mut src = Ramp { frames: 600, pos: 0, nan_at: None };
+        let mut src = Ramp { frames: 600, pos: 0, nan_at: None, ahead: false };
         let mut sink = PlanarSink::new();
         let stats =
             run(&mut src, &mut scale_chain(1.0), &mut sink, &PipelineOptions { chunk_frames: 300 }, &control, &mut |_| {})
@@ -594,7 +691,7 @@ mod tests {
         assert!(err.to_string().contains("700"), "{err}");
         // Nothing stays queued: a run applies no value.
         let mut sink = PlanarSink::new();
-        run(&mut Ramp { frames: 10, pos: 0, nan_at: None }, &mut scale_chain(1.0), &mut sink, &PipelineOptions::default(), &control, &mut |_| {})
+        run(&mut Ramp { frames: 10, pos: 0, nan_at: None, ahead: false }, &mut scale_chain(1.0), &mut sink, &PipelineOptions::default(), &control, &mut |_| {})
             .unwrap();
         assert_eq!(sink.channel(0)[9], 9.0);
         assert_eq!(Control::default().set_shadow(scale_chain(1.0)).unwrap_err().code(), "ERR_INVALID_STATE");
@@ -605,7 +702,7 @@ mod tests {
         let control = Control::default();
         control.set_parameter("0.gain", 600.0).unwrap();
         let mut sink = PlanarSink::new();
-        let err = run(&mut Ramp { frames: 10, pos: 0, nan_at: None }, &mut scale_chain(1.0), &mut sink, &PipelineOptions::default(), &control, &mut |_| {})
+        let err = run(&mut Ramp { frames: 10, pos: 0, nan_at: None, ahead: false }, &mut scale_chain(1.0), &mut sink, &PipelineOptions::default(), &control, &mut |_| {})
             .unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_PARAMETER");
     }
@@ -614,7 +711,7 @@ mod tests {
     fn a_hostile_chunk_size_is_an_error_not_an_allocation() {
         let mut sink = PlanarSink::new();
         let err = run(
-            &mut Ramp { frames: 10, pos: 0, nan_at: None },
+            &mut Ramp { frames: 10, pos: 0, nan_at: None, ahead: false },
             &mut Chain::default(),
             &mut sink,
             &PipelineOptions { chunk_frames: u32::MAX as usize },

@@ -1,10 +1,17 @@
 //! Audio backends and device listing.
 //!
-//! [`Backend::Default`] is cpal's default host: on Linux, PulseAudio (or
-//! PipeWire's PulseAudio server) spoken natively when its socket can be
-//! found through `PULSE_SERVER`, `PULSE_RUNTIME_PATH` or `XDG_RUNTIME_DIR`,
-//! otherwise ALSA. [`Backend::Alsa`] and [`Backend::PulseAudio`] pick one
-//! host explicitly. [`Backend::None`] is the clocked no-hardware backend; it
+//! [`Backend::Default`] is the best host running here: JACK when a JACK
+//! server is running (its socket exists, see [`jack_server_running`]),
+//! else PulseAudio (or PipeWire's PulseAudio server) spoken natively when
+//! its socket can be found through `PULSE_SERVER`, `PULSE_RUNTIME_PATH` or
+//! `XDG_RUNTIME_DIR`, otherwise ALSA. [`Backend::Alsa`],
+//! [`Backend::PulseAudio`] and [`Backend::Jack`] pick one host explicitly.
+//!
+//! Why JACK first: the server calls the client's process callback from
+//! its own real-time cycle, so one period of latency needs no client-side
+//! queue, and nothing else (no protocol thread, no timing requests) sits
+//! between the callback and the device. On PulseAudio the data travels
+//! through the server's main loop, which is not a real-time thread. [`Backend::None`] is the clocked no-hardware backend; it
 //! is only used when asked for by name, never as a fallback.
 //!
 //! Why PulseAudio natively: cpal's ALSA worker asks `snd_pcm_avail_delay`
@@ -60,6 +67,11 @@ pub enum Backend {
     Alsa,
     /// PulseAudio's native protocol (also PipeWire's `pipewire-pulse`).
     PulseAudio,
+    /// A JACK server (jackd, or PipeWire's JACK API). Its buffer size and
+    /// sample rate are the server's: a request for another buffer size runs
+    /// at the server's period (see `actual_buffer` in the stats). libjack
+    /// is loaded at run time.
+    Jack,
     /// No hardware: a thread calls the render path at the buffer period.
     /// Deterministic, for tests and headless apps. Never chosen silently.
     None,
@@ -71,11 +83,11 @@ pub enum Backend {
 
 impl Backend {
     /// Parses `"default"`, `"alsa"`, `"pulseaudio"` (also `"pulse"`,
-    /// `"pipewire"`), `"none"` or `"auto"`.
+    /// `"pipewire"`), `"jack"`, `"none"` or `"auto"`.
     ///
     /// # Errors
     /// [`Error::BackendNotAvailable`] for hosts not compiled into this build
-    /// (`"jack"`, `"asio"`, ...), [`Error::InvalidParameter`] for unknown
+    /// (`"asio"`, `"wasapi"`, ...), [`Error::InvalidParameter`] for unknown
     /// names.
     pub fn parse(name: &str) -> Result<Backend> {
         match name.trim().to_ascii_lowercase().as_str() {
@@ -83,25 +95,27 @@ impl Backend {
             "auto" => Ok(Backend::Auto),
             "alsa" => Ok(Backend::Alsa),
             "pulseaudio" | "pulse" | "pipewire" => Ok(Backend::PulseAudio),
+            "jack" => Ok(Backend::Jack),
             "none" | "null" => Ok(Backend::None),
-            b @ ("jack" | "asio" | "wasapi" | "coreaudio" | "oboe" | "aaudio") => Err(Error::BackendNotAvailable {
+            b @ ("asio" | "wasapi" | "coreaudio" | "oboe" | "aaudio") => Err(Error::BackendNotAvailable {
                 reason: format!(
-                    "backend '{b}' is not compiled into this build; use 'default', 'alsa', 'pulseaudio', 'none' or 'auto'"
+                    "backend '{b}' is not compiled into this build; use 'default', 'alsa', 'pulseaudio', 'jack', 'none' or 'auto'"
                 ),
             }),
             other => Err(Error::param(
                 "backend",
-                format!("unknown backend `{other}` (valid: default, alsa, pulseaudio, none, auto)"),
+                format!("unknown backend `{other}` (valid: default, alsa, pulseaudio, jack, none, auto)"),
             )),
         }
     }
 
-    /// `"default"`, `"alsa"`, `"pulseaudio"` or `"none"`.
+    /// `"default"`, `"alsa"`, `"pulseaudio"`, `"jack"`, `"none"` or `"auto"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Default => "default",
             Backend::Alsa => "alsa",
             Backend::PulseAudio => "pulseaudio",
+            Backend::Jack => "jack",
             Backend::None => "none",
             Backend::Auto => "auto",
         }
@@ -307,7 +321,27 @@ pub(crate) fn with_timeout<T: Send + 'static>(
 /// [`Backend::None`], which has no cpal host.
 pub(crate) fn host_for(backend: Backend) -> Result<cpal::Host> {
     match backend {
-        Backend::Default | Backend::Auto => Ok(cpal::default_host()),
+        Backend::Default | Backend::Auto => {
+            if jack_server_running() {
+                if let Ok(host) = cpal::host_from_id(cpal::HostId::Jack) {
+                    return Ok(host);
+                }
+            }
+            Ok(cpal::default_host())
+        }
+        Backend::Jack => {
+            if !jack_server_running() {
+                return Err(Error::BackendNotAvailable {
+                    reason: format!(
+                        "no JACK server is running (nothing listens on /dev/shm/jack_{}_<uid>_0); start one, e.g. `jackd -d alsa` or, without hardware, `jackd -d dummy -r 48000 -p 128` (see scripts/start-jack.sh)",
+                        jack_server_name()
+                    ),
+                });
+            }
+            cpal::host_from_id(cpal::HostId::Jack).map_err(|e| Error::BackendNotAvailable {
+                reason: format!("JACK: {e}"),
+            })
+        }
         Backend::Alsa => {
             cpal::host_from_id(cpal::HostId::Alsa).map_err(|e| Error::BackendNotAvailable {
                 reason: format!("ALSA: {e}; {SUGGESTION}"),
@@ -336,6 +370,50 @@ pub(crate) fn host_for(backend: Backend) -> Result<cpal::Host> {
             "the `none` backend has no devices to open",
         )),
     }
+}
+
+/// The JACK server name libjack connects to: `JACK_DEFAULT_SERVER`, else
+/// `default`.
+fn jack_server_name() -> String {
+    std::env::var("JACK_DEFAULT_SERVER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// Whether a JACK server is running for this user: something accepts
+/// connections on its socket, jackd2's `/dev/shm/jack_<server>_<uid>_0`
+/// (`/dev/shm/jack_<server>_0` for `JACK_PROMISCUOUS_SERVER` servers) or
+/// jackd1's `/dev/shm/jack-<uid>/<server>/jack_0`. Checking the socket,
+/// rather than opening a client, never starts a server and loads no
+/// libjack; a socket a crashed server left behind refuses the connection.
+/// PipeWire's JACK API has no such socket: ask for `'jack'` explicitly
+/// there.
+pub fn jack_server_running() -> bool {
+    let server = jack_server_name();
+    let uid = current_uid().unwrap_or_else(|| "0".to_string());
+    let mut sockets = vec![
+        PathBuf::from(format!("/dev/shm/jack_{server}_{uid}_0")),
+        PathBuf::from(format!("/dev/shm/jack-{uid}/{server}/jack_0")),
+    ];
+    if std::env::var_os("JACK_PROMISCUOUS_SERVER").is_some() {
+        sockets.push(PathBuf::from(format!("/dev/shm/jack_{server}_0")));
+    }
+    #[cfg(unix)]
+    return sockets
+        .iter()
+        .any(|p| std::os::unix::net::UnixStream::connect(p).is_ok());
+    #[cfg(not(unix))]
+    return false;
+}
+
+/// The real uid, from `/proc/self/status`.
+fn current_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
 }
 
 /// The PulseAudio socket as the native client looks for it: `PULSE_SERVER`
@@ -374,14 +452,8 @@ pub fn pulse_socket_fallback() -> Option<PathBuf> {
             }
         }
     }
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(uid) = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().next())
-        {
-            candidates.push(PathBuf::from(format!("/run/user/{uid}/pulse/native")));
-        }
+    if let Some(uid) = current_uid() {
+        candidates.push(PathBuf::from(format!("/run/user/{uid}/pulse/native")));
     }
     candidates.push(PathBuf::from("/var/run/pulse/native"));
     candidates.into_iter().find(|p| p.exists())
@@ -581,8 +653,9 @@ mod tests {
         assert_eq!(Backend::parse("Default").unwrap(), Backend::Default);
         assert_eq!(Backend::parse("pulse").unwrap(), Backend::PulseAudio);
         assert_eq!("none".parse::<Backend>().unwrap(), Backend::None);
+        assert_eq!(Backend::parse("JACK").unwrap(), Backend::Jack);
         assert_eq!(
-            Backend::parse("jack").unwrap_err().code(),
+            Backend::parse("asio").unwrap_err().code(),
             "ERR_BACKEND_NOT_AVAILABLE"
         );
         assert_eq!(
@@ -604,6 +677,33 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_jack_server_counts_as_running_only_while_it_accepts_connections() {
+        // A server name of our own, so a real jackd on this machine does not matter.
+        let server = format!("resonode_test_{}", std::process::id());
+        std::env::set_var("JACK_DEFAULT_SERVER", &server);
+        let path = PathBuf::from(format!(
+            "/dev/shm/jack_{server}_{}_0",
+            current_uid().unwrap()
+        ));
+        assert!(!jack_server_running(), "no socket yet");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(
+            jack_server_running(),
+            "a listening socket at {}",
+            path.display()
+        );
+        drop(listener);
+        assert!(path.exists());
+        assert!(
+            !jack_server_running(),
+            "a socket left behind by a dead server"
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::env::remove_var("JACK_DEFAULT_SERVER");
     }
 
     #[test]

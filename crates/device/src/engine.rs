@@ -970,6 +970,7 @@ fn backend_code(b: Backend) -> u8 {
         Backend::PulseAudio => 2,
         Backend::None => 3,
         Backend::Auto => 4,
+        Backend::Jack => 5,
     }
 }
 
@@ -979,6 +980,7 @@ fn backend_from_code(c: u8) -> Backend {
         2 => Backend::PulseAudio,
         3 => Backend::None,
         4 => Backend::Auto,
+        5 => Backend::Jack,
         _ => Backend::Default,
     }
 }
@@ -1449,10 +1451,26 @@ fn open_streams(
     side: AudioSide,
     hub: &EventHub,
 ) -> OpenResult {
-    let host = match devices::host_for(backend) {
+    let mut host = match devices::host_for(backend) {
         Ok(h) => h,
         Err(e) => return Err(Box::new((e, side))),
     };
+    // `default` chose JACK (a server runs) but the config names a device of
+    // the next host (e.g. a PulseAudio sink): open it there.
+    if matches!(backend, Backend::Default | Backend::Auto) && host.id() == cpal::HostId::Jack {
+        let named = [
+            (side.input.is_some(), config.input_device.as_deref(), Way::Input),
+            (side.output.is_some(), config.output_device.as_deref(), Way::Output),
+        ];
+        let foreign = named.iter().any(|&(used, wanted, way)| {
+            used && wanted.is_some()
+                && matches!(devices::find_cpal_device(&host, wanted, way), Err(Error::DeviceNotFound { .. }))
+        });
+        if foreign {
+            log::debug!(target: devices::LOG, "a named device is not a JACK port: using {}", cpal::default_host().id().name());
+            host = cpal::default_host();
+        }
+    }
     let device_cfg = |way: Way| -> Result<(cpal::Device, cpal::StreamConfig, cpal::SampleFormat)> {
         let (wanted, ch) = match way {
             Way::Input => (config.input_device.as_deref(), config.channels_in),
@@ -1482,6 +1500,7 @@ fn open_streams(
     let mut pending_output = output;
     let concrete = match host.id() {
         cpal::HostId::Alsa => Backend::Alsa,
+        cpal::HostId::Jack => Backend::Jack,
         #[allow(unreachable_patterns)]
         _ => Backend::PulseAudio,
     };

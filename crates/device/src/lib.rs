@@ -46,12 +46,13 @@
 //! owns the streams and is driven by messages; see [`engine`].
 //!
 //! ## Backends
-//! [`Backend::Default`] is cpal's default host: on Linux PulseAudio (or
-//! PipeWire's PulseAudio server) spoken natively when its socket is found
-//! through `PULSE_SERVER`, `PULSE_RUNTIME_PATH` or `XDG_RUNTIME_DIR`,
-//! otherwise ALSA. [`Backend::Alsa`] and [`Backend::PulseAudio`] choose one
-//! explicitly (see [`devices`] for why PulseAudio is not reached through
-//! ALSA's `pulse` plugin). [`Backend::None`] is an explicit clocked backend
+//! [`Backend::Default`] is the best host running: on Linux JACK when a JACK
+//! server is running, else PulseAudio (or PipeWire's PulseAudio server)
+//! spoken natively when its socket is found through `PULSE_SERVER`,
+//! `PULSE_RUNTIME_PATH` or `XDG_RUNTIME_DIR`, otherwise ALSA.
+//! [`Backend::Alsa`], [`Backend::PulseAudio`] and [`Backend::Jack`] choose
+//! one explicitly (see [`devices`] for why JACK comes first and why
+//! PulseAudio is not reached through ALSA's `pulse` plugin). [`Backend::None`] is an explicit clocked backend
 //! without hardware that calls the same render path every buffer period;
 //! it is never chosen silently: [`Backend::Auto`] falls back to it when no
 //! device opens, and says so in an [`EngineEvent::BackendFallback`].

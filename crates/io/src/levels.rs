@@ -4,11 +4,11 @@ use std::path::Path;
 
 use resonode_core::{AudioBuffer, Error, Result, Source};
 
-use crate::source::{FileSource, SourceOptions};
+use crate::source::{FileInfo, FileSource, SourceOptions};
 
 /// Levels of a whole file, over all channels, in dB relative to full scale
 /// (a sample value of ±1.0 is 0 dBFS).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Levels {
     /// `20 * log10(max |x|)` over every sample of every channel. A full-scale
     /// sine or square wave has 0 dBFS peak. `-inf` for digital silence.
@@ -20,6 +20,9 @@ pub struct Levels {
     pub rms_dbfs: f64,
     /// Frames decoded (exact, also where the header states no length).
     pub frames: u64,
+    /// The file as [`probe`](crate::probe) describes it, from the same open
+    /// (so a caller needing both reads the packets once, not twice).
+    pub info: FileInfo,
 }
 
 /// Converts a linear amplitude to dBFS; 0 gives `-inf`.
@@ -42,6 +45,7 @@ pub fn amplitude_to_dbfs(amplitude: f64) -> f64 {
 /// infinity.
 pub fn measure_levels(path: &Path) -> Result<Levels> {
     let mut src = FileSource::open(path, &SourceOptions::default())?;
+    let info = src.info().clone();
     let channels = src.channels();
     let mut buf = AudioBuffer::new(channels, 16384);
     let mut peak = 0f32;
@@ -66,7 +70,7 @@ pub fn measure_levels(path: &Path) -> Result<Levels> {
         return Err(Error::EmptyAudio { reason: format!("{} has no audio frames", src.describe()) });
     }
     let mean = sum_sq / (frames as f64 * channels as f64);
-    Ok(Levels { peak_dbfs: amplitude_to_dbfs(f64::from(peak)), rms_dbfs: amplitude_to_dbfs(mean.sqrt()), frames })
+    Ok(Levels { peak_dbfs: amplitude_to_dbfs(f64::from(peak)), rms_dbfs: amplitude_to_dbfs(mean.sqrt()), frames, info })
 }
 
 /// Lanes of [`peak_and_sum_sq`]'s independent accumulators.

@@ -98,6 +98,7 @@
 
 mod byte_queue;
 mod decode;
+mod interleave;
 mod levels;
 pub mod read;
 mod resample;

@@ -1,4 +1,4 @@
-//! Writing audio files: [`WavSink`] (hound), [`FlacSink`] (flacenc),
+//! Writing audio files: [`WavSink`] (hound's header), [`FlacSink`] (flacenc),
 //! [`OutputFormat`] and [`open_sink`]. The float to integer conversion and
 //! the crash-safety guarantees are documented in the crate docs
 //! ("Writing files").
@@ -13,6 +13,7 @@ use flacenc::source::{Context, Fill, FrameBuf};
 use resonode_core::{AudioBlock, Error, Result, Sink};
 
 use crate::decode::display;
+use crate::interleave::{Interleaver, PcmLayout};
 use crate::source::{FileInfo, SampleFormat};
 
 /// Sample encoding of a WAV file written by [`WavSink`].
@@ -179,24 +180,35 @@ pub(crate) fn check_block_channels(name: &str, channels: usize, block: &AudioBlo
 
 // ---------------------------------------------------------------------------
 
-/// Writes a WAV file with hound.
+/// Writes a WAV file: the header is hound's (its `WavSpec` header: a plain
+/// PCM `fmt` chunk for up to 2 channels of 16-bit integers, else
+/// WAVE_FORMAT_EXTENSIBLE), the samples are converted and interleaved a
+/// block at a time ([`crate::interleave`]) and written in one call, and the
+/// RIFF and data sizes are kept up to date as hound's `WavWriter` keeps
+/// them, so the file is byte for byte what hound writes.
 ///
 /// Created closed; [`Sink::open`] creates (truncates) the file and writes the
 /// header. Every ~1 s of audio (and on [`flush`](WavSink::flush)) the header
-/// sizes are rewritten and the data flushed to the OS (hound's `flush`), so
-/// the file on disk stays a valid WAV holding everything up to that point
-/// even if the process dies; [`Sink::finalize`] completes it. Integer
-/// encodings convert with [`float_to_int`] (round to nearest, clip, no
-/// dither); Float32 stores samples unchanged, including values beyond ±1.
+/// sizes are rewritten and the data flushed to the OS, so the file on disk
+/// stays a valid WAV holding everything up to that point even if the
+/// process dies; [`Sink::finalize`] completes it (as does dropping an open
+/// sink, ignoring errors). Integer encodings convert with [`float_to_int`]
+/// (round to nearest, clip, no dither); Float32 stores samples unchanged,
+/// including values beyond ±1.
 pub struct WavSink {
     path: PathBuf,
     encoding: WavEncoding,
-    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    out: Option<BufWriter<File>>,
+    /// The header as hound writes it; the sizes are patched in place.
+    header_len: u64,
     channels: usize,
     flush_every: u64,
     since_flush: u64,
     data_bytes: u64,
     frames: u64,
+    /// One block's interleaved bytes, reused.
+    bytes: Vec<u8>,
+    interleaver: Interleaver,
 }
 
 impl std::fmt::Debug for WavSink {
@@ -218,12 +230,15 @@ impl WavSink {
         WavSink {
             path: path.to_path_buf(),
             encoding,
-            writer: None,
+            out: None,
+            header_len: 0,
             channels: 0,
             flush_every: 0,
             since_flush: 0,
             data_bytes: 0,
             frames: 0,
+            bytes: Vec::new(),
+            interleaver: Interleaver::default(),
         }
     }
 
@@ -232,12 +247,34 @@ impl WavSink {
         self.frames
     }
 
-    fn hound_err(&self, e: hound::Error) -> Error {
-        let path = display(&self.path);
-        match e {
-            hound::Error::IoError(e) => Error::Io { path, reason: format!("writing WAV: {e}") },
-            other => Error::Encode { path, reason: other.to_string() },
+    fn io_err(&self, e: std::io::Error) -> Error {
+        Error::Io { path: display(&self.path), reason: format!("writing WAV: {e}") }
+    }
+
+    fn layout(&self) -> PcmLayout {
+        match self.encoding {
+            WavEncoding::Int16 => PcmLayout::I16,
+            WavEncoding::Int24 => PcmLayout::I24,
+            WavEncoding::Float32 => PcmLayout::F32,
         }
+    }
+
+    /// Writes the RIFF and data sizes for the data written so far (hound's
+    /// `update_header`: the RIFF size counts the header after its first 8
+    /// bytes) and flushes everything to the OS; the file position ends
+    /// after the data.
+    fn write_sizes(out: &mut BufWriter<File>, header_len: u64, data_bytes: u64) -> std::io::Result<()> {
+        // Both fit: the data is kept under WAV_MAX_DATA_BYTES.
+        let data = data_bytes as u32;
+        let riff = data.wrapping_add((header_len - 8) as u32);
+        out.flush()?;
+        let file = out.get_mut();
+        file.seek(SeekFrom::Start(4))?;
+        file.write_all(&riff.to_le_bytes())?;
+        file.seek(SeekFrom::Start(header_len - 4))?;
+        file.write_all(&data.to_le_bytes())?;
+        file.seek(SeekFrom::Start(header_len + data_bytes))?;
+        file.flush()
     }
 
     /// Rewrites the header sizes and flushes to the OS, so the file on disk
@@ -247,12 +284,12 @@ impl WavSink {
     /// # Errors
     /// [`Error::Io`] when writing fails.
     pub fn flush(&mut self) -> Result<()> {
-        if let Some(w) = self.writer.as_mut() {
-            let r = w.flush();
-            self.since_flush = 0;
-            return r.map_err(|e| self.hound_err(e));
+        self.since_flush = 0;
+        let (header_len, data_bytes) = (self.header_len, self.data_bytes);
+        match self.out.as_mut() {
+            Some(out) => Self::write_sizes(out, header_len, data_bytes).map_err(|e| self.io_err(e)),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -265,7 +302,7 @@ impl Sink for WavSink {
     /// channels or a 0 Hz rate; [`Error::InvalidState`] when already open.
     fn open(&mut self, sample_rate: u32, channels: usize) -> Result<()> {
         let path = display(&self.path);
-        if self.writer.is_some() {
+        if self.out.is_some() {
             return Err(Error::InvalidState { reason: format!("{path} is already open") });
         }
         if channels == 0 || channels > usize::from(u16::MAX) {
@@ -274,12 +311,18 @@ impl Sink for WavSink {
         if sample_rate == 0 {
             return Err(Error::param("sampleRate", format!("{path}: the sample rate must be above 0 Hz")));
         }
-        let spec = self.encoding.spec(sample_rate, channels as u16);
+        // hound's header with the sizes of an empty file (0), as its
+        // WavWriter starts one.
+        let mut header = self.encoding.spec(sample_rate, channels as u16).into_header_for_infinite_file();
+        let len = header.len();
+        header[4..8].fill(0);
+        header[len - 4..].fill(0);
         let file = File::create(&self.path)
             .map_err(|e| Error::Io { path: path.clone(), reason: format!("cannot create the file: {e}") })?;
-        let writer =
-            hound::WavWriter::new(BufWriter::with_capacity(256 * 1024, file), spec).map_err(|e| self.hound_err(e))?;
-        self.writer = Some(writer);
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        out.write_all(&header).map_err(|e| self.io_err(e))?;
+        self.out = Some(out);
+        self.header_len = len as u64;
         self.channels = channels;
         self.flush_every = u64::from(sample_rate);
         self.since_flush = 0;
@@ -296,47 +339,24 @@ impl Sink for WavSink {
     /// the 4 GiB limit of the RIFF format; [`Error::Io`] on write failure.
     fn write(&mut self, block: &AudioBlock<'_>) -> Result<()> {
         let path = display(&self.path);
-        let Some(writer) = self.writer.as_mut() else {
+        if self.out.is_none() {
             return Err(Error::InvalidState { reason: format!("{path} is not open") });
-        };
+        }
         check_block_channels(&path, self.channels, block)?;
         let frames = block.frames();
-        let bytes = frames as u64 * self.channels as u64 * u64::from(self.encoding.bits() / 8);
+        let layout = self.layout();
+        let bytes = frames as u64 * self.channels as u64 * layout.bytes() as u64;
         if self.data_bytes + bytes > WAV_MAX_DATA_BYTES {
             return Err(Error::Encode {
                 path,
                 reason: "the audio would exceed the 4 GiB limit of a WAV file; write FLAC instead".into(),
             });
         }
-        let ch = self.channels;
-        let result = match self.encoding {
-            WavEncoding::Int16 => {
-                let mut w = writer.get_i16_writer((frames * ch) as u32);
-                for i in 0..frames {
-                    for c in 0..ch {
-                        w.write_sample(float_to_int(block.channel(c)[i], 16) as i16);
-                    }
-                }
-                w.flush()
-            }
-            WavEncoding::Int24 => (|| {
-                for i in 0..frames {
-                    for c in 0..ch {
-                        writer.write_sample(float_to_int(block.channel(c)[i], 24))?;
-                    }
-                }
-                Ok(())
-            })(),
-            WavEncoding::Float32 => (|| {
-                for i in 0..frames {
-                    for c in 0..ch {
-                        writer.write_sample(block.channel(c)[i])?;
-                    }
-                }
-                Ok(())
-            })(),
-        };
-        result.map_err(|e| self.hound_err(e))?;
+        self.interleaver.encode(block, layout, &mut self.bytes);
+        let out = self.out.as_mut().expect("checked above");
+        if let Err(e) = out.write_all(&self.bytes) {
+            return Err(self.io_err(e));
+        }
         self.data_bytes += bytes;
         self.frames += frames as u64;
         self.since_flush += frames as u64;
@@ -349,10 +369,17 @@ impl Sink for WavSink {
     /// Writes the final header sizes and closes the file. Does nothing when
     /// never opened or already finalized.
     fn finalize(&mut self) -> Result<()> {
-        match self.writer.take() {
-            Some(w) => w.finalize().map_err(|e| self.hound_err(e)),
+        match self.out.take() {
+            Some(mut out) => Self::write_sizes(&mut out, self.header_len, self.data_bytes).map_err(|e| self.io_err(e)),
             None => Ok(()),
         }
+    }
+}
+
+impl Drop for WavSink {
+    /// Completes an open file, as hound's writer does when dropped.
+    fn drop(&mut self) {
+        let _ = self.finalize();
     }
 }
 
@@ -375,6 +402,7 @@ pub(crate) struct FlacFrames {
     channels: usize,
     bits: u32,
     sink: flacenc::bitsink::MemSink<u8>,
+    interleaver: Interleaver,
 }
 
 impl FlacFrames {
@@ -413,6 +441,7 @@ impl FlacFrames {
             channels,
             bits,
             sink: flacenc::bitsink::MemSink::new(),
+            interleaver: Interleaver::default(),
         })
     }
 
@@ -435,11 +464,7 @@ impl FlacFrames {
     /// many as fit; returns how many.
     pub(crate) fn stage(&mut self, block: &AudioBlock<'_>, from: usize) -> usize {
         let take = (FLAC_BLOCK - self.pending.len() / self.channels).min(block.frames() - from);
-        for f in from..from + take {
-            for c in 0..self.channels {
-                self.pending.push(float_to_int(block.channel(c)[f], self.bits));
-            }
-        }
+        self.interleaver.extend_ints(block, from, take, self.bits, &mut self.pending);
         take
     }
 

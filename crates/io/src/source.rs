@@ -323,6 +323,12 @@ impl Source for FileSource {
         true
     }
 
+    /// True: decoding a file never waits for anything but the disk, so
+    /// the pipeline decodes ahead on a second core.
+    fn read_ahead(&self) -> bool {
+        true
+    }
+
     /// Reopens the file and starts again from the first frame (resampler
     /// state included).
     fn rewind(&mut self) -> Result<()> {

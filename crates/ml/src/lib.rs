@@ -68,6 +68,7 @@
 
 pub mod chunker;
 pub mod gtcrn;
+mod heap;
 pub mod htdemucs;
 pub mod live;
 pub mod metrics;
@@ -82,6 +83,6 @@ pub use htdemucs::{HtDemucs, SeparateOptions};
 pub use live::{EnhanceKind, LiveEnhancer, LiveOptions};
 pub use metrics::SeparationMetrics;
 pub use model::{Model, TensorInfo, TensorSpec};
-pub use runtime::{init_runtime, runtime_info, ExecutionProvider, RuntimeInfo, SessionOptions};
+pub use runtime::{init_runtime, runtime_info, ActivationMemory, ExecutionProvider, RuntimeInfo, SessionOptions};
 pub use separation::{Separated, SeparationConfig, SeparationInput, StemFiles, StemFormat};
 pub use separation_worker::{SeparationWorker, WorkerEvent, WorkerInput, WorkerOptions, WorkerStats};

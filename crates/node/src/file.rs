@@ -76,6 +76,8 @@ pub struct AudioLevels {
     pub rms_dbfs: f64,
     /// Frames decoded.
     pub frames: f64,
+    /// The file as `probe` describes it (read by the same open).
+    pub info: AudioFileInfo,
 }
 
 pub struct LevelsTask(PathBuf);
@@ -85,7 +87,7 @@ impl Task for LevelsTask {
     type JsValue = AudioLevels;
     fn compute(&mut self) -> napi::Result<AudioLevels> {
         guard_core(|| {
-            resonode_io::measure_levels(&self.0).map(|l| AudioLevels { peak_dbfs: l.peak_dbfs, rms_dbfs: l.rms_dbfs, frames: l.frames as f64 })
+            resonode_io::measure_levels(&self.0).map(|l| AudioLevels { peak_dbfs: l.peak_dbfs, rms_dbfs: l.rms_dbfs, frames: l.frames as f64, info: info_to_js(&l.info) })
         })
     }
     fn resolve(&mut self, _: Env, out: AudioLevels) -> napi::Result<AudioLevels> {

@@ -40,6 +40,7 @@ pub fn session_options(o: &InferenceOptions) -> resonode_core::Result<SessionOpt
         },
         fallback: o.fallback.unwrap_or(false),
         intra_threads: o.threads.unwrap_or(0) as usize,
+        ..SessionOptions::default()
     })
 }
 

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use resonode_core::{Error, Progress};
 use resonode_ml::chunker::Crossfade;
 use resonode_ml::htdemucs::{normalization_stats, Normalization};
+use resonode_ml::ActivationMemory;
 use resonode_ml::separation::{self, Separated, SeparationConfig, SeparationInput, StemFiles, StemFormat};
 
 use crate::error::guard_core;
@@ -41,6 +42,13 @@ pub struct SeparateSpec {
     pub overlap: Option<f64>,
     /// `triangular` (default, as demucs apply_model) or `cosine`.
     pub crossfade: Option<String>,
+    /// Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s
+    /// segment) back to the system after the call instead of keeping them for
+    /// the next (default false): the process holds about the weights between
+    /// calls, at the cost of fresh page faults in every call (about +35 % CPU
+    /// time for the full-size model here). The peak during a call drops less
+    /// (about 15 %). Stems are identical either way.
+    pub low_memory: Option<bool>,
     pub inference: Option<InferenceOptions>,
 }
 
@@ -91,6 +99,13 @@ pub struct SeparationOptionsDesc {
     /// length for each model call and the output cut back, as HTDemucs does.
     pub segment_s: Option<f64>,
     pub normalization: Option<NormalizationDesc>,
+    /// Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s
+    /// segment) back to the system after the call instead of keeping them for
+    /// the next (default false): the process holds about the weights between
+    /// calls, at the cost of fresh page faults in every call (about +35 % CPU
+    /// time for the full-size model here). The peak during a call drops less
+    /// (about 15 %). Stems are identical either way.
+    pub low_memory: Option<bool>,
     pub inference: Option<InferenceOptions>,
 }
 
@@ -137,9 +152,13 @@ fn normalization(d: &Option<NormalizationDesc>) -> resonode_core::Result<Normali
 
 /// The separation options as resonode-ml takes them.
 pub fn config_of(o: &SeparationOptionsDesc) -> resonode_core::Result<SeparationConfig> {
+    let mut session = session_options(&o.inference.clone().unwrap_or_default())?;
+    if o.low_memory == Some(true) {
+        session.activations = ActivationMemory::Released;
+    }
     Ok(SeparationConfig {
         model: PathBuf::from(&o.model),
-        session: session_options(&o.inference.clone().unwrap_or_default())?,
+        session,
         overlap: o.overlap,
         overlap_seconds: o.overlap_s,
         crossfade: o.crossfade.as_deref().map(Crossfade::parse).transpose()?.unwrap_or_default(),
@@ -325,6 +344,7 @@ impl Task for SeparateTask {
                 overlap: spec.overlap,
                 crossfade: spec.crossfade.clone(),
                 segment_s: spec.segment_s,
+                low_memory: spec.low_memory,
                 inference: spec.inference.clone(),
                 ..SeparationOptionsDesc::default()
             };

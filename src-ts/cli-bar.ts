@@ -1,0 +1,13 @@
+/**
+ * The progress bar long commands draw on a terminal (cli-progress), loaded
+ * only when one is drawn: `--json` runs, pipes and `--help` never load it.
+ */
+import type { SingleBar } from 'cli-progress'
+
+/** A bar on stderr with `format` (cli-progress placeholders), or null when stderr is no terminal or `json` is set. */
+export function progressBar(format: string, json: boolean | undefined): SingleBar | null {
+  if (json || !process.stderr.isTTY) return null
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress')
+  return new SingleBar({ format, stream: process.stderr, hideCursor: true }, Presets.shades_classic)
+}
