@@ -202,11 +202,16 @@ async function main() {
     // library, bench/mixer/run.mjs), h (install, bench/install.mjs) and the
     // decoder fuzzing (scripts/fuzz-decode.sh) are written between markers;
     // a full run here keeps them.
+    const kept = (name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(current)?.[0]
     const block = ['analysis', 'mixer', 'install', 'fuzz']
-      .map((name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(current)?.[0])
+      .map(kept)
       .filter(Boolean)
       .join('\n')
-    writeFileSync(resultsPath, block ? md.replace('## How to reproduce', `${block}\n## How to reproduce`) : md)
+    // The hand-written account of what moved the numbers stays right after
+    // the Targets table until it is rewritten for the next change.
+    const changes = kept('changes')
+    const withChanges = changes ? md.replace(/\n## (a|b|c|d|e)\. /, (m) => `\n${changes}${m}`) : md
+    writeFileSync(resultsPath, block ? withChanges.replace('## How to reproduce', `${block}\n## How to reproduce`) : withChanges)
     log('wrote bench/RESULTS.md')
   } else {
     log('partial run: bench/RESULTS.md left as it was (raw numbers in bench/out/results.partial.json)')
