@@ -9,7 +9,7 @@ import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, root, tempDir, goertzel, rms, usePulseAudio } from './helpers.mjs'
+import { lib, root, tempDir, goertzel, usePulseAudio } from './helpers.mjs'
 
 const { RealtimeProcessor, Gain, listDevices } = lib
 

@@ -46,7 +46,7 @@ function ensureEncoded(wav) {
     if (!f.encode) return { ...f, path: wav }
     const path = wav.replace(/\.wav$/, `.${f.ext}`)
     if (!existsSync(path)) run('ffmpeg', ['-v', 'error', '-y', '-i', wav, ...f.encode, path])
-    return { ...f, path, mb: statSync(path).size / 1e6 }
+    return { ...f, path }
   })
 }
 

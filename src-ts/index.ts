@@ -216,7 +216,7 @@ export type Library = import('./library').Library
 Object.defineProperty(exports, 'Library', { enumerable: true, get() { return libraryModule.Library } })
 // From its own small module, as library.ts does: reading it opens no addon.
 const libraryPathModule = lazyModule((): typeof import('./library-path') => require('./library-path'))
-export declare const DEFAULT_LIBRARY_PATH: typeof import('./library').DEFAULT_LIBRARY_PATH
+export declare const DEFAULT_LIBRARY_PATH: typeof import('./library-path').DEFAULT_LIBRARY_PATH
 Object.defineProperty(exports, 'DEFAULT_LIBRARY_PATH', { enumerable: true, get() { return libraryPathModule.DEFAULT_LIBRARY_PATH } })
 export type { LibraryOptions, LibraryTrack, TrackListEntry, ScanOptions, AddOptions, ScanProgress, ScanSummary, CurrentFeatures, TrackRef, RecommendOptions, Recommendation, ScoreComponents, PreferenceModel, FeedbackResult, Play, MixSessionRecord } from './library'
 
@@ -233,5 +233,5 @@ export declare const mixTransition: typeof import('./transition').mixTransition
 Object.defineProperty(exports, 'mixTransition', { enumerable: true, get() { return transitionModule.mixTransition } })
 export type { TransitionOptions, TransitionReport } from './transition'
 
-// Last, as before, so that the keys of `require('resonode')` keep their order.
+// The errors are loaded with the index (every module needs them).
 export * from './errors'

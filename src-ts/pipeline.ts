@@ -1,9 +1,9 @@
 /**
  * {@link StreamingPipeline}: Source -> processors -> Sink.
  *
- * When the source is a {@link FileSource}, every processor is native and the
- * sink is a plain {@link FileSink} (no resampling or stem selection), the
- * whole job runs in Rust on a worker thread (decode, chain, encode) and JS
+ * When the source is a {@link FileSource} (or a microphone), every processor
+ * is native and the sink a {@link FileSink} or speaker (their resampling and
+ * stem selection included), the whole job runs in Rust on a worker thread (decode, chain, encode) and JS
  * only polls progress. Otherwise JS drives the loop chunk by chunk, with
  * native processors still running in Rust (on a worker thread for large
  * chunks), from any source with `openAsync()` / `open()` into any sink with
@@ -429,8 +429,8 @@ export class StreamingPipeline extends EventEmitter {
 
   /**
    * The all-native fast path: a file or microphone, native processors only,
-   * and a plain file or speaker sink without the sinks' JS-side options
-   * (resampling, stem selection), which the native job does not do.
+   * and a file or speaker sink (the native job resamples and selects stems
+   * itself, through resonode-io's SinkAdapter).
    */
   private isNativeJob(): boolean {
     return (

@@ -19,7 +19,7 @@ import { StreamingContext } from './context'
 import { usage, usageOrigin, type ProcessUsage, type UsageOrigin } from './monitor'
 
 /**
- * `'default'` is the best audio host running (on Linux: JACK when a JACK server is running, else
+ * `'default'` is the best audio host running (on Linux: JACK when a jackd server is running (PipeWire's JACK API is not found), else
  * PulseAudio/PipeWire when its socket is found, else ALSA; a device named in the config that is not a JACK port
  * is opened on the next host); `'alsa'`, `'pulseaudio'` and `'jack'` pick one (`'jack'` runs at the server's
  * buffer size and rate: `config.bufferSize` is then only the engine's chunking, see `stats.bufferSize`);
@@ -444,7 +444,7 @@ export class RealtimeProcessor extends EventEmitter {
     try {
       stats = this.stats
     } catch {}
-    this.endUsage ??= stats ? { cpuTimeS: stats.cpuTimeS, rssBytes: stats.rssBytes, peakRssBytes: stats.peakRssBytes } : usage(this.origin)
+    this.endUsage ??= usage(this.origin)
     const state = this.machine.state
     if (state === 'running' || state === 'stopping') {
       if (stats?.failed) this.machine.set('error', this.lastError ?? makeError('ERR_STREAM', 'stream error: the engine failed and stopped'))

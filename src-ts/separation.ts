@@ -54,7 +54,7 @@ export interface SeparatorOptions extends InferenceOptions {
   /**
    * Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s segment of the full-size model)
    * back to the system after the call instead of keeping them for the next (default `false`): between calls
-   * the process holds about the weights, at the cost of fresh page faults in every call (about +35 % CPU
+   * the process holds about the weights, at the cost of fresh page faults in every call (about +40 % CPU
    * time here); the peak during a call drops less (about 15 %). The stems are identical either way.
    */
   lowMemory?: boolean
@@ -401,12 +401,12 @@ export class Separator {
    */
   async separateFile(input: string, options: SeparateFileOptions): Promise<SeparateResult> {
     checkOptions(options, SEPARATE_FILE_KEYS, 'Separator.separateFile()')
-    const { model, overlap, crossfade, segmentS, lowMemory, normalization: _n, ...inf } = this.options
+    const { model, overlap, crossfade, segmentS, lowMemory, inference } = this.nativeOptions()
     return withControl(
       'Separator.separateFile()',
       options?.signal,
       options?.onProgress,
-      (control) => native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, lowMemory, inference: inference(inf) }, control),
+      (control) => native.separateFile({ input, model, outDir: options.outDir, stems: options.stems, overlap, crossfade, segmentS, lowMemory, inference }, control),
       (r) => r,
     )
   }

@@ -104,6 +104,7 @@ impl Default for PipelineOptions {
 pub struct Control {
     stop: AtomicBool,
     frames: AtomicU64,
+    chunks: AtomicU64,
     params: Mutex<Params>,
 }
 
@@ -125,6 +126,10 @@ impl Control {
     /// Frames written to the sink so far.
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
+    }
+    /// Chunks written to the sink so far.
+    pub fn chunks(&self) -> u64 {
+        self.chunks.load(Ordering::Relaxed)
     }
     /// Installs `shadow`, a chain built from the same processor specs as the
     /// one [`run`] will get and prepared for the same stream: from now on
@@ -237,8 +242,9 @@ fn check_finite(block: &AudioBlock<'_>, first_frame: u64) -> Result<()> {
 }
 
 /// Chunks a read-ahead source may have decoded before the one being
-/// processed (the reading thread holds one more): 2 x 512 KiB for the
-/// default 65536-frame stereo chunks.
+/// processed. [`for_each_chunk`] circulates `READ_AHEAD + 1` buffers of
+/// its own (the reading thread fills one more), allocated per pass beside
+/// `run`'s: 3 x 512 KiB for the default 65536-frame stereo chunks.
 const READ_AHEAD: usize = 2;
 
 /// Reads `source` to its end a chunk at a time into `buf` (capacity: the
@@ -410,6 +416,7 @@ pub fn run(
         stats.frames_processed += buf.frames() as u64;
         stats.chunks_processed += 1;
         control.frames.store(stats.frames_processed, Ordering::Relaxed);
+        control.chunks.store(stats.chunks_processed, Ordering::Relaxed);
         report(passes - 1, stats.frames_processed, progress);
         Ok(())
     })

@@ -1,7 +1,8 @@
 //! Audio backends and device listing.
 //!
 //! [`Backend::Default`] is the best host running here: JACK when a JACK
-//! server is running (its socket exists, see [`jack_server_running`]),
+//! server is running (its socket accepts connections, see
+//! [`jack_server_running`]),
 //! else PulseAudio (or PipeWire's PulseAudio server) spoken natively when
 //! its socket can be found through `PULSE_SERVER`, `PULSE_RUNTIME_PATH` or
 //! `XDG_RUNTIME_DIR`, otherwise ALSA. [`Backend::Alsa`],
@@ -67,7 +68,8 @@ pub enum Backend {
     Alsa,
     /// PulseAudio's native protocol (also PipeWire's `pipewire-pulse`).
     PulseAudio,
-    /// A JACK server (jackd, or PipeWire's JACK API). Its buffer size and
+    /// A JACK server (jackd; PipeWire's JACK API, which has no server
+    /// socket, is not found). Its buffer size and
     /// sample rate are the server's: a request for another buffer size runs
     /// at the server's period (see `actual_buffer` in the stats). libjack
     /// is loaded at run time.
@@ -387,16 +389,22 @@ fn jack_server_name() -> String {
 /// jackd1's `/dev/shm/jack-<uid>/<server>/jack_0`. Checking the socket,
 /// rather than opening a client, never starts a server and loads no
 /// libjack; a socket a crashed server left behind refuses the connection.
-/// PipeWire's JACK API has no such socket: ask for `'jack'` explicitly
-/// there.
-pub fn jack_server_running() -> bool {
-    let server = jack_server_name();
-    let uid = current_uid().unwrap_or_else(|| "0".to_string());
+/// PipeWire's JACK API has no such socket, so it is not found.
+pub(crate) fn jack_server_running() -> bool {
+    jack_socket_accepts(
+        &jack_server_name(),
+        &current_uid().unwrap_or_else(|| "0".to_string()),
+        std::env::var_os("JACK_PROMISCUOUS_SERVER").is_some(),
+    )
+}
+
+/// [`jack_server_running`] for the server `server` of user `uid`.
+fn jack_socket_accepts(server: &str, uid: &str, promiscuous: bool) -> bool {
     let mut sockets = vec![
         PathBuf::from(format!("/dev/shm/jack_{server}_{uid}_0")),
         PathBuf::from(format!("/dev/shm/jack-{uid}/{server}/jack_0")),
     ];
-    if std::env::var_os("JACK_PROMISCUOUS_SERVER").is_some() {
+    if promiscuous {
         sockets.push(PathBuf::from(format!("/dev/shm/jack_{server}_0")));
     }
     #[cfg(unix)]
@@ -683,27 +691,23 @@ mod tests {
     #[test]
     fn a_jack_server_counts_as_running_only_while_it_accepts_connections() {
         // A server name of our own, so a real jackd on this machine does not matter.
+        // (Not through JACK_DEFAULT_SERVER: other tests of this binary read
+        // the environment meanwhile.)
         let server = format!("resonode_test_{}", std::process::id());
-        std::env::set_var("JACK_DEFAULT_SERVER", &server);
-        let path = PathBuf::from(format!(
-            "/dev/shm/jack_{server}_{}_0",
-            current_uid().unwrap()
-        ));
-        assert!(!jack_server_running(), "no socket yet");
+        let uid = current_uid().unwrap();
+        let running = || jack_socket_accepts(&server, &uid, false);
+        let path = PathBuf::from(format!("/dev/shm/jack_{server}_{uid}_0"));
+        assert!(!running(), "no socket yet");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         assert!(
-            jack_server_running(),
+            running(),
             "a listening socket at {}",
             path.display()
         );
         drop(listener);
         assert!(path.exists());
-        assert!(
-            !jack_server_running(),
-            "a socket left behind by a dead server"
-        );
+        assert!(!running(), "a socket left behind by a dead server");
         std::fs::remove_file(&path).unwrap();
-        std::env::remove_var("JACK_DEFAULT_SERVER");
     }
 
     #[test]

@@ -29,6 +29,15 @@ pub enum WavEncoding {
 }
 
 impl WavEncoding {
+    /// How [`Interleaver`] stores this encoding's samples.
+    pub(crate) fn layout(self) -> PcmLayout {
+        match self {
+            WavEncoding::Int16 => PcmLayout::I16,
+            WavEncoding::Int24 => PcmLayout::I24,
+            WavEncoding::Float32 => PcmLayout::F32,
+        }
+    }
+
     /// Parses `"int16"`, `"int24"` or `"float32"`.
     ///
     /// # Errors
@@ -161,7 +170,7 @@ pub fn open_sink(path: &Path, format: OutputFormat) -> Box<dyn Sink> {
 /// Never allocates.
 #[inline]
 pub fn float_to_int(x: f32, bits: u32) -> i32 {
-    let full = (1i64 << (bits.clamp(1, 32) - 1)) as f32;
+    let full = crate::interleave::full_scale(bits);
     // `as` saturates and maps NaN to 0.
     (x * full).round().clamp(-full, full - 1.0) as i32
 }
@@ -251,14 +260,6 @@ impl WavSink {
         Error::Io { path: display(&self.path), reason: format!("writing WAV: {e}") }
     }
 
-    fn layout(&self) -> PcmLayout {
-        match self.encoding {
-            WavEncoding::Int16 => PcmLayout::I16,
-            WavEncoding::Int24 => PcmLayout::I24,
-            WavEncoding::Float32 => PcmLayout::F32,
-        }
-    }
-
     /// Writes the RIFF and data sizes for the data written so far (hound's
     /// `update_header`: the RIFF size counts the header after its first 8
     /// bytes) and flushes everything to the OS; the file position ends
@@ -344,7 +345,7 @@ impl Sink for WavSink {
         }
         check_block_channels(&path, self.channels, block)?;
         let frames = block.frames();
-        let layout = self.layout();
+        let layout = self.encoding.layout();
         let bytes = frames as u64 * self.channels as u64 * layout.bytes() as u64;
         if self.data_bytes + bytes > WAV_MAX_DATA_BYTES {
             return Err(Error::Encode {

@@ -4,8 +4,9 @@
 
 use resonode_core::{AudioBlock, Error, Result};
 
+use crate::interleave::{Interleaver, PcmLayout};
 use crate::sink::{check_block_channels, FlacFrames};
-use crate::{float_to_int, WavEncoding};
+use crate::WavEncoding;
 
 /// What a [`StreamEncoder`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +80,9 @@ pub struct StreamEncoder {
     header: Option<Vec<u8>>,
     flac: Option<FlacFrames>,
     frames: u64,
+    interleaver: Interleaver,
+    /// One block's PCM bytes, reused.
+    pcm: Vec<u8>,
 }
 
 impl std::fmt::Debug for StreamEncoder {
@@ -117,7 +121,16 @@ impl StreamEncoder {
             }
             StreamFormat::S16le | StreamFormat::F32le => (Vec::new(), None),
         };
-        Ok(StreamEncoder { name: name.to_string(), format, channels, header: Some(header), flac, frames: 0 })
+        Ok(StreamEncoder {
+            name: name.to_string(),
+            format,
+            channels,
+            header: Some(header),
+            flac,
+            frames: 0,
+            interleaver: Interleaver::default(),
+            pcm: Vec::new(),
+        })
     }
 
     /// Frames encoded so far.
@@ -134,32 +147,11 @@ impl StreamEncoder {
     pub fn encode(&mut self, block: &AudioBlock<'_>) -> Result<Vec<u8>> {
         check_block_channels(&self.name, self.channels, block)?;
         let mut out = self.header.take().unwrap_or_default();
-        let (frames, ch) = (block.frames(), self.channels);
+        let frames = block.frames();
         match self.format {
-            StreamFormat::Wav(WavEncoding::Int16) | StreamFormat::S16le => {
-                out.reserve(frames * ch * 2);
-                for i in 0..frames {
-                    for c in 0..ch {
-                        out.extend_from_slice(&(float_to_int(block.channel(c)[i], 16) as i16).to_le_bytes());
-                    }
-                }
-            }
-            StreamFormat::Wav(WavEncoding::Int24) => {
-                out.reserve(frames * ch * 3);
-                for i in 0..frames {
-                    for c in 0..ch {
-                        out.extend_from_slice(&float_to_int(block.channel(c)[i], 24).to_le_bytes()[..3]);
-                    }
-                }
-            }
-            StreamFormat::Wav(WavEncoding::Float32) | StreamFormat::F32le => {
-                out.reserve(frames * ch * 4);
-                for i in 0..frames {
-                    for c in 0..ch {
-                        out.extend_from_slice(&block.channel(c)[i].to_le_bytes());
-                    }
-                }
-            }
+            StreamFormat::Wav(enc) => self.push_pcm(block, enc.layout(), &mut out),
+            StreamFormat::S16le => self.push_pcm(block, PcmLayout::I16, &mut out),
+            StreamFormat::F32le => self.push_pcm(block, PcmLayout::F32, &mut out),
             StreamFormat::Flac { .. } => {
                 let mut i = 0;
                 while i < frames {
@@ -173,6 +165,12 @@ impl StreamEncoder {
         }
         self.frames += frames as u64;
         Ok(out)
+    }
+
+    /// Appends `block` to `out` as interleaved little-endian `layout` PCM.
+    fn push_pcm(&mut self, block: &AudioBlock<'_>, layout: PcmLayout, out: &mut Vec<u8>) {
+        self.interleaver.encode(block, layout, &mut self.pcm);
+        out.extend_from_slice(&self.pcm);
     }
 
     /// Encodes the pending FLAC samples as one frame, appended to `out`.

@@ -295,11 +295,12 @@ impl HtDemucs {
     /// [`Error::RuntimeNotFound`], ...) and [`Error::ModelMismatch`] when the
     /// model's inputs and outputs are not those of an HTDemucs export.
     pub fn load(path: &Path, opts: &SessionOptions) -> Result<HtDemucs> {
-        if opts.activations == ActivationMemory::Planned {
-            return Self::load(path, &SessionOptions { activations: ActivationMemory::Arena, ..opts.clone() });
-        }
-        let mut sep = Self::load_members(path, opts)?;
-        sep.release_heap = opts.activations == ActivationMemory::Released;
+        let activations = match opts.activations {
+            ActivationMemory::Planned => ActivationMemory::Arena,
+            other => other,
+        };
+        let mut sep = Self::load_members(path, &SessionOptions { activations, ..opts.clone() })?;
+        sep.release_heap = activations == ActivationMemory::Released;
         Ok(sep)
     }
 
@@ -516,7 +517,8 @@ impl HtDemucs {
             let padded: Vec<Vec<f32>> = mix
                 .iter()
                 .map(|ch| {
-                    let mut v = ch.clone();
+                    let mut v = Vec::with_capacity(l);
+                    v.extend_from_slice(ch);
                     v.resize(l, 0.0);
                     v
                 })

@@ -2,8 +2,9 @@
 //! activations (`ActivationMemory`) must not change a sample. The fixture
 //! model separates the parity clip (two segments, the second partial) three
 //! times in one process, once per mode, and the stems are compared bit for
-//! bit; `Planned` is asked for explicitly (HtDemucs::load turns it into
-//! `Arena`), so all three session set-ups run.
+//! bit. `Planned` is asked for explicitly: HtDemucs::load turns it into
+//! `Arena`, so its stems must equal `Arena`'s (two distinct session set-ups,
+//! `Arena` and `Released`, run).
 
 mod htdemucs_fixtures;
 

@@ -65,8 +65,6 @@ pub struct SharedControl {
     /// Overall fraction in [0, 1] as f64 bits; NaN when the length is unknown.
     pub fraction_bits: AtomicU64,
     pub frames: AtomicU64,
-    /// Chunks written to the sink (main pass only).
-    pub chunks: AtomicU64,
     /// The stream's format, once the job knows it (0 before).
     pub sample_rate: AtomicU32,
     pub channels: AtomicU32,
@@ -126,7 +124,7 @@ impl PipelineControl {
     /// Chunks written to the sink so far.
     #[napi(catch_unwind, getter)]
     pub fn chunks_written(&self) -> f64 {
-        self.shared.chunks.load(Ordering::Relaxed) as f64
+        self.shared.control.chunks() as f64
     }
     /// Sample rate in Hz of the stream the job processes; 0 until
     /// `runNativePipeline` read the source's format.
@@ -187,15 +185,7 @@ impl Task for RunTask {
             let mut sink = open_sink(&spec.sink, source.sample_rate(), source.channels(), info.as_ref())?;
             let options = PipelineOptions { chunk_frames: spec.chunk_size.unwrap_or(65536) as usize };
             let shared = &self.shared;
-            let mut written = 0u64;
             let stats = pipeline::run(source.as_mut(), &mut chain, sink.as_mut(), &options, &shared.control, &mut |p: &Progress| {
-                // Reported after every chunk of every pass; only the main
-                // pass moves the control's written-frame count.
-                let now = shared.control.frames();
-                if now != written {
-                    written = now;
-                    shared.chunks.fetch_add(1, Ordering::Relaxed);
-                }
                 shared.frames.store(p.frames, Ordering::Relaxed);
                 shared.fraction_bits.store(p.fraction.unwrap_or(f64::NAN).to_bits(), Ordering::Relaxed);
             })?;
@@ -207,7 +197,6 @@ impl Task for RunTask {
         Ok(out)
     }
 }
-
 
 /// Runs a native pipeline (file or microphone -> processors -> file or
 /// speaker) on a worker thread.

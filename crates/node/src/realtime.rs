@@ -575,16 +575,19 @@ impl ReadBuffer {
             if st.channels.len() != planar.len() {
                 st.channels = planar.iter().map(|_| VecDeque::new()).collect();
             }
+            // Make room first, so a full buffer never grows past its
+            // capacity: the oldest frames go, then the block's newest
+            // frames (all of them unless it alone exceeds the capacity).
+            let block_frames = planar.first().map_or(0, Vec::len);
+            let held = st.frames();
+            let excess = (held + block_frames).saturating_sub(st.capacity);
+            let from_held = excess.min(held);
+            let from_block = excess - from_held;
             for (q, block) in st.channels.iter_mut().zip(planar) {
-                q.extend(block.iter().copied());
+                q.drain(..from_held);
+                q.extend(block[from_block.min(block.len())..].iter().copied());
             }
-            let excess = st.frames().saturating_sub(st.capacity);
-            if excess > 0 {
-                for q in st.channels.iter_mut() {
-                    q.drain(..excess);
-                }
-                st.dropped += excess as u64;
-            }
+            st.dropped += excess as u64;
             st.serve(&mut done);
         }
         settle(done);

@@ -45,8 +45,8 @@ pub struct SeparateSpec {
     /// Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s
     /// segment) back to the system after the call instead of keeping them for
     /// the next (default false): the process holds about the weights between
-    /// calls, at the cost of fresh page faults in every call (about +35 % CPU
-    /// time for the full-size model here). The peak during a call drops less
+    /// calls, at the cost of fresh page faults in every call (about +40 % CPU
+    /// time for the full-size model here, bench/RESULTS.md e.2). The peak during a call drops less
     /// (about 15 %). Stems are identical either way.
     pub low_memory: Option<bool>,
     pub inference: Option<InferenceOptions>,
@@ -99,12 +99,7 @@ pub struct SeparationOptionsDesc {
     /// length for each model call and the output cut back, as HTDemucs does.
     pub segment_s: Option<f64>,
     pub normalization: Option<NormalizationDesc>,
-    /// Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s
-    /// segment) back to the system after the call instead of keeping them for
-    /// the next (default false): the process holds about the weights between
-    /// calls, at the cost of fresh page faults in every call (about +35 % CPU
-    /// time for the full-size model here). The peak during a call drops less
-    /// (about 15 %). Stems are identical either way.
+    /// As [`SeparateSpec::low_memory`].
     pub low_memory: Option<bool>,
     pub inference: Option<InferenceOptions>,
 }
