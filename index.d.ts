@@ -1325,8 +1325,8 @@ export interface SeparateSpec {
    * Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s
    * segment) back to the system after the call instead of keeping them for
    * the next (default false): the process holds about the weights between
-   * calls, at the cost of fresh page faults in every call (about +35 % CPU
-   * time for the full-size model here). The peak during a call drops less
+   * calls, at the cost of fresh page faults in every call (about +40 % CPU
+   * time for the full-size model here, bench/RESULTS.md e.2). The peak during a call drops less
    * (about 15 %). Stems are identical either way.
    */
   lowMemory?: boolean
@@ -1411,14 +1411,7 @@ export interface SeparationOptionsDesc {
    */
   segmentS?: number
   normalization?: NormalizationDesc
-  /**
-   * Give each model call's intermediate tensors (about 1.2 GB for a 7.8 s
-   * segment) back to the system after the call instead of keeping them for
-   * the next (default false): the process holds about the weights between
-   * calls, at the cost of fresh page faults in every call (about +35 % CPU
-   * time for the full-size model here). The peak during a call drops less
-   * (about 15 %). Stems are identical either way.
-   */
+  /** As [`SeparateSpec::low_memory`]. */
   lowMemory?: boolean
   inference?: InferenceOptions
 }
