@@ -125,22 +125,34 @@ export declare class NativeChain {
   get kinds(): Array<string>
 }
 
-/** A music library in a SQLite file (see `resonode_library`). */
+/** A music library in a SQLite file or on a PostgreSQL server (see `resonode_library`). */
 export declare class NativeLibrary {
   /**
-   * Opens (creating on first use) the library at `path`.
+   * Opens the library `location` names: a `postgres://` /
+   * `postgresql://` URL (only checked here: the server is connected by
+   * the first call, on a worker thread), or else the path of a SQLite
+   * file (opened now, created on first use). `busyTimeoutMs` applies to
+   * SQLite, `connectTimeoutMs` to PostgreSQL (each connection attempt;
+   * default the URL's `connect_timeout`, else 10 s).
    *
-   * @throws ERR_NOT_FOUND (folder missing), ERR_DATABASE (not a library,
-   * damaged, newer schema), ERR_DATABASE_LOCKED
+   * @throws ERR_INVALID_PARAMETER (malformed URL, unknown parameter or
+   * sslmode, an option of the other backend), ERR_NOT_FOUND (folder missing),
+   * ERR_DATABASE (not a library, damaged, newer schema), ERR_DATABASE_LOCKED
    */
-  constructor(path: string, busyTimeoutMs?: number | undefined | null)
-  /** Closes the database (later calls reject with ERR_INVALID_STATE). */
+  constructor(location: string, busyTimeoutMs?: number | undefined | null, connectTimeoutMs?: number | undefined | null)
+  /** Where the library lives: the file path as given, or the server URL without its password. */
+  get location(): string
+  /**
+   * Closes the database (later calls reject with ERR_INVALID_STATE).
+   * Never blocks: a call in progress finishes, and the connection is
+   * closed when it does, on a worker thread.
+   */
   close(): void
   /**
    * Scans `dir` on its own connection; `concurrency` files at once (0 =
    * one per core); `prune` removes tracks whose files are gone.
    *
-   * @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
+   * @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED, ERR_DATABASE_UNAVAILABLE
    */
   scan(dir: string, concurrency: number | undefined | null, prune: boolean | undefined | null, control: ScanControl): Promise<ScanSummaryJs>
   /** Adds (or re-analyses) one file; a failed analysis is recorded and rejects with its error. */
@@ -576,6 +588,16 @@ export interface AudioFileInfo {
   sampleFormat: string
 }
 
+/** The audio files of a folder, as `Library.scan` finds them. */
+export interface AudioFilesJs {
+  /** Symlinks followed, sorted by file name within each folder. */
+  files: Array<string>
+  /** Other files left alone. */
+  ignored: number
+  /** Entries that could not be listed (`ERR_IO`). */
+  failures: Array<ScanFailureJs>
+}
+
 /** Peak and RMS level of a whole file, all channels, in dBFS (`-Infinity` for silence). */
 export interface AudioLevels {
   peakDbfs: number
@@ -752,6 +774,13 @@ export interface LibraryTrackJs {
   error?: string
   errorCode?: string
 }
+
+/**
+ * Lists the audio files under `dir` (recursively) on a worker thread.
+ *
+ * @throws ERR_NOT_FOUND (no such folder), ERR_INVALID_PARAMETER (not a folder)
+ */
+export declare function listAudioFiles(dir: string): Promise<AudioFilesJs>
 
 /**
  * Lists devices on a worker thread. `filter`: `all`, `input`, `output`, `duplex`.
@@ -948,6 +977,34 @@ export interface PushResult {
   /** Whether tempo / key / trend were updated. */
   updated: boolean
 }
+
+/**
+ * Library path and content hash of `path`, on a worker thread
+ * (reads the whole file).
+ *
+ * @throws ERR_NOT_FOUND, ERR_IO
+ */
+export declare function queueFileKey(path: string): Promise<QueueFileKey>
+
+/** The keys of one file for the job queue. */
+export interface QueueFileKey {
+  /** The path as the library stores it (absolute, symlinks resolved). */
+  path: string
+  /** BLAKE3 of the file's bytes, hex (as the library's `contentHash`). */
+  contentHash: string
+}
+
+/**
+ * For each of `files` (keys from `queueFileKey`), whether the library
+ * `db` (a `postgres://` URL or a SQLite file) holds it as a scan leaves
+ * it: the same content by the current analyzer, analysed or failed
+ * (`resonode_library::scan::is_current`). Opens the library once per
+ * call, on a worker thread, and reads one row per file.
+ *
+ * @throws ERR_INVALID_PARAMETER (a malformed URL), ERR_DATABASE_UNAVAILABLE,
+ *   ERR_DATABASE, ERR_NOT_FOUND (the folder of a SQLite file)
+ */
+export declare function queueFilesCurrent(db: string, files: Array<QueueFileKey>): Promise<boolean[]>
 
 /** A message from a live engine to JS: an event, or a block of tapped audio. */
 export interface RealtimeMessage {

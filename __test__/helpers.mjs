@@ -1,6 +1,6 @@
 // Shared helpers of the ava specs. WAV files for inputs are written here by
 // hand (not through resonode) so the specs do not check resonode against itself.
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -11,6 +11,19 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const lib = createRequire(import.meta.url)(join(root, 'dist', 'index.js'))
 export const asset = (name) => join(root, 'assets', name)
 export const cli = join(root, 'bin', 'resonode.js')
+
+/**
+ * Runs the CLI (`node bin/resonode.js ...args`) and resolves with its exit
+ * `status` (0 on success), `stdout` and `stderr`. Asynchronous: a blocked
+ * event loop would starve the other specs' timers.
+ */
+export function runCli(args) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ status: err ? err.code : 0, stdout, stderr })
+    })
+  })
+}
 
 // Every spec file runs in a child process of its own (workerThreads: false):
 // its temporary directories go when it exits, whatever the outcome.

@@ -3,10 +3,10 @@
 // tempo and key, feedback that changes the ranking and survives a
 // restart, the CLI, and typed errors for bad input.
 import test from 'ava'
-import { spawn, execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync, statSync, appendFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { lib, cli, tempDir, writeWav, readAll } from './helpers.mjs'
+import { lib, cli, runCli, tempDir, writeWav, readAll } from './helpers.mjs'
 import { renderSongs } from './mixer-fixtures.mjs'
 
 const { Library } = lib
@@ -258,13 +258,7 @@ test('bad input gets typed errors and never damages what is stored', async (t) =
 
 test('resonode library: scan, list --json, show, recommend --json, remove, add', async (t) => {
   const db = join(tempDir(), 'cli.db')
-  // Asynchronous: a blocked event loop would starve the other specs' timers.
-  const run = (...args) =>
-    new Promise((resolve) => {
-      execFile(process.execPath, [cli, 'library', ...args, '--db', db], { encoding: 'utf8' }, (err, stdout, stderr) => {
-        resolve({ status: err ? err.code : 0, stdout, stderr })
-      })
-    })
+  const run = (...args) => runCli(['library', ...args, '--db', db])
   const scan = await run('scan', songsDir, '--jobs', '2', '--json')
   t.is(scan.status, 0, scan.stderr)
   t.is(JSON.parse(scan.stdout).added, 6)

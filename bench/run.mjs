@@ -199,11 +199,12 @@ async function main() {
     }
     const current = readFileSync(resultsPath, 'utf8')
     // Sections f (music analysis, bench/analysis/report.py), g (music
-    // library, bench/mixer/run.mjs), h (install, bench/install.mjs) and the
-    // decoder fuzzing (scripts/fuzz-decode.sh) are written between markers;
+    // library, bench/mixer/run.mjs), h (install, bench/install.mjs), j
+    // (scale-out queue, bench/queue/run.mjs) and the decoder fuzzing
+    // (scripts/fuzz-decode.sh) are written between markers;
     // a full run here keeps them.
     const kept = (name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(current)?.[0]
-    const block = ['analysis', 'mixer', 'install', 'fuzz']
+    const block = ['analysis', 'mixer', 'install', 'fuzz', 'queue']
       .map(kept)
       .filter(Boolean)
       .join('\n')
@@ -326,6 +327,7 @@ npm run bench                    # about ${Math.max(1, Math.round(r.totalS / 60)
 node bench/run.mjs --only filter,boundary --reps 3   # a quick partial run
 node bench/run.mjs --only realtime                   # section d alone (about 5 min)
 node bench/run.mjs --only ml                         # section e alone (GTCRN and HTDemucs; see bench/ml.mjs)
+node bench/queue/run.mjs                             # section j alone (PostgreSQL + Redis started by it; apt-get install postgresql redis-server)
 \`\`\`
 
 Section d also needs:

@@ -9,6 +9,7 @@
 #                                       libclang (bindgen, for the Signalsmith Stretch wrapper)
 #   bash scripts/system-deps.sh test    # build + sox (parity specs) + PulseAudio (live specs)
 #                                       + fluidsynth and its GM sound font (analysis specs)
+#                                       + PostgreSQL and Redis (scale-out specs)
 #   bash scripts/system-deps.sh cross   # build + what scripts/build-platform.sh needs on an x86_64
 #                                       host: arm64 ALSA (adds dpkg's arm64 architecture for
 #                                       libasound2-dev:arm64), binutils and file (checks),
@@ -58,6 +59,13 @@ if [[ "$what" == test ]]; then
   has_pkg libasound2-plugins || need+=(libasound2-plugins)
   # A JACK server (dummy driver, scripts/start-jack.sh) for the 'jack' backend's live spec.
   command -v jackd >/dev/null || need+=(jackd2)
+  # Real servers for the scale-out specs (PostgreSQL library, BullMQ jobs):
+  # scripts/postgres-server.sh and scripts/redis-server.sh start throw-away
+  # instances on 127.0.0.1; the packages' own services are not used.
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+  command -v redis-server >/dev/null || need+=(redis-server)
+  # The PostgreSQL TLS test makes its own CA and server certificate.
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 add_arm64=0
 if [[ "$what" == cross ]]; then

@@ -2,19 +2,13 @@
  * `resonode library ...`: the music library from the command line. With
  * `--json`, one JSON value on stdout (`list` and `recommend`: an array).
  */
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { Library, type TrackRef, type ScanSummary } from './index'
 import { DEFAULT_LIBRARY_PATH } from './library-path'
 import { interruptible, resultOrPartial } from './cli-interrupt'
 import { progressBar } from './cli-bar'
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number >= 1`)
-    return n
-  }
-}
+import { positiveInt } from './cli-args'
+import { cmdEnqueue, misplacedOption, type EnqueueCliOptions } from './cli-queue'
 
 /** A track argument: digits are an id, anything else a path. */
 function trackRef(v: string): TrackRef {
@@ -35,7 +29,20 @@ function printSummary(s: ScanSummary): void {
   for (const m of s.missing) process.stdout.write(`  ${s.pruned ? 'removed' : 'missing'}: ${m}\n`)
 }
 
-async function cmdScan(dir: string, o: { db: string; jobs?: number; prune?: boolean; json?: boolean }) {
+type ScanCliOptions = { db: string; jobs?: number; prune?: boolean; json?: boolean } & Partial<Omit<EnqueueCliOptions, 'db' | 'json'>>
+
+async function cmdScan(dir: string, o: ScanCliOptions, cmd: Command) {
+  if (o.queue) {
+    const notQueued = 'not with --queue (workers analyse one file per job)'
+    if (o.jobs !== undefined) misplacedOption('--jobs', notQueued)
+    if (o.prune) misplacedOption('--prune', notQueued)
+    // The default library file is for local scans: with a queue, only a --db given skips unchanged files.
+    const db = cmd.getOptionValueSource('db') === 'default' ? undefined : o.db
+    return cmdEnqueue(dir, { ...o, queue: o.queue, db })
+  }
+  for (const k of ['queueName', 'types', 'out', 'model', 'stems', 'attempts', 'wait'] as const) {
+    if (o[k] !== undefined) misplacedOption(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, 'only with --queue')
+  }
   const library = new Library(o.db)
   const bar = progressBar(' {bar} {value}/{total} files | {eta_formatted} left | {file}', o.json)
   let started = false
@@ -147,7 +154,7 @@ async function cmdRecommend(which: string, o: { db: string; limit?: number; temp
 /** Adds `library` and its subcommands to `program`. */
 export function addLibraryCommands(program: Command): void {
   const library = program.command('library').description('The music library: scan folders, list tracks, recommend what can follow a track.')
-  const db = ['--db <path>', `library database file (created on first use)`, DEFAULT_LIBRARY_PATH] as const
+  const db = ['--db <path|url>', `library database: a SQLite file (created on first use) or a postgres://user@host:port/database URL`, DEFAULT_LIBRARY_PATH] as const
 
   library
     .command('scan')
@@ -157,6 +164,14 @@ export function addLibraryCommands(program: Command): void {
     .option('--jobs <n>', 'files analysed at once (default: one per core)', positiveInt('--jobs'))
     .option('--prune', 'remove the tracks under <dir> whose files are gone')
     .option('--json', 'print the summary as one JSON object')
+    .option('--queue <url>', 'enqueue one job per file and type on this Redis (redis://host:port[/db]) instead of working here; `resonode worker` runs them')
+    .option('--queue-name <name>', 'with --queue: BullMQ queue name (default resonode)')
+    .option('--types <list>', 'with --queue: job types, comma-separated: analyze (default), separate, enhance')
+    .option('--out <dir>', 'with --queue: output folder of separate / enhance jobs, the same path on every worker (shared storage)')
+    .option('--model <path>', 'with --queue: HTDemucs ONNX model of separate jobs')
+    .option('--stems <list>', 'with --queue: stems separate jobs write (default: all)')
+    .option('--attempts <n>', 'with --queue: tries per job before it is kept as failed (default 5)', positiveInt('--attempts'))
+    .option('--wait', 'with --queue: wait for the jobs (progress bar); exit 1 when one failed')
     .action(cmdScan)
 
   library

@@ -28,16 +28,10 @@ import {
   type StreamingContext,
 } from './index'
 import { addLibraryCommands } from './cli-library'
+import { addQueueCommands } from './cli-queue'
 import { interruptible, resultOrPartial } from './cli-interrupt'
 import { progressBar } from './cli-bar'
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number >= 1`)
-    return n
-  }
-}
+import { positiveInt } from './cli-args'
 
 function chainHelp(): string {
   const kinds = processorKinds()
@@ -437,6 +431,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(cmdSeparate)
 
   addLibraryCommands(program)
+  addQueueCommands(program)
 
   program
     .command('mix')

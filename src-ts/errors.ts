@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'ERR_MODEL_MISMATCH'
   | 'ERR_DATABASE'
   | 'ERR_DATABASE_LOCKED'
+  | 'ERR_DATABASE_UNAVAILABLE'
+  | 'ERR_QUEUE_UNAVAILABLE'
   | 'ERR_TRACK_NOT_FOUND'
   | 'ERR_ABORTED'
   | 'ERR_INTERNAL'
@@ -86,6 +88,15 @@ export class ModelMismatchError extends ResonodeError {}
 export class DatabaseError extends ResonodeError {}
 /** Another connection held the library database's write lock past the busy timeout (`ERR_DATABASE_LOCKED`); retry later. */
 export class DatabaseLockedError extends ResonodeError {}
+/**
+ * The database server (PostgreSQL) could not be reached, or the connection dropped (or the server went silent for about 30 s)
+ * mid-call (`ERR_DATABASE_UNAVAILABLE`). The call committed whole or not at all; when the connection dropped during its COMMIT,
+ * which one is unknown, so once the server is back retry only idempotent calls (`add`, `scan`, `remove`, reads), not
+ * `beginSession`, `addPlay` or `addFeedback`, which could then be stored twice.
+ */
+export class DatabaseUnavailableError extends ResonodeError {}
+/** The job queue's Redis server could not be reached in time (`ERR_QUEUE_UNAVAILABLE`). Nothing was enqueued by the failed call beyond what it reports; retry once the server is back. */
+export class QueueUnavailableError extends ResonodeError {}
 /** No track in the library has this id or path (`ERR_TRACK_NOT_FOUND`). */
 export class TrackNotFoundError extends ResonodeError {}
 /** A bug in resonode, such as a caught Rust panic (`ERR_INTERNAL`). */
@@ -149,6 +160,8 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string, options?
   ERR_MODEL_MISMATCH: ModelMismatchError,
   ERR_DATABASE: DatabaseError,
   ERR_DATABASE_LOCKED: DatabaseLockedError,
+  ERR_DATABASE_UNAVAILABLE: DatabaseUnavailableError,
+  ERR_QUEUE_UNAVAILABLE: QueueUnavailableError,
   ERR_TRACK_NOT_FOUND: TrackNotFoundError,
   ERR_ABORTED: AbortError,
   ERR_INTERNAL: InternalError,

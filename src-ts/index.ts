@@ -218,7 +218,22 @@ Object.defineProperty(exports, 'Library', { enumerable: true, get() { return lib
 const libraryPathModule = lazyModule((): typeof import('./library-path') => require('./library-path'))
 export declare const DEFAULT_LIBRARY_PATH: typeof import('./library-path').DEFAULT_LIBRARY_PATH
 Object.defineProperty(exports, 'DEFAULT_LIBRARY_PATH', { enumerable: true, get() { return libraryPathModule.DEFAULT_LIBRARY_PATH } })
-export type { LibraryOptions, LibraryTrack, TrackListEntry, ScanOptions, AddOptions, ScanProgress, ScanSummary, CurrentFeatures, TrackRef, RecommendOptions, Recommendation, ScoreComponents, PreferenceModel, FeedbackResult, Play, MixSessionRecord } from './library'
+export type { LibraryOptions, LibraryLocation, LibraryTrack, TrackListEntry, ScanOptions, AddOptions, ScanProgress, ScanSummary, CurrentFeatures, TrackRef, RecommendOptions, Recommendation, ScoreComponents, PreferenceModel, FeedbackResult, Play, MixSessionRecord } from './library'
+
+// queue.ts (loads bullmq and ioredis on first use)
+const queueModule = lazyModule((): typeof import('./queue') => require('./queue'))
+export declare const enqueueScan: typeof import('./queue').enqueueScan
+Object.defineProperty(exports, 'enqueueScan', { enumerable: true, get() { return queueModule.enqueueScan } })
+export declare const startWorker: typeof import('./queue').startWorker
+Object.defineProperty(exports, 'startWorker', { enumerable: true, get() { return queueModule.startWorker } })
+export declare const jobStatus: typeof import('./queue').jobStatus
+Object.defineProperty(exports, 'jobStatus', { enumerable: true, get() { return queueModule.jobStatus } })
+export declare const waitForJobs: typeof import('./queue').waitForJobs
+Object.defineProperty(exports, 'waitForJobs', { enumerable: true, get() { return queueModule.waitForJobs } })
+export declare const QueueWorker: typeof import('./queue').QueueWorker
+export type QueueWorker = import('./queue').QueueWorker
+Object.defineProperty(exports, 'QueueWorker', { enumerable: true, get() { return queueModule.QueueWorker } })
+export type { JobType, QueueJobData, EnqueueScanOptions, EnqueueSummary, EnqueueFailure, StartWorkerOptions, QueueWorkerStats, JobActiveEvent, JobProgressEvent, JobCompletedEvent, JobFailedEvent, JobStatusOptions, JobStatus, JobFailure, WaitForJobsOptions, WaitResult } from './queue'
 
 // mixer.ts
 const mixerModule = lazyModule((): typeof import('./mixer') => require('./mixer'))

@@ -1,15 +1,23 @@
 /**
- * The music library: analysed tracks in an embedded SQLite database (one
- * file, created on first use), folder scans on all cores, recommendations
- * for what can follow a track or what is playing, and a preference model
- * that learns from feedback.
+ * The music library: analysed tracks in a database, folder scans on all
+ * cores, recommendations for what can follow a track or what is playing,
+ * and a preference model that learns from feedback.
  *
- * The database layer is Rust (`rusqlite` with SQLite compiled in), behind
- * one `Store` interface that a server database can implement too. SQLite
- * runs in WAL mode: listing and recommending go on while a scan writes,
- * and each scanned file is committed on its own, so an interrupted scan
- * (Ctrl-C, `AbortSignal`, `kill -9`) keeps everything finished and the
- * next scan resumes.
+ * Two databases, one behaviour:
+ * - **SQLite** (the default): one file, created on first use, compiled into
+ *   the addon. WAL mode: listing and recommending go on while a scan
+ *   writes, and each scanned file is committed on its own, so an
+ *   interrupted scan (Ctrl-C, `AbortSignal`, `kill -9`) keeps everything
+ *   finished and the next scan resumes.
+ * - **PostgreSQL** (`new Library({ url: 'postgres://...' })`): the same
+ *   schema on a server, shared by processes on several machines. Every
+ *   write is one transaction; a track is stored once per path however
+ *   many workers scan it; feedback from several mixers at once all counts.
+ *   The constructor only checks the URL: the first call connects (on a
+ *   worker thread), a call after a lost connection reconnects.
+ *
+ * The database layer is Rust (`rusqlite`, `postgres`) behind one `Store`
+ * interface.
  */
 import { resolve } from 'node:path'
 import native = require('./native')
@@ -17,15 +25,43 @@ import { abortError, awaitNative, callNative, checkSignal, makeError, type Reson
 import { checkOptions, keysOf } from './options'
 
 // Apart, so that `resonode library --help` shows it without loading the addon.
-import { DEFAULT_LIBRARY_PATH } from './library-path'
-export { DEFAULT_LIBRARY_PATH }
+import { DEFAULT_LIBRARY_PATH, isDatabaseUrl } from './library-path'
+export { DEFAULT_LIBRARY_PATH, isDatabaseUrl }
 
-/** Options of {@link Library}. */
+/** Options of {@link Library}; each applies to one database. */
 export interface LibraryOptions {
-  /** How long a write waits for another connection's lock before `ERR_DATABASE_LOCKED` (ms, default 5000). */
+  /** SQLite only: how long a write waits for another connection's lock before `ERR_DATABASE_LOCKED` (ms, default 5000). */
   busyTimeoutMs?: number
+  /**
+   * PostgreSQL only: the limit of each connection attempt, the first and
+   * every reconnection, before `ERR_DATABASE_UNAVAILABLE` (ms; default the
+   * URL's `connect_timeout` parameter, else 10000).
+   */
+  connectTimeoutMs?: number
 }
-const LIBRARY_KEYS = keysOf<LibraryOptions>()(['busyTimeoutMs'])
+const LIBRARY_KEYS = keysOf<LibraryOptions>()(['busyTimeoutMs', 'connectTimeoutMs'])
+
+/**
+ * Where a {@link Library} lives, with its options: `url` (a PostgreSQL
+ * server) or `path` (a SQLite file), not both.
+ */
+export interface LibraryLocation extends LibraryOptions {
+  /**
+   * A PostgreSQL connection URL, libpq's syntax:
+   * `postgres[ql]://[user[:password]@]host[:port][/database][?param=value&...]`
+   * (parameters such as `connect_timeout` (s), `application_name`,
+   * `sslmode`, `sslrootcert`). TLS (rustls) with libpq's `sslmode`
+   * meanings: `disable`; `prefer` (TLS when the server offers it);
+   * `require` (encrypted, certificate not checked); `verify-ca` (signed by
+   * a trusted root); `verify-full` (and issued for the host named). Trusted
+   * roots: the PEM file `sslrootcert`, else Mozilla's roots (built in).
+   * Without `sslmode`: no TLS to a loopback host, `prefer` otherwise.
+   */
+  url?: string
+  /** A SQLite database file (created on first use; default `music_library.db`). */
+  path?: string
+}
+const LOCATION_KEYS = keysOf<LibraryLocation>()(['url', 'path', 'busyTimeoutMs', 'connectTimeoutMs'])
 
 /**
  * A track as stored, in full: the file (`path`, `contentHash`, `sizeBytes`,
@@ -306,10 +342,10 @@ function sessionId(s: RecommendOptions['session']): number | undefined {
 }
 
 /**
- * A music library in a SQLite file.
+ * A music library in a SQLite file or on a PostgreSQL server.
  *
  * ```ts
- * const library = new Library('music_library.db')
+ * const library = new Library('music_library.db')         // or new Library({ url: 'postgres://dj@db.lan/music' })
  * await library.scan('~/Music', { onProgress: (p) => console.log(p.done, '/', p.total) })
  * const next = await library.recommend({ from: '/music/a.flac', limit: 5 })
  * ```
@@ -323,22 +359,72 @@ function sessionId(s: RecommendOptions['session']): number | undefined {
  * track). The score is the preference model's predicted acceptance,
  * σ(b + w · components), trained online by {@link Library.addFeedback}.
  *
- * @throws (constructor) NotFoundError (the folder does not exist),
- *   DatabaseError (not a library, damaged, made by a newer resonode; the
- *   file is left untouched), DatabaseLockedError
+ * @throws (constructor) InvalidParameterError (a malformed URL or an
+ *   unknown parameter or `sslmode` in it, an option of the other
+ *   database, `url` and `path` both given), and for SQLite: NotFoundError (the folder does
+ *   not exist), DatabaseError (not a library, damaged, made by a newer
+ *   resonode; the file is left untouched), DatabaseLockedError. A
+ *   PostgreSQL server is only reached by the first call, which rejects
+ *   with DatabaseUnavailableError (`ERR_DATABASE_UNAVAILABLE`: cannot
+ *   connect within `connectTimeoutMs`) or DatabaseError (no such
+ *   database, refused credentials, a TLS certificate refused, made by a
+ *   newer resonode); the next call tries again. Messages and {@link Library.location} never show the
+ *   URL's password.
  */
 export class Library {
-  /** Absolute path of the database file. */
-  readonly path: string
+  /** Absolute path of the SQLite database file; `null` for a PostgreSQL library (see {@link Library.location}). */
+  readonly path: string | null
+  /** Where the library lives: the absolute file path, or the server URL without its password (`postgres://user@host:port/database`). */
+  readonly location: string
+  /** Which database: `'sqlite'` or `'postgres'`. */
+  readonly backend: 'sqlite' | 'postgres'
   private readonly native: native.NativeLibrary
 
-  constructor(path: string = DEFAULT_LIBRARY_PATH, options: LibraryOptions = {}) {
-    if (typeof path !== 'string' || path.length === 0) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `path`: a database file path')
-    checkOptions(options, LIBRARY_KEYS, 'Library')
-    const t = options?.busyTimeoutMs
+  /**
+   * `new Library()` (the file `music_library.db`), `new Library(path, options?)`,
+   * `new Library(url, options?)` (a `postgres://` / `postgresql://` URL),
+   * `new Library({ url, ...options })`, `new Library({ path, ...options })`.
+   */
+  constructor(location: string | LibraryLocation = DEFAULT_LIBRARY_PATH, options: LibraryOptions = {}) {
+    let url: string | undefined
+    let path: string | undefined
+    if (typeof location === 'object' && location !== null && !Array.isArray(location)) {
+      checkOptions(location, LOCATION_KEYS, 'Library')
+      if (Object.keys(options ?? {}).length > 0) {
+        throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `options`: with new Library({ url | path, ... }) the options go in that object')
+      }
+      const { url: u, path: p, ...rest } = location
+      if (u !== undefined && p !== undefined) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `url`: give `url` (PostgreSQL) or `path` (SQLite), not both')
+      if (u !== undefined) {
+        if (typeof u !== 'string' || !isDatabaseUrl(u)) {
+          throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `url`: a PostgreSQL URL (postgres://user@host:port/database); a SQLite file goes in `path`')
+        }
+        url = u
+      } else {
+        if (p !== undefined && (typeof p !== 'string' || p.length === 0)) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `path`: a database file path')
+        if (p !== undefined && isDatabaseUrl(p)) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `path`: a file path; a server URL goes in `url`')
+        path = p ?? DEFAULT_LIBRARY_PATH
+      }
+      options = rest
+    } else {
+      if (typeof location !== 'string' || location.length === 0) {
+        throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `path`: a database file path or a postgres:// URL')
+      }
+      checkOptions(options, LIBRARY_KEYS, 'Library')
+      // An explicit `null` passes checkOptions (no options).
+      options ??= {}
+      if (isDatabaseUrl(location)) url = location
+      else path = location
+    }
+    const t = options.busyTimeoutMs
     if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`busyTimeoutMs\`: a whole number of ms >= 0, got ${t}`)
-    this.path = resolve(path)
-    this.native = callNative(() => new native.NativeLibrary(this.path, t))
+    const c = options.connectTimeoutMs
+    if (c !== undefined && !(Number.isInteger(c) && c >= 1)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`connectTimeoutMs\`: a whole number of ms >= 1, got ${c}`)
+    this.backend = url === undefined ? 'sqlite' : 'postgres'
+    this.path = url === undefined ? resolve(path as string) : null
+    const opened = url ?? this.path as string
+    this.native = callNative(() => new native.NativeLibrary(opened, t, c))
+    this.location = this.native.location
   }
 
   /**
@@ -348,12 +434,13 @@ export class Library {
    * `error`). Aborting keeps everything finished.
    *
    * @throws NotFoundError (no such folder), InvalidParameterError (not a
-   *   folder), DatabaseError, DatabaseLockedError, AbortError (`ERR_ABORTED`,
+   *   folder), DatabaseError, DatabaseLockedError, DatabaseUnavailableError
+   *   (PostgreSQL), AbortError (`ERR_ABORTED`,
    *   `stats`: the {@link ScanSummary} so far)
    */
   async scan(dir: string, options: ScanOptions = {}): Promise<ScanSummary> {
     checkOptions(options, SCAN_KEYS, 'Library.scan()')
-    options ??= {}
+    options ??= {} // an explicit `null` passes checkOptions
     const c = options.concurrency
     if (c !== undefined && !(Number.isInteger(c) && c >= 1)) throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`concurrency\`: a whole number >= 1, got ${c}`)
     const signal = checkSignal(options.signal)
@@ -493,7 +580,11 @@ export class Library {
     return session(await awaitNative(this.native.session(id)))
   }
 
-  /** Closes the database; later calls reject with `ERR_INVALID_STATE`. */
+  /**
+   * Closes the database; later calls reject with `ERR_INVALID_STATE`. Never
+   * blocks: a call already running finishes (its promise settles as usual)
+   * and a server connection is closed when it does, off the JS thread.
+   */
   close(): void {
     this.native.close()
   }

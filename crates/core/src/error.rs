@@ -95,6 +95,16 @@ pub enum Error {
     /// the busy timeout (`ERR_DATABASE_LOCKED`); retrying later can work.
     #[error("database {path} is locked: {reason}")]
     DatabaseLocked { path: String, reason: String },
+    /// The database server could not be reached: connection refused or
+    /// timed out, or the connection dropped (or the server went silent
+    /// for about 30 s) mid-call (`ERR_DATABASE_UNAVAILABLE`). The call
+    /// committed whole or not at all; when the connection dropped during
+    /// its COMMIT, which one is unknown, so retry (once the server is
+    /// back) only idempotent calls: upserts such as adding or scanning a
+    /// track are; starting a session, recording a play or feedback are
+    /// not.
+    #[error("database {location} is unavailable: {reason}")]
+    DatabaseUnavailable { location: String, reason: String },
     /// No track in the library has this id or path (`ERR_TRACK_NOT_FOUND`).
     #[error("no track `{track}` in the library")]
     TrackNotFound { track: String },
@@ -127,6 +137,7 @@ impl Error {
             Error::ModelMismatch { .. } => "ERR_MODEL_MISMATCH",
             Error::Database { .. } => "ERR_DATABASE",
             Error::DatabaseLocked { .. } => "ERR_DATABASE_LOCKED",
+            Error::DatabaseUnavailable { .. } => "ERR_DATABASE_UNAVAILABLE",
             Error::TrackNotFound { .. } => "ERR_TRACK_NOT_FOUND",
         }
     }

@@ -63,6 +63,16 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 impl ModelState {
+    /// The model stored as columns `w_tempo, w_harmonic, w_energy,
+    /// w_timbre, w_learned, bias` (NULL while the model has the defaults:
+    /// then `None`) and `updates`.
+    pub fn from_columns(w: [Option<f64>; 6], updates: i64) -> Option<ModelState> {
+        match w {
+            [Some(a), Some(b), Some(c), Some(d), Some(e), Some(bias)] => Some(ModelState { weights: [a, b, c, d, e], bias, updates: updates.max(0) as u64 }),
+            _ => None,
+        }
+    }
+
     /// The logit `b + w · x`.
     pub fn logit(&self, x: &[f64; 5]) -> f64 {
         self.bias + self.weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()

@@ -7,7 +7,10 @@
 //! - [`store`]: the [`Store`] interface every backend implements, and the
 //!   records it keeps. [`sqlite`]: the embedded backend, one SQLite file
 //!   (WAL: readers are never blocked by a scan's writes), its schema under
-//!   versioned migrations.
+//!   versioned migrations. [`postgres`]: the same schema on a PostgreSQL
+//!   server, shared by processes on several machines, TLS included
+//!   ([`postgres_tls`]). [`spec`]: which of
+//!   the two a string names (`postgres://...` or a file path).
 //! - [`scan`]: analyse every audio file under a folder on all cores,
 //!   skipping unchanged content and recording failures, interruptible and
 //!   resumable (each file is committed on its own).
@@ -25,13 +28,19 @@ pub mod camelot;
 pub mod descriptors;
 pub mod learn;
 pub mod library;
+pub mod postgres;
+pub mod postgres_tls;
 pub mod recommend;
+mod rows;
 pub mod scan;
+pub mod spec;
 pub mod sqlite;
 pub mod store;
 
 pub use library::{FeedbackInput, Library};
 pub use recommend::{Components, CurrentFeatures, RecommendFrom, RecommendOptions, Recommendation};
 pub use scan::{scan, ScanFailure, ScanOptions, ScanProgress, ScanSummary};
+pub use postgres::PostgresStore;
+pub use spec::{OpenOptions, StoreSpec};
 pub use sqlite::SqliteStore;
 pub use store::{Store, TrackId, TrackRecord, TrackRef};

@@ -11,6 +11,7 @@ use resonode_core::{Error, Result};
 use crate::learn::{target, ModelState};
 use crate::recommend::{Components, Index, RecommendFrom, RecommendOptions, Recommendation, Reference};
 use crate::scan::{now_ms, ScanOptions, ScanProgress, ScanSummary};
+use crate::spec::{OpenOptions, StoreSpec};
 use crate::sqlite::{SqliteStore, DEFAULT_BUSY_TIMEOUT};
 use crate::store::{FeedbackRow, IndexRow, Play, SessionId, SessionRecord, Store, TrackId, TrackRecord, TrackRef};
 
@@ -36,7 +37,8 @@ pub struct FeedbackOutcome {
 }
 
 /// The music library. Not `Sync`: share it behind a lock, or open one per
-/// thread (SQLite in WAL mode lets readers and a writer work at once).
+/// thread (SQLite in WAL mode lets readers and a writer work at once;
+/// PostgreSQL takes handles from any number of processes and machines).
 pub struct Library {
     store: Box<dyn Store>,
     index: Option<Index>,
@@ -81,6 +83,24 @@ impl Library {
     /// See [`SqliteStore::open`].
     pub fn open(path: &Path, busy_timeout: Option<Duration>) -> Result<Library> {
         Ok(Library::new(Box::new(SqliteStore::open(path, busy_timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT))?)))
+    }
+
+    /// Opens the library `location` names: a PostgreSQL URL
+    /// (`postgres://user[:password]@host[:port]/database[?param=value...]`,
+    /// connected now) or else the path of a SQLite file (created on first
+    /// use). See [`StoreSpec`].
+    ///
+    /// # Errors
+    /// `Error::InvalidParameter` (malformed URL, unknown parameter), and those
+    /// of [`SqliteStore::open`] / [`crate::PostgresStore::connect`]
+    /// (`Error::DatabaseUnavailable` when the server cannot be reached).
+    pub fn open_url(location: &str, options: &OpenOptions) -> Result<Library> {
+        Library::open_spec(&StoreSpec::parse(location)?, options)
+    }
+
+    /// Opens a parsed [`StoreSpec`].
+    pub fn open_spec(spec: &StoreSpec, options: &OpenOptions) -> Result<Library> {
+        Ok(Library::new(spec.open(options)?))
     }
 
     /// Where the library lives.
@@ -190,7 +210,8 @@ impl Library {
     /// stored), `Error::TrackNotFound`, `Error::InvalidState` when `to` has
     /// no analysis, store errors.
     pub fn add_feedback(&mut self, f: &FeedbackInput) -> Result<FeedbackOutcome> {
-        let y = target(f.accepted, f.rating)?;
+        // A bad rating is refused before anything is read or stored.
+        target(f.accepted, f.rating)?;
         if let Some(s) = f.session {
             self.store.session(s)?;
         }
@@ -205,8 +226,6 @@ impl Library {
             .index()?
             .components_for(to.id, &r, &RecommendOptions::default(), pair)
             .ok_or_else(|| Error::TrackNotFound { track: to.id.to_string() })?;
-        let mut model = self.model()?;
-        model.update(&components.as_array(), y);
         let row = FeedbackRow {
             session: f.session,
             from: r.track,
@@ -216,7 +235,9 @@ impl Library {
             components: components.as_array(),
             created_at_ms: now_ms(),
         };
-        let id = self.store.add_feedback(&row, &model)?;
+        // The model is read and updated inside the store's transaction: two
+        // handles giving feedback at once both count.
+        let (id, model) = self.store.add_feedback(&row)?;
         Ok(FeedbackOutcome { id, components, model })
     }
 

@@ -148,6 +148,8 @@ struct Job {
     key: String,
     file: FileMeta,
     prior: Option<FileState>,
+    /// The content hash, when the caller already read it.
+    hash: Option<String>,
 }
 
 /// Hashes and (when needed) analyses one file. Never fails: failures
@@ -166,14 +168,12 @@ fn process(job: &Job, known: &HashMap<String, TrackId>, opts: &AnalyzeOptions, s
         existed,
         error: Some(e),
     };
-    let hash = match content_hash(&job.path) {
+    let hash = match job.hash.clone().map_or_else(|| content_hash(&job.path), Ok) {
         Ok(h) => h,
         Err(e) => return failed(e, None),
     };
-    if let Some(p) = &job.prior {
-        if p.content_hash.as_deref() == Some(hash.as_str()) && p.analyzer_version == ANALYZER_VERSION {
-            return Outcome::Unchanged { id: p.id, path: job.key.clone(), file: job.file };
-        }
+    if let Some(p) = job.prior.as_ref().filter(|p| holds(p, &hash)) {
+        return Outcome::Unchanged { id: p.id, path: job.key.clone(), file: job.file };
     }
     if let Some(&from) = known.get(&hash) {
         return Outcome::Copy { from, path: job.key.clone(), hash, file: job.file, existed };
@@ -216,6 +216,69 @@ fn catch(job: &Job, f: impl FnOnce() -> Outcome) -> Outcome {
     })
 }
 
+/// The audio files under a folder, as [`scan`] finds them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AudioFiles {
+    /// Audio files (by [`AUDIO_EXTENSIONS`]), symlinks followed, sorted by
+    /// file name within each folder.
+    pub files: Vec<PathBuf>,
+    /// Other files left alone.
+    pub ignored: usize,
+    /// Entries that could not be listed (`ERR_IO`).
+    pub failures: Vec<ScanFailure>,
+}
+
+/// Lists the audio files under `dir`, recursively, as [`scan`] does (the
+/// job queue enqueues exactly what a local scan would analyse).
+///
+/// # Errors
+/// `Error::NotFound` when `dir` does not exist, `Error::InvalidParameter`
+/// when it is not a folder. Unreadable entries are not errors: they are in
+/// [`AudioFiles::failures`].
+pub fn list_audio_files(dir: &Path) -> Result<AudioFiles> {
+    if !dir.exists() {
+        return Err(Error::NotFound { path: dir.display().to_string() });
+    }
+    if !dir.is_dir() {
+        return Err(Error::param("dir", format!("{} is not a folder", dir.display())));
+    }
+    let mut out = AudioFiles::default();
+    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                if is_audio(e.path()) {
+                    out.files.push(e.into_path());
+                } else {
+                    out.ignored += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().map_or_else(|| dir.display().to_string(), |p| p.display().to_string());
+                out.failures.push(ScanFailure { path, code: "ERR_IO".into(), message: e.to_string() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a row holds this content as the current analyzer left it
+/// (analysed, or failed): the file needs no new analysis.
+fn holds(row: &FileState, hash: &str) -> bool {
+    row.content_hash.as_deref() == Some(hash) && row.analyzer_version == ANALYZER_VERSION
+}
+
+/// Whether the library holds the file at `library_path` with content
+/// `hash` (BLAKE3, hex) as the current analyzer left it, analysed or
+/// failed: the rule by which [`scan`] leaves a hashed file alone, in one
+/// indexed look-up (the job queue's producer skips such files).
+///
+/// # Errors
+/// The store's errors (`Error::Database`, `Error::DatabaseUnavailable`, ...).
+pub fn is_current(store: &mut dyn Store, library_path: &str, hash: &str) -> Result<bool> {
+    Ok(store.file_state(library_path)?.is_some_and(|row| holds(&row, hash)))
+}
+
 /// Scans `dir` (recursively) into `store`. See the module docs.
 /// `on_progress` is called on the calling thread after each file;
 /// `stop` ends the scan after the files in flight (their analysis is
@@ -229,32 +292,12 @@ fn catch(job: &Job, f: impl FnOnce() -> Outcome) -> Outcome {
 /// [`ScanSummary::failures`].
 pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &AtomicBool, mut on_progress: impl FnMut(&ScanProgress)) -> Result<ScanSummary> {
     let started = Instant::now();
-    if !dir.exists() {
-        return Err(Error::NotFound { path: dir.display().to_string() });
-    }
-    if !dir.is_dir() {
-        return Err(Error::param("dir", format!("{} is not a folder", dir.display())));
-    }
     let mut summary = ScanSummary::default();
     let mut jobs = VecDeque::new();
     let mut p = ScanProgress::default();
-    let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
-        match entry {
-            Ok(e) if e.file_type().is_file() => {
-                if is_audio(e.path()) {
-                    found.push(e.into_path());
-                } else {
-                    summary.ignored += 1;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let path = e.path().map_or_else(|| dir.display().to_string(), |p| p.display().to_string());
-                summary.failures.push(ScanFailure { path, code: "ERR_IO".into(), message: e.to_string() });
-            }
-        }
-    }
+    let AudioFiles { files: found, ignored, failures } = list_audio_files(dir)?;
+    summary.ignored = ignored;
+    summary.failures = failures;
     summary.files = found.len();
     p.total = found.len();
     // Log target `resonode::library` (see `resonode_core::log_filter`).
@@ -298,7 +341,7 @@ pub fn scan(store: &mut dyn Store, dir: &Path, opts: &ScanOptions, stop: &Atomic
                 continue;
             }
         }
-        jobs.push_back(Job { path, key, file, prior });
+        jobs.push_back(Job { path, key, file, prior, hash: None });
     }
 
     let known: Arc<HashMap<String, TrackId>> = Arc::new(store.analysed_hashes(ANALYZER_VERSION)?.into_iter().collect());
@@ -411,8 +454,17 @@ pub fn add_file(store: &mut dyn Store, path: &Path, opts: &AnalyzeOptions, stop:
     let file = file_meta(path)?;
     // A file that failed before is tried again (a scan would skip it).
     let prior = store.file_state(&key)?.filter(|p| !p.failed);
-    let known: HashMap<String, TrackId> = store.analysed_hashes(ANALYZER_VERSION)?.into_iter().collect();
-    let job = Job { path: path.to_path_buf(), key: key.clone(), file, prior };
+    // One indexed look-up of this content, not the whole library's hashes
+    // (queue workers add files one by one to libraries of any size). A file
+    // that cannot be read is hashed again, and recorded as failed, below.
+    let hash = content_hash(path).ok();
+    let mut known = HashMap::new();
+    if let Some(h) = &hash {
+        if let Some(id) = store.analysed_track_with_hash(h, ANALYZER_VERSION)? {
+            known.insert(h.clone(), id);
+        }
+    }
+    let job = Job { path: path.to_path_buf(), key: key.clone(), file, prior, hash };
     match catch(&job, || process(&job, &known, opts, stop)) {
         Outcome::Stopped => return Err(Error::InvalidState { reason: "adding the track was stopped".into() }),
         Outcome::Unchanged { id, file, .. } => store.touch_track(id, file)?,
@@ -427,4 +479,49 @@ pub fn add_file(store: &mut dyn Store, path: &Path, opts: &AnalyzeOptions, stop:
         }
     }
     store.track(&TrackRef::Path(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_audio_files_finds_what_a_scan_analyses() {
+        let dir = std::env::temp_dir().join(format!("resonode-list-audio-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for f in ["b.wav", "a.MP3", "notes.txt", "sub/c.flac", "sub/cover.jpg"] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        let found = list_audio_files(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let names: Vec<_> = found.files.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["a.MP3", "b.wav", "sub/c.flac"]);
+        assert_eq!(found.ignored, 2);
+        assert!(found.failures.is_empty());
+        assert!(matches!(list_audio_files(&dir), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn is_current_is_the_rule_a_scan_skips_by() {
+        let dir = std::env::temp_dir().join(format!("resonode-is-current-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let speech = dir.join("speech.wav");
+        std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/speech.wav"), &speech).unwrap();
+        let mut store = crate::SqliteStore::open(&dir.join("lib.db"), std::time::Duration::from_secs(5)).unwrap();
+        let key = library_path(&speech).unwrap();
+        let hash = content_hash(&speech).unwrap();
+        assert!(!is_current(&mut store, &key, &hash).unwrap(), "not in the library yet");
+        add_file(&mut store, &speech, &AnalyzeOptions::default(), &AtomicBool::new(false)).unwrap();
+        assert!(is_current(&mut store, &key, &hash).unwrap());
+        assert!(!is_current(&mut store, &key, &"0".repeat(64)).unwrap(), "other content");
+        assert!(!is_current(&mut store, &format!("{key}.other"), &hash).unwrap(), "other path");
+        // A scan of the file touched (same bytes, new mtime) hashes it and,
+        // by the same rule, only refreshes its facts.
+        let f = std::fs::OpenOptions::new().write(true).open(&speech).unwrap();
+        f.set_modified(SystemTime::now() + std::time::Duration::from_secs(60)).unwrap();
+        drop(f);
+        let summary = scan(&mut store, &dir, &ScanOptions::default(), &AtomicBool::new(false), |_| {}).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((summary.unchanged, summary.added, summary.updated), (1, 0, 0));
+    }
 }

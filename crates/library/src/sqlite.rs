@@ -16,11 +16,9 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row}
 use rusqlite_migration::{Migrations, M};
 use resonode_core::{Error, Result};
 
-use resonode_analysis::loudness::LoudnessSummary;
-use resonode_analysis::{KeyEstimate, TempoEstimate, TrackDescriptors};
-
-use crate::descriptors::{decode_f32, encode_f32, parse_mode};
+use crate::descriptors::encode_f32;
 use crate::learn::ModelState;
+use crate::rows::{index_row_from, model_from, track_from, Columns, INDEX_ROWS, MODEL_COLUMNS, TRACKS_JOINED, TRACK_COLUMNS, UPSERT_BEATS, UPSERT_TRACK};
 use crate::store::{
     FeedbackRow, FeedbackTotals, FileMeta, FileState, IndexRow, Play, SessionId, SessionRecord, Store, TrackId, TrackRecord, TrackRef,
     TrackWrite,
@@ -188,19 +186,65 @@ impl SqliteStore {
             return Err(Error::Database { path: shown, reason: "is a folder, not a database file".into() });
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(&shown, e))?;
-        conn.busy_timeout(busy_timeout).map_err(|e| db_error(&shown, e))?;
-        // The first statement that reads the file: garbage fails here, before anything is written.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).map_err(|e| db_error(&shown, e))?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(|e| db_error(&shown, e))?;
-        migrations().to_latest(&mut conn).map_err(|e| match e {
-            rusqlite_migration::Error::RusqliteError { err, .. } => db_error(&shown, err),
-            rusqlite_migration::Error::MigrationDefinition(rusqlite_migration::MigrationDefinitionError::DatabaseTooFarAhead) => {
-                Error::Database { path: shown.clone(), reason: format!("made by a newer resonode (schema newer than version {})", schema_version()) }
+        // Processes opening a new file at once (queue workers starting
+        // together) race on its set-up: switching to WAL and the first
+        // migration can fail at once with "locked" (SQLite does not wait
+        // on the busy timeout there) or find the tables just made by the
+        // other (it read the old version first). Another try sees the
+        // finished set-up and has nothing left to do; the busy timeout
+        // bounds the tries.
+        let deadline = std::time::Instant::now() + busy_timeout;
+        let conn = loop {
+            match Self::connect(path, &shown, flags, busy_timeout) {
+                Ok(conn) => break conn,
+                Err((e, true)) if std::time::Instant::now() < deadline => {
+                    log::debug!(target: "resonode::library", "opening {shown} again: {e}");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err((e, _)) => return Err(e),
             }
-            other => Error::Database { path: shown.clone(), reason: format!("cannot migrate the schema: {other}") },
-        })?;
+        };
         Ok(SqliteStore { conn, path: shown })
+    }
+
+    /// Opens `path` and brings it to the current schema. On failure, says
+    /// whether another connection's set-up in progress can explain it (the
+    /// write lock refused, or a migration statement failing because its
+    /// work was just done), so that trying again can succeed.
+    fn connect(path: &Path, shown: &str, flags: OpenFlags, busy_timeout: Duration) -> std::result::Result<Connection, (Error, bool)> {
+        let fail = |e: rusqlite::Error| {
+            let e = db_error(shown, e);
+            let again = matches!(e, Error::DatabaseLocked { .. });
+            (e, again)
+        };
+        let mut conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+        conn.busy_timeout(busy_timeout).map_err(fail)?;
+        // The first statement that reads the file: garbage fails here, before anything is written.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).map_err(fail)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(fail)?;
+        // The migration's transaction takes the write lock when it begins,
+        // waiting up to the busy timeout, rather than on its first write.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        migrations().to_latest(&mut conn).map_err(|e| match e {
+            rusqlite_migration::Error::RusqliteError { err, .. } => {
+                // Only what another connection's set-up explains: its lock,
+                // its tables just made ("already exists", SQLite's generic
+                // error) or its schema change under a prepared statement. A
+                // read-only, full or damaged file fails at once.
+                let again = matches!(
+                    err.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::Unknown | ErrorCode::SchemaChanged)
+                );
+                (db_error(shown, err), again)
+            }
+            rusqlite_migration::Error::MigrationDefinition(rusqlite_migration::MigrationDefinitionError::DatabaseTooFarAhead) => (
+                Error::Database { path: shown.to_string(), reason: format!("made by a newer resonode (schema newer than version {})", schema_version()) },
+                false,
+            ),
+            other => (Error::Database { path: shown.to_string(), reason: format!("cannot migrate the schema: {other}") }, false),
+        })?;
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Deferred);
+        Ok(conn)
     }
 
     fn err(&self, e: rusqlite::Error) -> Error {
@@ -226,53 +270,28 @@ impl SqliteStore {
     }
 }
 
-/// A track's columns, from `tracks t LEFT JOIN track_beats b` ([`TRACKS_JOINED`]).
-const TRACK_COLUMNS: &str = "t.id, t.path, t.content_hash, t.size_bytes, t.mtime_ms, t.duration_s, t.sample_rate, t.channels, t.frames, \
-     t.tempo_bpm, t.tempo_confidence, t.tempo_reason, t.key_tonic, t.mode, t.key_confidence, t.key_reason, t.loudness_lufs, \
-     t.loudness_range_lu, t.true_peak_dbtp, t.energy, b.beats, b.downbeats, t.summary, t.analyzer_version, t.analyzed_at_ms, t.error, \
-     t.error_code";
-const TRACKS_JOINED: &str = "tracks t LEFT JOIN track_beats b ON b.track_id = t.id";
+impl Columns for Row<'_> {
+    type Error = rusqlite::Error;
+    fn int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+    fn real(&self, i: usize) -> rusqlite::Result<Option<f64>> {
+        self.get(i)
+    }
+    fn text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+    fn blob(&self, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.get(i)
+    }
+    fn null(&self, i: usize) -> rusqlite::Error {
+        rusqlite::Error::InvalidColumnType(i, self.as_ref().column_name(i).unwrap_or("?").to_string(), rusqlite::types::Type::Null)
+    }
+}
 
-fn track_from_row(r: &Row<'_>) -> rusqlite::Result<TrackRecord> {
-    let error: Option<String> = r.get(25)?;
-    let blob = |i: usize| -> rusqlite::Result<Vec<f64>> { Ok(r.get::<_, Option<Vec<u8>>>(i)?.map(|b| decode_f32(&b)).unwrap_or_default()) };
-    let descriptors = if error.is_some() {
-        None
-    } else {
-        let tempo = r.get::<_, Option<f64>>(9)?.map(|bpm| TempoEstimate { bpm, confidence: r.get::<_, Option<f64>>(10).ok().flatten().unwrap_or(0.0) });
-        let tonic: Option<u8> = r.get(12)?;
-        let mode = r.get::<_, Option<String>>(13)?.as_deref().and_then(parse_mode);
-        let key = match (tonic, mode) {
-            (Some(tonic), Some(mode)) => Some(KeyEstimate { tonic, mode, confidence: r.get::<_, Option<f64>>(14)?.unwrap_or(0.0) }),
-            _ => None,
-        };
-        Some(TrackDescriptors {
-            duration_s: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
-            sample_rate: r.get::<_, Option<u32>>(6)?.unwrap_or(0),
-            channels: r.get::<_, Option<i64>>(7)?.unwrap_or(0) as usize,
-            frames: r.get::<_, Option<i64>>(8)?.unwrap_or(0) as u64,
-            tempo,
-            tempo_reason: r.get(11)?,
-            beats_s: blob(20)?,
-            downbeats_s: blob(21)?,
-            key,
-            key_reason: r.get(15)?,
-            loudness: LoudnessSummary { integrated_lufs: r.get(16)?, range_lu: r.get(17)?, true_peak_dbtp: r.get(18)? },
-            energy: r.get::<_, Option<f64>>(19)?.unwrap_or(0.0),
-            summary: blob(22)?,
-        })
-    };
-    Ok(TrackRecord {
-        id: r.get(0)?,
-        path: r.get(1)?,
-        content_hash: r.get(2)?,
-        file: FileMeta { size_bytes: r.get::<_, i64>(3)? as u64, mtime_ms: r.get(4)? },
-        descriptors,
-        analyzer_version: r.get(23)?,
-        analyzed_at_ms: r.get(24)?,
-        error,
-        error_code: r.get(26)?,
-    })
+/// The stored model, `None` while it has the defaults.
+fn read_model(conn: &Connection) -> rusqlite::Result<Option<ModelState>> {
+    conn.query_row(&format!("SELECT {MODEL_COLUMNS} FROM model WHERE id = 1"), [], |r| model_from(r))
 }
 
 fn totals_from_row(r: &Row<'_>) -> rusqlite::Result<FeedbackTotals> {
@@ -313,26 +332,24 @@ impl Store for SqliteStore {
         rows.map_err(|e| db_error(&path, e))
     }
 
+    fn analysed_track_with_hash(&mut self, hash: &str, analyzer_version: &str) -> Result<Option<TrackId>> {
+        self.conn
+            .query_row(
+                "SELECT MIN(id) FROM tracks WHERE content_hash = ?1 AND analyzer_version = ?2 AND error IS NULL",
+                [hash, analyzer_version],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     fn put_track(&mut self, w: &TrackWrite) -> Result<TrackId> {
         self.write(|tx| {
             let (d, err) = match &w.outcome {
                 Ok(d) => (Some(d), None),
                 Err((code, msg)) => (None, Some((code.as_str(), msg.as_str()))),
             };
-            tx.execute(
-                "INSERT INTO tracks (path, content_hash, size_bytes, mtime_ms, duration_s, sample_rate, channels, frames, tempo_bpm, \
-                 tempo_confidence, tempo_reason, key_tonic, mode, key_confidence, key_reason, loudness_lufs, loudness_range_lu, true_peak_dbtp, \
-                 energy, summary, analyzer_version, analyzed_at_ms, error, error_code) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
-                 ON CONFLICT(path) DO UPDATE SET content_hash = excluded.content_hash, size_bytes = excluded.size_bytes, \
-                 mtime_ms = excluded.mtime_ms, duration_s = excluded.duration_s, sample_rate = excluded.sample_rate, \
-                 channels = excluded.channels, frames = excluded.frames, tempo_bpm = excluded.tempo_bpm, tempo_confidence = excluded.tempo_confidence, \
-                 tempo_reason = excluded.tempo_reason, key_tonic = excluded.key_tonic, mode = excluded.mode, \
-                 key_confidence = excluded.key_confidence, key_reason = excluded.key_reason, loudness_lufs = excluded.loudness_lufs, \
-                 loudness_range_lu = excluded.loudness_range_lu, true_peak_dbtp = excluded.true_peak_dbtp, energy = excluded.energy, \
-                 summary = excluded.summary, \
-                 analyzer_version = excluded.analyzer_version, analyzed_at_ms = excluded.analyzed_at_ms, error = excluded.error, \
-                 error_code = excluded.error_code",
+            let id: TrackId = tx.query_row(
+                UPSERT_TRACK,
                 params![
                     w.path,
                     w.content_hash,
@@ -359,14 +376,10 @@ impl Store for SqliteStore {
                     err.map(|e| e.1),
                     err.map(|e| e.0),
                 ],
+                |r| r.get(0),
             )?;
-            let id: TrackId = tx.query_row("SELECT id FROM tracks WHERE path = ?1", [&w.path], |r| r.get(0))?;
             match d {
-                Some(d) => tx.execute(
-                    "INSERT INTO track_beats (track_id, beats, downbeats) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT(track_id) DO UPDATE SET beats = excluded.beats, downbeats = excluded.downbeats",
-                    params![id, encode_f32(&d.beats_s), encode_f32(&d.downbeats_s)],
-                )?,
+                Some(d) => tx.execute(UPSERT_BEATS, params![id, encode_f32(&d.beats_s), encode_f32(&d.downbeats_s)])?,
                 None => tx.execute("DELETE FROM track_beats WHERE track_id = ?1", [id])?,
             };
             Ok(id)
@@ -396,13 +409,13 @@ impl Store for SqliteStore {
     fn track(&mut self, which: &TrackRef) -> Result<TrackRecord> {
         let id = self.id_of(which)?;
         let sql = format!("SELECT {TRACK_COLUMNS} FROM {TRACKS_JOINED} WHERE t.id = ?1");
-        self.conn.query_row(&sql, [id], track_from_row).map_err(|e| self.err(e))
+        self.conn.query_row(&sql, [id], |r| track_from(r)).map_err(|e| self.err(e))
     }
 
     fn tracks(&mut self) -> Result<Vec<TrackRecord>> {
         let sql = format!("SELECT {TRACK_COLUMNS} FROM {TRACKS_JOINED} ORDER BY t.path");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| db_error(&self.path, e))?;
-        let rows = stmt.query_map([], track_from_row).and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
+        let rows = stmt.query_map([], |r| track_from(r)).and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>());
         rows.map_err(|e| db_error(&self.path, e))
     }
 
@@ -435,34 +448,22 @@ impl Store for SqliteStore {
 
     fn index_rows(&mut self, each: &mut dyn FnMut(IndexRow)) -> Result<()> {
         let path = self.path.clone();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, path, tempo_bpm, key_tonic, mode, loudness_lufs, energy, summary FROM tracks WHERE error IS NULL")
-            .map_err(|e| db_error(&path, e))?;
+        let mut stmt = self.conn.prepare_cached(INDEX_ROWS).map_err(|e| db_error(&path, e))?;
         let mut rows = stmt.query([]).map_err(|e| db_error(&path, e))?;
         while let Some(r) = rows.next().map_err(|e| db_error(&path, e))? {
-            let row = (|| -> rusqlite::Result<IndexRow> {
-                Ok(IndexRow {
-                    id: r.get(0)?,
-                    path: r.get(1)?,
-                    tempo_bpm: r.get(2)?,
-                    key_tonic: r.get(3)?,
-                    mode: r.get::<_, Option<String>>(4)?.as_deref().and_then(parse_mode),
-                    loudness_lufs: r.get(5)?,
-                    energy: r.get::<_, Option<f64>>(6)?.unwrap_or(0.0),
-                    summary: r.get::<_, Option<Vec<u8>>>(7)?.map(|b| decode_f32(&b)).unwrap_or_default(),
-                })
-            })()
-            .map_err(|e| db_error(&path, e))?;
-            each(row);
+            each(index_row_from(r).map_err(|e| db_error(&path, e))?);
         }
         Ok(())
     }
 
-    fn add_feedback(&mut self, row: &FeedbackRow, model: &ModelState) -> Result<i64> {
+    fn add_feedback(&mut self, row: &FeedbackRow) -> Result<(i64, ModelState)> {
         let target = crate::learn::target(row.accepted, row.rating)?;
         let c = row.components;
+        // The immediate transaction holds the write lock from the start: no
+        // other connection can update the model between this read and write.
         self.write(|tx| {
+            let mut model = read_model(tx)?.unwrap_or_default();
+            model.update(&c, target);
             tx.execute(
                 "INSERT INTO feedback (session_id, from_track, to_track, accepted, rating, target, c_tempo, c_harmonic, c_energy, c_timbre, \
                  c_learned, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -475,7 +476,7 @@ impl Store for SqliteStore {
                  updated_at_ms = ?8 WHERE id = 1",
                 params![w[0], w[1], w[2], w[3], w[4], model.bias, model.updates as i64, row.created_at_ms],
             )?;
-            Ok(id)
+            Ok((id, model))
         })
     }
 
@@ -506,18 +507,7 @@ impl Store for SqliteStore {
     }
 
     fn model(&mut self) -> Result<Option<ModelState>> {
-        self.conn
-            .query_row("SELECT w_tempo, w_harmonic, w_energy, w_timbre, w_learned, bias, updates FROM model WHERE id = 1", [], |r| {
-                let w: [Option<f64>; 6] = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?];
-                let updates: i64 = r.get(6)?;
-                Ok(match w {
-                    [Some(a), Some(b), Some(c), Some(d), Some(e), Some(bias)] => {
-                        Some(ModelState { weights: [a, b, c, d, e], bias, updates: updates as u64 })
-                    }
-                    _ => None,
-                })
-            })
-            .map_err(|e| self.err(e))
+        read_model(&self.conn).map_err(|e| self.err(e))
     }
 
     fn reset_model(&mut self) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The [`Store`] interface: what the library asks of a database. SQLite
-//! ([`crate::sqlite::SqliteStore`]) implements it; a server database can
-//! implement it the same way, and everything above it (scanning,
-//! recommendations, learning) works unchanged.
+//! ([`crate::sqlite::SqliteStore`]) and PostgreSQL
+//! ([`crate::postgres::PostgresStore`]) implement it, and everything above
+//! it (scanning, recommendations, learning) works unchanged on either.
 //!
 //! Every method that writes is one transaction: it happens whole or not at
 //! all, so an interrupted process never leaves half a track or a feedback
@@ -146,7 +146,13 @@ pub struct SessionRecord {
 /// # Errors
 /// Every method: `Error::Database` (damaged file, failed statement),
 /// `Error::DatabaseLocked` (the write lock stayed taken past the busy
-/// timeout); lookups: `Error::TrackNotFound`.
+/// timeout; on a server also a deadlock or serialization failure),
+/// `Error::DatabaseUnavailable` (a server that cannot be reached or that
+/// dropped the connection; the call committed whole or not at all, and
+/// when the connection dropped during its COMMIT which one is unknown:
+/// only retry calls that are idempotent, such as the upserts and deletes,
+/// not `begin_session`, `add_play` or `add_feedback`); lookups:
+/// `Error::TrackNotFound`.
 pub trait Store: Send {
     /// Where the data lives (a file path or a server URL without secrets), for messages.
     fn location(&self) -> &str;
@@ -155,6 +161,11 @@ pub trait Store: Send {
     fn file_state(&mut self, path: &str) -> Result<Option<FileState>>;
     /// Content hashes of the successfully analysed tracks of this analyzer version, with a track id for each.
     fn analysed_hashes(&mut self, analyzer_version: &str) -> Result<Vec<(String, TrackId)>>;
+    /// The lowest id of a successfully analysed track of this analyzer
+    /// version with this content hash, if any: the one-file form of
+    /// [`analysed_hashes`](Self::analysed_hashes), an indexed look-up
+    /// whatever the library's size.
+    fn analysed_track_with_hash(&mut self, hash: &str, analyzer_version: &str) -> Result<Option<TrackId>>;
     /// Inserts or replaces the track at `w.path` (one row per path).
     fn put_track(&mut self, w: &TrackWrite) -> Result<TrackId>;
     /// Stores `path` (new or replaced) with the analysis of track `from`.
@@ -176,8 +187,15 @@ pub trait Store: Send {
     /// Every successfully analysed track's index columns.
     fn index_rows(&mut self, each: &mut dyn FnMut(IndexRow)) -> Result<()>;
 
-    /// Stores a feedback row and the model state trained on it, together.
-    fn add_feedback(&mut self, row: &FeedbackRow, model: &ModelState) -> Result<i64>;
+    /// Stores a feedback row and the model trained on it, together: in one
+    /// transaction the store reads the stored model (the defaults when
+    /// there is none), takes one learning step on the row (its
+    /// `components` towards [`crate::learn::target`] of `accepted` and
+    /// `rating`) and writes the row and the result. Reading inside the
+    /// transaction, with the model row locked, is what keeps concurrent
+    /// feedback from several handles or machines from losing updates.
+    /// Returns the feedback id and the model written.
+    fn add_feedback(&mut self, row: &FeedbackRow) -> Result<(i64, ModelState)>;
     /// Feedback totals per target track (over all source tracks).
     fn feedback_totals(&mut self) -> Result<Vec<FeedbackTotals>>;
     /// Feedback totals per target track, for transitions from `from`.

@@ -1,19 +1,22 @@
-//! The library against a real SQLite file: ranking rules on tracks of known
-//! tempo, key and loudness, learning that persists, sessions, and the
-//! database failures a user can meet (locked, not a database, too new).
+//! The library against a real SQLite file: the behaviours every backend
+//! shares (`common`: ranking, learning, sessions, scans, round trips,
+//! generation counters), then the database failures a user of a file can
+//! meet (locked, not a database, too new).
+
+mod common;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use resonode_analysis::loudness::LoudnessSummary;
-use resonode_analysis::{KeyEstimate, Mode, TempoEstimate, TrackDescriptors};
-use resonode_library::learn::DEFAULT_WEIGHTS;
-use resonode_library::store::{FileMeta, TrackWrite};
-use resonode_library::{CurrentFeatures, FeedbackInput, Library, RecommendFrom, RecommendOptions, ScanOptions, SqliteStore, Store, TrackRef};
+use resonode_library::{Library, SqliteStore};
+
+/// This test binary's folder for its libraries.
+fn test_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("resonode-library-tests-{}", std::process::id()))
+}
 
 fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("resonode-library-tests-{}", std::process::id()));
+    let dir = test_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     for ext in ["", "-wal", "-shm"] {
@@ -22,178 +25,32 @@ fn temp_db(name: &str) -> PathBuf {
     p
 }
 
-/// A summary vector: a shared timbre plus a per-track twist.
-fn summary(twist: f64) -> Vec<f64> {
-    (0..44).map(|i| if i == 0 { -150.0 } else { 10.0 * ((i as f64) * 0.7 + twist).sin() }).collect()
+/// Libraries in SQLite files named after the test.
+struct Sqlite;
+
+impl common::Backend for Sqlite {
+    fn fresh(&self, name: &str) -> Library {
+        Library::open(&temp_db(&format!("{name}.db")), None).unwrap()
+    }
+    fn reopen(&self, name: &str) -> Library {
+        Library::open(&test_dir().join(format!("{name}.db")), None).unwrap()
+    }
+    fn folder(&self, name: &str) -> PathBuf {
+        let dir = temp_db(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 }
 
-fn put(store: &mut dyn Store, path: &str, bpm: Option<f64>, key: Option<(u8, Mode)>, lufs: f64, twist: f64) -> i64 {
-    let d = TrackDescriptors {
-        duration_s: 200.0,
-        sample_rate: 44100,
-        channels: 2,
-        frames: 200 * 43,
-        tempo: bpm.map(|bpm| TempoEstimate { bpm, confidence: 0.8 }),
-        tempo_reason: None,
-        beats_s: (0..10).map(|i| i as f64 * 0.5).collect(),
-        downbeats_s: vec![0.0, 2.0, 4.0],
-        key: key.map(|(tonic, mode)| KeyEstimate { tonic, mode, confidence: 0.6 }),
-        key_reason: None,
-        loudness: LoudnessSummary { integrated_lufs: Some(lufs), range_lu: Some(5.0), true_peak_dbtp: Some(-1.0) },
-        energy: 0.2,
-        summary: summary(twist),
-    };
-    store
-        .put_track(&TrackWrite {
-            path: path.into(),
-            content_hash: Some(format!("hash-{path}")),
-            file: FileMeta { size_bytes: 1, mtime_ms: 1 },
-            outcome: Ok(d),
-            analyzer_version: resonode_analysis::ANALYZER_VERSION.into(),
-            analyzed_at_ms: 1,
-        })
-        .unwrap()
-}
+behaviour_tests!(Sqlite);
 
-/// Reference 120 BPM C major at -10 LUFS, and candidates named after what they test.
+/// The reference library of `common`, in the file `name`.
 fn library(name: &str) -> (Library, PathBuf) {
     let path = temp_db(name);
     let mut lib = Library::open(&path, None).unwrap();
-    let s = lib.store();
-    put(s, "/m/ref", Some(120.0), Some((0, Mode::Major)), -10.0, 0.0);
-    put(s, "/m/same", Some(120.0), Some((0, Mode::Major)), -10.5, 0.0);
-    put(s, "/m/fifth-122", Some(122.0), Some((7, Mode::Major)), -10.0, 0.0);
-    put(s, "/m/relative-119", Some(119.0), Some((9, Mode::Minor)), -11.0, 0.0);
-    put(s, "/m/half-60", Some(60.0), Some((0, Mode::Major)), -10.0, 0.0);
-    put(s, "/m/clash-120", Some(120.0), Some((6, Mode::Major)), -10.0, 0.0);
-    put(s, "/m/quiet-120", Some(120.0), Some((0, Mode::Major)), -24.0, 0.0);
-    put(s, "/m/slow-90", Some(90.0), Some((0, Mode::Major)), -10.0, 0.0);
-    put(s, "/m/no-tempo", None, None, -10.0, 0.0);
+    common::fill(lib.store());
     (lib, path)
-}
-
-fn names(recs: &[resonode_library::Recommendation]) -> Vec<&str> {
-    recs.iter().map(|r| r.path.trim_start_matches("/m/")).collect()
-}
-
-#[test]
-fn ranking_follows_tempo_camelot_and_loudness_rules() {
-    let (mut lib, _) = library("rank.db");
-    let recs = lib.recommend(&RecommendFrom::Track(TrackRef::Path("/m/ref".into())), &RecommendOptions { limit: 20, ..Default::default() }).unwrap();
-    let order = names(&recs);
-    assert_eq!(order.len(), 8, "the reference is left out: {order:?}");
-    assert_eq!(order[0], "same", "{order:?}");
-    let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
-    // Compatible key beats a clash at the same tempo; loudness jumps cost; tempo out of reach ranks last.
-    assert!(pos("fifth-122") < pos("clash-120"), "{order:?}");
-    assert!(pos("relative-119") < pos("clash-120"), "{order:?}");
-    assert!(pos("same") < pos("quiet-120"), "{order:?}");
-    assert!(pos("slow-90") > pos("clash-120"), "{order:?}");
-    let half = &recs[pos("half-60")];
-    assert_eq!(half.tempo_multiple, 2.0);
-    assert!((half.components.tempo - 0.85).abs() < 1e-9, "{:?}", half.components);
-    assert!((half.stretch_ratio.unwrap() - 1.0).abs() < 1e-9);
-    let fifth = &recs[pos("fifth-122")];
-    assert!((fifth.stretch_ratio.unwrap() - 120.0 / 122.0).abs() < 1e-9);
-    assert_eq!(fifth.components.harmonic, 0.9);
-    assert_eq!(recs[pos("relative-119")].components.harmonic, 0.85);
-    assert_eq!(recs[pos("slow-90")].components.tempo, 0.0);
-    assert_eq!(recs[pos("no-tempo")].components.tempo, 0.5);
-    assert_eq!(recs[pos("no-tempo")].stretch_ratio, None);
-    assert!(recs[pos("quiet-120")].components.energy < 0.01);
-    for w in recs.windows(2) {
-        assert!(w[0].score >= w[1].score);
-    }
-}
-
-#[test]
-fn without_key_lock_the_stretched_key_is_scored() {
-    let (mut lib, _) = library("keylock.db");
-    // A C major track at 127 BPM: stretched to 120 without key lock it
-    // sounds a semitone lower (B major, 1B): five steps from C (8B), the
-    // semitone rule (0.45) instead of the same key.
-    put(lib.store(), "/m/fast-127", Some(127.14), Some((0, Mode::Major)), -10.0, 0.1);
-    let from = RecommendFrom::Track(TrackRef::Path("/m/ref".into()));
-    let opts = RecommendOptions { limit: 20, tempo_tolerance: 0.1, ..Default::default() };
-    let locked = lib.recommend(&from, &opts).unwrap();
-    let unlocked = lib.recommend(&from, &RecommendOptions { key_lock: false, ..opts }).unwrap();
-    let h = |recs: &[resonode_library::Recommendation]| recs.iter().find(|r| r.path == "/m/fast-127").unwrap().components.harmonic;
-    assert_eq!(h(&locked), 1.0);
-    assert_eq!(h(&unlocked), 0.45);
-}
-
-#[test]
-fn live_features_rank_like_the_track_they_describe() {
-    let (mut lib, _) = library("live.db");
-    let from = RecommendFrom::Current(CurrentFeatures {
-        tempo_bpm: Some(120.0),
-        key_tonic: Some(0),
-        mode: Some(Mode::Major),
-        loudness_lufs: Some(-10.0),
-        energy: None,
-        summary: Some(summary(0.0)),
-    });
-    let recs = lib.recommend(&from, &RecommendOptions { limit: 2, ..Default::default() }).unwrap();
-    assert_eq!(names(&recs), ["ref", "same"]);
-    // Nothing known: every component neutral, still a full ranking.
-    let none = lib.recommend(&RecommendFrom::Current(CurrentFeatures::default()), &RecommendOptions { limit: 50, ..Default::default() }).unwrap();
-    assert_eq!(none.len(), 9);
-    assert!(none.iter().all(|r| r.components.tempo == 0.5 && r.components.harmonic == 0.5));
-}
-
-#[test]
-fn feedback_trains_a_model_that_persists_and_resets() {
-    let (mut lib, path) = library("learn.db");
-    let from = RecommendFrom::Track(TrackRef::Path("/m/ref".into()));
-    let rank = |lib: &mut Library| names(&lib.recommend(&from, &RecommendOptions { limit: 20, ..Default::default() }).unwrap()).iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let before = rank(&mut lib);
-    let pos = |v: &[String], n: &str| v.iter().position(|x| x == n).unwrap();
-    assert!(pos(&before, "clash-120") < pos(&before, "slow-90"));
-    for _ in 0..10 {
-        for (to, accepted) in [("/m/slow-90", true), ("/m/clash-120", false)] {
-            lib.add_feedback(&FeedbackInput { session: None, from: from.clone(), to: TrackRef::Path(to.into()), accepted, rating: None }).unwrap();
-        }
-    }
-    let after = rank(&mut lib);
-    assert!(pos(&after, "slow-90") < pos(&after, "clash-120"), "{after:?}");
-    let m = lib.model().unwrap();
-    assert_eq!(m.updates, 20);
-    assert!(m.weights[1] > DEFAULT_WEIGHTS[1] && m.weights[0] < DEFAULT_WEIGHTS[0], "{m:?}");
-    drop(lib);
-    let mut lib = Library::open(&path, None).unwrap();
-    assert_eq!(rank(&mut lib), after, "learning survives reopening");
-    assert_eq!(lib.model().unwrap(), m);
-    lib.reset_learning().unwrap();
-    assert_eq!(rank(&mut lib), before, "reset goes back to the defaults");
-    assert_eq!(lib.model().unwrap().updates, 0);
-    // A bad rating stores nothing.
-    let e = lib.add_feedback(&FeedbackInput { session: None, from, to: TrackRef::Path("/m/same".into()), accepted: true, rating: Some(-0.1) }).unwrap_err();
-    assert_eq!(e.code(), "ERR_INVALID_PARAMETER");
-    assert_eq!(lib.model().unwrap().updates, 0);
-}
-
-#[test]
-fn sessions_keep_ordered_plays_and_exclude_them() {
-    let (mut lib, _) = library("sessions.db");
-    let s = lib.begin_session(Some("deck A")).unwrap();
-    let same = lib.track(&TrackRef::Path("/m/same".into())).unwrap().id;
-    lib.add_play(s, Some(same), None).unwrap();
-    lib.add_play(s, None, Some("line in")).unwrap();
-    let rec = lib.session(s).unwrap();
-    assert_eq!(rec.plays.iter().map(|p| p.seq).collect::<Vec<_>>(), [0, 1]);
-    assert_eq!(rec.plays[1].label.as_deref(), Some("line in"));
-    let recs = lib
-        .recommend(&RecommendFrom::Track(TrackRef::Path("/m/ref".into())), &RecommendOptions { session: Some(s), ..Default::default() })
-        .unwrap();
-    assert!(!names(&recs).contains(&"same"));
-    lib.end_session(s).unwrap();
-    assert!(lib.session(s).unwrap().ended_at_ms.is_some());
-    assert_eq!(lib.add_play(999, None, None).unwrap_err().code(), "ERR_INVALID_PARAMETER");
-    assert_eq!(lib.add_play(s, Some(12345), None).unwrap_err().code(), "ERR_TRACK_NOT_FOUND");
-    // Removing a track keeps the session's play, without the track.
-    lib.remove(&TrackRef::Id(same)).unwrap();
-    assert_eq!(lib.session(s).unwrap().plays[0].track, None);
-    assert_eq!(lib.track(&TrackRef::Id(same)).unwrap_err().code(), "ERR_TRACK_NOT_FOUND");
 }
 
 #[test]
@@ -232,91 +89,63 @@ fn files_that_are_not_libraries_are_refused_untouched() {
     assert_eq!(e.code(), "ERR_NOT_FOUND");
 }
 
-/// 8 s of 16-bit mono clicks at `bpm` with a sustained C major triad.
-fn write_song(path: &std::path::Path, bpm: f64) {
-    let rate = 22050u32;
-    let n = 8 * rate as usize;
-    let period = 60.0 / bpm;
-    let mut w = hound::WavWriter::create(path, hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }).unwrap();
-    for i in 0..n {
-        let t = i as f64 / rate as f64;
-        let since = t % period;
-        let click = if since < 0.05 { (-(since / 0.01)).exp() * (2.0 * std::f64::consts::PI * 1500.0 * since).sin() } else { 0.0 };
-        let chord: f64 = [261.63, 329.63, 392.0].iter().map(|f| (2.0 * std::f64::consts::PI * f * t).sin()).sum::<f64>() * 0.08;
-        w.write_sample(((0.5 * click + chord) * 20000.0) as i16).unwrap();
+#[test]
+fn processes_opening_a_new_library_at_once_all_get_one_schema() {
+    // Worker processes started together on a fresh file race on the first
+    // migration; each must end up with the migrated library, none with an error.
+    for round in 0..5 {
+        let path = temp_db(&format!("race-{round}"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let opened: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path, Duration::from_secs(5)).map(|_| ())
+                })
+            })
+            .collect();
+        for t in opened {
+            t.join().expect("opening thread panicked").expect("open");
+        }
+        let mut lib = Library::open(&path, None).expect("reopen");
+        assert!(lib.tracks().expect("tracks").is_empty());
     }
-    w.finalize().unwrap();
 }
 
 #[test]
-fn scans_record_failures_skip_unchanged_files_and_resume_after_a_stop() {
-    let dir = temp_db("music");
-    std::fs::create_dir_all(dir.join("sub")).unwrap();
-    write_song(&dir.join("a.wav"), 120.0);
-    write_song(&dir.join("sub/b.wav"), 100.0);
-    std::fs::write(dir.join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEfmt garbage").unwrap();
-    std::fs::write(dir.join("readme.txt"), b"text").unwrap();
-    let mut lib = Library::open(&temp_db("scan.db"), None).unwrap();
-    let stop = AtomicBool::new(true);
-    let s = lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap();
-    assert!(s.aborted && s.added == 0, "{s:?}");
-    let stop = AtomicBool::new(false);
-    let mut seen = 0;
-    let s = lib.scan(&dir, &ScanOptions { concurrency: 2, ..Default::default() }, &stop, |p| seen = p.done).unwrap();
-    assert_eq!((s.files, s.added, s.failed, s.ignored, seen), (3, 2, 1, 1, 3), "{s:?}");
-    assert!(s.failures[0].path.ends_with("broken.wav"));
-    let tracks = lib.tracks().unwrap();
-    let a = tracks.iter().find(|t| t.path.ends_with("a.wav")).unwrap();
-    assert!((a.descriptors.as_ref().unwrap().tempo.unwrap().bpm - 120.0).abs() < 1.5, "{a:?}");
-    let broken = tracks.iter().find(|t| t.path.ends_with("broken.wav")).unwrap();
-    assert!(broken.error.is_some() && broken.descriptors.is_none());
-    let again = lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap();
-    assert_eq!((again.unchanged, again.added, again.updated), (3, 0, 0), "{again:?}");
-    assert_eq!(lib.tracks().unwrap().len(), 3);
-    assert_eq!(lib.scan(&dir.join("nope"), &ScanOptions::default(), &stop, |_| {}).unwrap_err().code(), "ERR_NOT_FOUND");
-    // A deleted file is reported missing, then removed with `prune`.
-    std::fs::remove_file(dir.join("sub/b.wav")).unwrap();
-    let s = lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap();
-    assert!(s.missing.len() == 1 && s.missing[0].ends_with("sub/b.wav") && !s.pruned, "{s:?}");
-    assert_eq!(lib.tracks().unwrap().len(), 3);
-    let s = lib.scan(&dir, &ScanOptions { prune: true, ..Default::default() }, &stop, |_| {}).unwrap();
-    assert!(s.pruned, "{s:?}");
-    assert_eq!(lib.tracks().unwrap().len(), 2);
-    assert!(lib.scan(&dir, &ScanOptions::default(), &stop, |_| {}).unwrap().missing.is_empty());
-    assert_eq!(lib.scan(&dir.join("a.wav"), &ScanOptions::default(), &stop, |_| {}).unwrap_err().code(), "ERR_INVALID_PARAMETER");
-}
+fn read_only_and_damaged_files_fail_at_once_not_after_the_busy_timeout() {
+    // Only another connection's set-up in progress is worth waiting for;
+    // a file that cannot be migrated fails with the first attempt.
+    let busy_timeout = Duration::from_secs(30);
+    let open_alone = |path: &PathBuf| {
+        let started = std::time::Instant::now();
+        let e = SqliteStore::open(path, busy_timeout).unwrap_err();
+        (e, started.elapsed())
+    };
 
-#[test]
-fn timbre_similarity_breaks_ties_between_equal_tempo_and_key() {
-    let path = temp_db("timbre.db");
-    let mut lib = Library::open(&path, None).unwrap();
-    let s = lib.store();
-    put(s, "/m/ref", Some(120.0), Some((0, Mode::Major)), -10.0, 0.0);
-    put(s, "/m/near", Some(120.0), Some((0, Mode::Major)), -10.0, 0.05);
-    put(s, "/m/far", Some(120.0), Some((0, Mode::Major)), -10.0, 2.5);
-    put(s, "/m/other", Some(120.0), Some((0, Mode::Major)), -10.0, 1.2);
-    let recs = lib.recommend(&RecommendFrom::Track(TrackRef::Path("/m/ref".into())), &RecommendOptions::default()).unwrap();
-    assert_eq!(names(&recs)[0], "near", "{recs:?}");
-    let t = |n: &str| recs.iter().find(|r| r.path.ends_with(n)).unwrap().components.timbre;
-    assert!(t("near") > 0.9 && t("near") > t("far"), "near {} far {}", t("near"), t("far"));
-}
+    // A SQLite file (WAL) whose header's write version says "read only"
+    // (file format, offset 18 > 2): it opens and reads, and the migration's
+    // first write fails with SQLITE_READONLY.
+    let read_only = temp_db("read-only.db");
+    rusqlite::Connection::open(&read_only).unwrap().execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE other (a);").unwrap();
+    let mut bytes = std::fs::read(&read_only).unwrap();
+    assert_eq!(&bytes[18..20], &[2, 2], "a WAL database");
+    bytes[18] = 3;
+    std::fs::write(&read_only, &bytes).unwrap();
+    let (e, took) = open_alone(&read_only);
+    assert_eq!(e.code(), "ERR_DATABASE", "{e}");
+    assert!(e.to_string().contains("read-only"), "{e}");
+    assert!(took < busy_timeout / 2, "failed after {took:?}, as if waiting for a lock: {e}");
 
-#[test]
-fn stored_descriptors_read_back_as_written() {
-    let path = temp_db("roundtrip.db");
-    let mut lib = Library::open(&path, None).unwrap();
-    let id = put(lib.store(), "/m/x", Some(128.5), Some((9, Mode::Minor)), -8.25, 0.3);
-    drop(lib);
-    let mut lib = Library::open(&path, None).unwrap();
-    let d = lib.track(&TrackRef::Id(id)).unwrap().descriptors.unwrap();
-    assert_eq!(d.tempo, Some(TempoEstimate { bpm: 128.5, confidence: 0.8 }));
-    assert_eq!(d.key.map(|k| (k.tonic, k.mode, k.confidence)), Some((9, Mode::Minor, 0.6)));
-    assert_eq!(d.loudness, LoudnessSummary { integrated_lufs: Some(-8.25), range_lu: Some(5.0), true_peak_dbtp: Some(-1.0) });
-    assert_eq!((d.duration_s, d.sample_rate, d.channels, d.frames), (200.0, 44100, 2, 200 * 43));
-    assert_eq!(d.downbeats_s, [0.0, 2.0, 4.0]);
-    assert_eq!(d.beats_s.len(), 10);
-    // Arrays are stored as f32.
-    for (a, b) in d.summary.iter().zip(summary(0.3)) {
-        assert!((a - b).abs() < 1e-4);
-    }
+    // A damaged schema page: refused as damaged, at once.
+    let damaged = temp_db("damaged.db");
+    rusqlite::Connection::open(&damaged).unwrap().execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE other (a);").unwrap();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    bytes[100] = 0x07; // page 1's b-tree page type: not one of 2, 5, 10, 13
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (e, took) = open_alone(&damaged);
+    assert_eq!(e.code(), "ERR_DATABASE", "{e}");
+    assert!(e.to_string().contains("damaged"), "{e}");
+    assert!(took < busy_timeout / 2, "failed after {took:?}: {e}");
 }

@@ -27,6 +27,7 @@ mod logging;
 mod mix;
 mod peak;
 mod pipeline;
+mod queue;
 mod ml;
 mod realtime;
 mod separate;

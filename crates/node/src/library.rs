@@ -1,6 +1,7 @@
 //! Music library bindings: `NativeLibrary` wraps a `resonode_library::Library`
-//! behind a lock; every call runs on a worker thread. A scan opens its own
-//! connection, so listing and recommending go on while it writes.
+//! (a SQLite file or a PostgreSQL server) behind a lock; every call runs on
+//! a worker thread. A scan opens its own connection, so listing and
+//! recommending go on while it writes.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,14 +17,61 @@ use resonode_library::descriptors::{parse_mode, parse_tonic};
 use resonode_library::learn::COMPONENTS;
 use resonode_library::store::{Play, SessionRecord};
 use resonode_library::{
-    CurrentFeatures, FeedbackInput, Library, RecommendFrom, RecommendOptions, Recommendation, ScanOptions, ScanProgress, ScanSummary,
-    SqliteStore, TrackRecord, TrackRef,
+    CurrentFeatures, FeedbackInput, Library, OpenOptions, RecommendFrom, RecommendOptions, Recommendation, ScanOptions, ScanProgress,
+    ScanSummary, StoreSpec, TrackRecord, TrackRef,
 };
 
 use crate::analysis::{track_to_js, TrackAnalysis};
 use crate::error::{guard, guard_core, to_napi};
 
-type Shared = Arc<Mutex<Option<Library>>>;
+/// The library of one `NativeLibrary`: a SQLite file opens in the
+/// constructor; a PostgreSQL server is connected by the first task, on a
+/// worker thread, so that connecting never blocks the JS thread (and a
+/// failed connection is tried again by the next task).
+enum Slot {
+    Pending,
+    Open(Box<Library>),
+    Closed,
+}
+
+struct Handle {
+    slot: Mutex<Slot>,
+    /// Set by `close()`, which never waits for the lock: a task holding it
+    /// may be in a network call. Whoever holds the lock next (or releases
+    /// it) drops the library, off the JS thread.
+    closed: AtomicBool,
+    spec: StoreSpec,
+    options: OpenOptions,
+}
+
+type Shared = Arc<Handle>;
+
+impl Handle {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Once closed, takes the library out of its slot if the lock is free
+    /// and returns it, for the caller to drop where blocking is fine (a
+    /// PostgreSQL client says goodbye to the server on drop). A holder of
+    /// the lock calls this after releasing it: the last one to release
+    /// sees the flag and drops the library.
+    fn take_if_closed(&self) -> Option<Slot> {
+        if !self.is_closed() {
+            return None;
+        }
+        let mut slot = match self.slot.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(std::mem::replace(&mut *slot, Slot::Closed))
+    }
+}
+
+fn closed() -> Error {
+    Error::InvalidState { reason: "the library is closed".into() }
+}
 
 type Job<T> = Box<dyn FnOnce(&Shared) -> resonode_core::Result<T> + Send>;
 
@@ -48,32 +96,47 @@ impl<T: Send + 'static, J: ToNapiValue + TypeName + 'static> Task for LibraryTas
     }
 }
 
-/// A job holding the library's lock while it runs.
+/// A job holding the library's lock while it runs (opening it first if it is pending).
 fn task<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
     lib: &Shared,
     to_js: fn(T) -> J,
     job: impl FnOnce(&mut Library) -> resonode_core::Result<T> + Send + 'static,
 ) -> AsyncTask<LibraryTask<T, J>> {
     let job: Job<T> = Box::new(move |shared| {
-        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-        let lib = guard.as_mut().ok_or_else(|| Error::InvalidState { reason: "the library is closed".into() })?;
-        job(lib)
+        if shared.is_closed() {
+            drop(shared.take_if_closed());
+            return Err(closed());
+        }
+        let out = {
+            let mut guard = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
+            let ready = match &*guard {
+                Slot::Pending => Library::open_spec(&shared.spec, &shared.options).map(|lib| *guard = Slot::Open(Box::new(lib))),
+                _ => Ok(()),
+            };
+            match (ready, &mut *guard) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Slot::Open(lib)) if !shared.is_closed() => job(lib),
+                _ => Err(closed()),
+            }
+        };
+        // Closed while this job ran: the library goes here, on this worker thread.
+        drop(shared.take_if_closed());
+        out
     });
     AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
 }
 
-/// A job on its own connection: the library's lock stays free for readers
-/// (it is only taken to check that the library is open).
+/// A job on its own connection: the library's lock stays free for readers.
 fn detached<T: Send + 'static, J: ToNapiValue + TypeName + 'static>(
     lib: &Shared,
     to_js: fn(T) -> J,
-    job: impl FnOnce() -> resonode_core::Result<T> + Send + 'static,
+    job: impl FnOnce(&StoreSpec, &OpenOptions) -> resonode_core::Result<T> + Send + 'static,
 ) -> AsyncTask<LibraryTask<T, J>> {
     let job: Job<T> = Box::new(move |shared| {
-        if shared.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
-            return Err(Error::InvalidState { reason: "the library is closed".into() });
+        if shared.is_closed() {
+            return Err(closed());
         }
-        job()
+        job(&shared.spec, &shared.options)
     });
     AsyncTask::new(LibraryTask { lib: lib.clone(), job: Some(job), to_js })
 }
@@ -382,48 +445,87 @@ fn session_js(s: SessionRecord) -> SessionJs {
     }
 }
 
-/// A music library in a SQLite file (see `resonode_library`).
+/// A music library in a SQLite file or on a PostgreSQL server (see `resonode_library`).
 #[napi]
 pub struct NativeLibrary {
     lib: Shared,
-    path: PathBuf,
-    busy_timeout: Duration,
 }
 
 fn id(v: i64) -> i64 {
     v
 }
 
+fn millis(name: &str, ms: Option<u32>) -> napi::Result<Option<Duration>> {
+    // SQLite takes the busy timeout as a C int of milliseconds (rusqlite
+    // panics beyond it): refused here as a parameter error.
+    match ms {
+        Some(ms) if ms > i32::MAX as u32 => Err(to_napi(Error::param(name, format!("{ms} ms is more than {} ms", i32::MAX)))),
+        ms => Ok(ms.map(|ms| Duration::from_millis(u64::from(ms)))),
+    }
+}
+
 #[napi]
 impl NativeLibrary {
-    /// Opens (creating on first use) the library at `path`.
+    /// Opens the library `location` names: a `postgres://` /
+    /// `postgresql://` URL (only checked here: the server is connected by
+    /// the first call, on a worker thread), or else the path of a SQLite
+    /// file (opened now, created on first use). `busyTimeoutMs` applies to
+    /// SQLite, `connectTimeoutMs` to PostgreSQL (each connection attempt;
+    /// default the URL's `connect_timeout`, else 10 s).
     ///
-    /// @throws ERR_NOT_FOUND (folder missing), ERR_DATABASE (not a library,
-    /// damaged, newer schema), ERR_DATABASE_LOCKED
+    /// @throws ERR_INVALID_PARAMETER (malformed URL, unknown parameter or
+    /// sslmode, an option of the other backend), ERR_NOT_FOUND (folder missing),
+    /// ERR_DATABASE (not a library, damaged, newer schema), ERR_DATABASE_LOCKED
     #[napi(catch_unwind, constructor)]
-    pub fn new(path: String, busy_timeout_ms: Option<u32>) -> napi::Result<Self> {
-        let ms = busy_timeout_ms.unwrap_or(5000);
-        // SQLite takes the timeout as a C int of milliseconds (rusqlite
-        // panics beyond it): refused here as a parameter error.
-        if ms > i32::MAX as u32 {
-            return Err(to_napi(Error::param("busyTimeoutMs", format!("{ms} ms is more than {} ms", i32::MAX))));
-        }
-        let busy_timeout = Duration::from_millis(u64::from(ms));
-        let path = PathBuf::from(path);
-        let lib = guard_core(|| Library::open(&path, Some(busy_timeout)))?;
-        Ok(NativeLibrary { lib: Arc::new(Mutex::new(Some(lib))), path, busy_timeout })
+    pub fn new(location: String, busy_timeout_ms: Option<u32>, connect_timeout_ms: Option<u32>) -> napi::Result<Self> {
+        let options = OpenOptions { busy_timeout: millis("busyTimeoutMs", busy_timeout_ms)?, connect_timeout: millis("connectTimeoutMs", connect_timeout_ms)? };
+        let spec = guard_core(|| StoreSpec::parse(&location))?;
+        let slot = match &spec {
+            StoreSpec::Sqlite(_) => {
+                if options.connect_timeout.is_some() {
+                    return Err(to_napi(Error::param("connectTimeoutMs", "applies to a PostgreSQL URL, not to a SQLite file")));
+                }
+                Slot::Open(Box::new(guard_core(|| Library::open_spec(&spec, &options))?))
+            }
+            StoreSpec::Postgres(_) => {
+                if options.busy_timeout.is_some() {
+                    return Err(to_napi(Error::param("busyTimeoutMs", "applies to a SQLite file, not to a PostgreSQL URL (see connectTimeoutMs)")));
+                }
+                Slot::Pending
+            }
+        };
+        Ok(NativeLibrary { lib: Arc::new(Handle { slot: Mutex::new(slot), closed: AtomicBool::new(false), spec, options }) })
+    }
+
+    /// Where the library lives: the file path as given, or the server URL without its password.
+    #[napi(getter, catch_unwind)]
+    pub fn location(&self) -> String {
+        self.lib.spec.location()
     }
 
     /// Closes the database (later calls reject with ERR_INVALID_STATE).
+    /// Never blocks: a call in progress finishes, and the connection is
+    /// closed when it does, on a worker thread.
     #[napi(catch_unwind)]
     pub fn close(&self) {
-        self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.lib.closed.store(true, Ordering::SeqCst);
+        if let Some(Slot::Open(lib)) = self.lib.take_if_closed() {
+            match self.lib.spec {
+                // A file closes at once: it can be moved or deleted when close() returns.
+                StoreSpec::Sqlite(_) => drop(lib),
+                // Dropping a PostgreSQL client talks to the server (Terminate):
+                // not on the JS thread.
+                StoreSpec::Postgres(_) => {
+                    let _ = std::thread::Builder::new().name("resonode-library-close".into()).spawn(move || drop(lib));
+                }
+            }
+        }
     }
 
     /// Scans `dir` on its own connection; `concurrency` files at once (0 =
     /// one per core); `prune` removes tracks whose files are gone.
     ///
-    /// @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED
+    /// @throws ERR_NOT_FOUND, ERR_INVALID_PARAMETER (not a folder), ERR_DATABASE, ERR_DATABASE_LOCKED, ERR_DATABASE_UNAVAILABLE
     #[napi(catch_unwind, ts_return_type = "Promise<ScanSummaryJs>")]
     pub fn scan(
         &self,
@@ -432,12 +534,11 @@ impl NativeLibrary {
         prune: Option<bool>,
         control: &ScanControl,
     ) -> AsyncTask<LibraryTask<ScanSummary, ScanSummaryJs>> {
-        let (path, timeout) = (self.path.clone(), self.busy_timeout);
         let (stop, progress) = (control.stop.clone(), control.progress.clone());
         let opts = ScanOptions { concurrency: concurrency.unwrap_or(0) as usize, prune: prune.unwrap_or(false), ..Default::default() };
-        detached(&self.lib, summary_js, move || {
-            let mut store = SqliteStore::open(&path, timeout)?;
-            resonode_library::scan(&mut store, &PathBuf::from(dir), &opts, &stop, |p| {
+        detached(&self.lib, summary_js, move |spec, options| {
+            let mut store = spec.open(options)?;
+            resonode_library::scan(store.as_mut(), &PathBuf::from(dir), &opts, &stop, |p| {
                 *progress.lock().unwrap_or_else(|p| p.into_inner()) = p.clone();
             })
         })
