@@ -19,6 +19,9 @@ test('the main package ships the API, types, CLI and loader: no addon, tests, be
   t.deepEqual(stray, [])
   // No runtime dependency runs an install script or fetches anything.
   t.deepEqual(Object.keys(pkg.dependencies).sort(), ['cli-progress', 'commander'])
+  // The job queue's packages are optional peers: bullmq's tree has an install script (msgpackr-extract).
+  t.deepEqual(Object.keys(pkg.peerDependencies).sort(), ['bullmq', 'ioredis'])
+  t.deepEqual(Object.values(pkg.peerDependenciesMeta).map((m) => m.optional), [true, true])
   t.is(pkg.devDependencies['onnxruntime-node'] !== undefined, true)
 })
 

@@ -141,5 +141,15 @@ say(`ONNX Runtime loaded from ${maps}`)
 const cli = execFileSync('npx', ['--no-install', 'resonode', 'info', join(assets, 'music.wav'), '--json'], { cwd: app, env, encoding: 'utf8', shell })
 if (JSON.parse(cli).frames !== 529200) fail(`npx resonode info: ${cli}`)
 say('npx resonode info works')
+// The job queue's packages are optional peers, not installed: the queue
+// commands say what to install, with their code, instead of a stack trace.
+try {
+  execFileSync('npx', ['--no-install', 'resonode', 'jobs', 'status', '--queue', 'redis://127.0.0.1:9'], { cwd: app, env, encoding: 'utf8', shell, stdio: ['ignore', 'pipe', 'pipe'] })
+  fail('npx resonode jobs status succeeded without bullmq installed')
+} catch (e) {
+  if (!/ERR_QUEUE_UNAVAILABLE: .*npm install bullmq/.test(e.stderr ?? '')) fail(`npx resonode jobs status without bullmq: ${e.stderr ?? e}`)
+}
+if (existsSync(join(app, 'node_modules', 'bullmq'))) fail('bullmq was installed: it must stay an optional peer dependency')
+say('without bullmq, npx resonode jobs status names the packages to install (ERR_QUEUE_UNAVAILABLE)')
 if (!keep) rmSync(work, { recursive: true, force: true })
 say('passed')

@@ -53,8 +53,26 @@ const BATCH = 64
 /** Failed jobs listed by {@link jobStatus}. */
 const FAILURES_LISTED = 100
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const bullmq = (): typeof import('bullmq') => require('bullmq')
+/**
+ * The job queue's packages, optional peer dependencies: resonode does not
+ * install them (bullmq brings an optional native accelerator with an
+ * install script; `npm install resonode` runs none), the queue API loads
+ * them on first use.
+ * @throws QueueUnavailableError when they are not installed
+ */
+function peer<T>(name: 'bullmq' | 'ioredis'): T {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(name) as T
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    if (err.code === 'MODULE_NOT_FOUND' && err.message.includes(`'${name}'`)) {
+      throw makeError('ERR_QUEUE_UNAVAILABLE', `the job queue needs the packages bullmq and ioredis, which resonode does not install itself: npm install bullmq@^6.7.6 ioredis@^6.1.0`, e)
+    }
+    throw e
+  }
+}
+const bullmq = () => peer<typeof import('bullmq')>('bullmq')
 
 const invalid = (name: string, what: string) => makeError('ERR_INVALID_PARAMETER', `invalid parameter \`${name}\`: ${what}`)
 
@@ -121,8 +139,7 @@ function shown(url: string): string {
  * @throws QueueUnavailableError
  */
 async function checkReachable(url: string, conn: ReturnType<typeof connection>): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Redis } = require('ioredis') as typeof import('ioredis')
+  const { Redis } = peer<typeof import('ioredis')>('ioredis')
   const { maxRetriesPerRequest: _, ...opts } = conn as Record<string, unknown>
   const client = new Redis({ ...opts, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
   client.on('error', () => {})
