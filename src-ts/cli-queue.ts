@@ -6,7 +6,7 @@
  * queue's modules (bullmq, ioredis) load only when one of these runs.
  */
 import type { Command } from 'commander'
-import { enqueueScan, startWorker, jobStatus, waitForJobs, makeError, type JobType, type EnqueueSummary, type JobStatus } from './index'
+import { enqueueScan, startWorker, jobStatus, waitForJobs, retryFailed, makeError, type JobType, type EnqueueSummary, type JobStatus } from './index'
 import { interruptible } from './cli-interrupt'
 import { progressBar } from './cli-bar'
 import { positiveInt } from './cli-args'
@@ -138,6 +138,13 @@ async function cmdJobsStatus(o: { queue: string; queueName?: string; json?: bool
   else printStatus(s)
 }
 
+async function cmdJobsRetry(o: { queue: string; queueName?: string; code?: string; json?: boolean }) {
+  const codes = o.code === undefined ? undefined : o.code.split(',').map((c) => c.trim()).filter(Boolean)
+  const r = await retryFailed({ queue: o.queue, queueName: o.queueName, codes })
+  if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
+  else process.stdout.write(`${r.retried.length} failed job${r.retried.length === 1 ? '' : 's'} put back in the queue\n`)
+}
+
 /** `--queue` (required) and `--queue-name`, the same on `worker` and `jobs status`. */
 function queueOptions(cmd: Command): Command {
   return cmd.requiredOption('--queue <url>', 'the job queue: a Redis URL, redis://host:port[/db]').option('--queue-name <name>', 'BullMQ queue name (default resonode)')
@@ -158,10 +165,14 @@ export function addQueueCommands(program: Command): void {
     .option('--json', 'one JSON line per event: ready, active, progress, completed, failed, error, closed')
     .action(cmdWorker)
 
-  const jobs = program.command('jobs').description('The job queue: counts, throughput, failures.')
+  const jobs = program.command('jobs').description('The job queue: counts, throughput, failures; retrying failed jobs.')
   queueOptions(jobs.command('status').description('Jobs per state, throughput (jobs per minute over 1 / 5 / 15 min), failed jobs with their error codes, overall progress.'))
     .option('--json', 'print one JSON object: { counts, throughput, failures, progress }')
     .action(cmdJobsStatus)
+  queueOptions(jobs.command('retry').description('Put the jobs kept as failed back in the queue, their tries reset (after fixing the cause).'))
+    .option('--code <list>', 'only jobs that failed with these codes, comma-separated (e.g. ERR_DATABASE_UNAVAILABLE)')
+    .option('--json', 'print one JSON object: { retried: [jobId] }')
+    .action(cmdJobsRetry)
 }
 
 /** An option given where it does not apply, as the CLI reports it: `ERR_INVALID_PARAMETER` with `reason` (e.g. `only with --queue`). */

@@ -230,10 +230,12 @@ export declare const jobStatus: typeof import('./queue').jobStatus
 Object.defineProperty(exports, 'jobStatus', { enumerable: true, get() { return queueModule.jobStatus } })
 export declare const waitForJobs: typeof import('./queue').waitForJobs
 Object.defineProperty(exports, 'waitForJobs', { enumerable: true, get() { return queueModule.waitForJobs } })
+export declare const retryFailed: typeof import('./queue').retryFailed
+Object.defineProperty(exports, 'retryFailed', { enumerable: true, get() { return queueModule.retryFailed } })
 export declare const QueueWorker: typeof import('./queue').QueueWorker
 export type QueueWorker = import('./queue').QueueWorker
 Object.defineProperty(exports, 'QueueWorker', { enumerable: true, get() { return queueModule.QueueWorker } })
-export type { JobType, QueueJobData, EnqueueScanOptions, EnqueueSummary, EnqueueFailure, StartWorkerOptions, QueueWorkerStats, JobActiveEvent, JobProgressEvent, JobCompletedEvent, JobFailedEvent, JobStatusOptions, JobStatus, JobFailure, WaitForJobsOptions, WaitResult } from './queue'
+export type { JobType, QueueJobData, EnqueueScanOptions, EnqueueSummary, EnqueueFailure, StartWorkerOptions, QueueWorkerStats, JobActiveEvent, JobProgressEvent, JobCompletedEvent, JobFailedEvent, JobStatusOptions, JobStatus, JobFailure, WaitForJobsOptions, WaitResult, RetryFailedOptions } from './queue'
 
 // mixer.ts
 const mixerModule = lazyModule((): typeof import('./mixer') => require('./mixer'))

@@ -612,6 +612,54 @@ export async function jobStatus(options: JobStatusOptions): Promise<JobStatus> {
   }
 }
 
+/** Options of {@link retryFailed}. */
+export interface RetryFailedOptions {
+  /** The Redis server, `redis://host:port[/db]` (required). */
+  queue: string
+  /** BullMQ queue name (default `resonode`). */
+  queueName?: string
+  /** Retry only the jobs that failed with one of these codes (e.g. `['ERR_DATABASE_UNAVAILABLE']`); default every failed job. */
+  codes?: string[]
+}
+const RETRY_KEYS = keysOf<RetryFailedOptions>()(['queue', 'queueName', 'codes'])
+/** Failed jobs read per round trip by {@link retryFailed}. */
+const RETRY_PAGE = 500
+
+/**
+ * Puts jobs kept as failed back in the queue with their tries reset (after
+ * the cause was fixed: a database that was down for longer than the
+ * back-off, a file that was replaced). Re-enqueueing cannot do it: a failed
+ * job keeps its id. A job that fails again is kept as failed again.
+ *
+ * @returns the ids retried
+ * @throws InvalidParameterError, QueueUnavailableError
+ */
+export async function retryFailed(options: RetryFailedOptions): Promise<{ retried: string[] }> {
+  const target = queueTarget(options, RETRY_KEYS, 'retryFailed()')
+  const codes = options.codes
+  if (codes !== undefined && (!Array.isArray(codes) || codes.some((c) => typeof c !== 'string' || !/^ERR_[A-Z_]+$/.test(c)))) {
+    throw invalid('codes', `an array of error codes such as "ERR_DATABASE_UNAVAILABLE", got ${JSON.stringify(codes)}`)
+  }
+  const queue = await openQueue(target)
+  try {
+    // The ids first: retrying moves a job out of the failed set, which would shift the pages.
+    const chosen: Job<QueueJobData>[] = []
+    for (let start = 0; ; start += RETRY_PAGE) {
+      const page = ((await queue.getFailed(start, start + RETRY_PAGE - 1)) as Job<QueueJobData>[]).filter(Boolean)
+      for (const job of page) if (!codes || codes.includes(jobFailure(job).code)) chosen.push(job)
+      if (page.length < RETRY_PAGE) break
+    }
+    const retried: string[] = []
+    for (const job of chosen) {
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+      retried.push(String(job.id))
+    }
+    return { retried }
+  } finally {
+    await queue.close().catch(() => {})
+  }
+}
+
 /** Options of {@link waitForJobs}. */
 export interface WaitForJobsOptions {
   /** The Redis server, `redis://host:port[/db]` (required). */
