@@ -28,12 +28,12 @@ export function loadApi(pkg = process.env.RESONODE_PKG || ROOT) {
 }
 
 /** Renders the input songs with the repo's generator when they are missing; returns the WAV folder. */
-export function ensureSongs(out = DEFAULT_SONGS, log = console.error) {
+export function ensureSongs(out = DEFAULT_SONGS, log = console.error, count = SONG_COUNT, seconds = SONG_SECONDS) {
   const dir = join(out, 'midi-synth')
   const have = existsSync(dir) ? readdirSync(dir).filter((f) => /^song-\d+\.wav$/.test(f)).length : 0
-  if (have < SONG_COUNT) {
-    log(`rendering ${SONG_COUNT} songs x ${SONG_SECONDS} s into ${dir}`)
-    const r = spawnSync('node', [join(ROOT, 'scripts/make-groundtruth.mjs'), '--subset', 'synth', '--count', String(SONG_COUNT), '--seconds', String(SONG_SECONDS), '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] })
+  if (have < count) {
+    log(`rendering ${count} songs x ${seconds} s into ${dir}`)
+    const r = spawnSync('node', [join(ROOT, 'scripts/make-groundtruth.mjs'), '--subset', 'synth', '--count', String(count), '--seconds', String(seconds), '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] })
     if (r.status !== 0) throw new Error('scripts/make-groundtruth.mjs failed (needs fluidsynth, fluid-soundfont-gm and sox)')
   }
   return dir

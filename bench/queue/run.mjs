@@ -18,7 +18,7 @@
 //
 // Options: --reps N (default 5), --songs DIR (default: 48 x 30 s songs
 // rendered into /tmp/benchsongs-queue), --no-write, --no-wait.
-import { spawn, spawnSync, execFileSync } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util'
 import { createRequire } from 'node:module'
 import { median, table } from '../common.mjs'
 import { waitQuiet } from '../mixer/quiet.mjs'
-import { ROOT, loadApi } from '../mixer/scan.mjs'
+import { ROOT, ensureSongs, loadApi } from '../mixer/scan.mjs'
 
 const ioredis = createRequire(import.meta.url)(join(ROOT, 'node_modules/ioredis'))
 const Redis = ioredis.default ?? ioredis.Redis ?? ioredis
@@ -51,17 +51,6 @@ const CLI = join(ROOT, 'bin/resonode.js')
 const t00 = Date.now()
 const log = (...a) => console.error(`[${((Date.now() - t00) / 1000).toFixed(0).padStart(4)} s]`, ...a)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function ensureSongs() {
-  const dir = join(SONGS_OUT, 'midi-synth')
-  const have = existsSync(dir) ? readdirSync(dir).filter((f) => /^song-\d+\.wav$/.test(f)).length : 0
-  if (have < SONG_COUNT) {
-    log(`rendering ${SONG_COUNT} songs x ${SONG_SECONDS} s into ${dir}`)
-    const r = spawnSync('node', [join(ROOT, 'scripts/make-groundtruth.mjs'), '--subset', 'synth', '--count', String(SONG_COUNT), '--seconds', String(SONG_SECONDS), '--out', SONGS_OUT], { stdio: ['ignore', 'ignore', 'inherit'] })
-    if (r.status !== 0) throw new Error('scripts/make-groundtruth.mjs failed (needs fluidsynth, fluid-soundfont-gm and sox)')
-  }
-  return dir
-}
 
 function script(name, ...args) {
   return execFileSync('bash', [join(ROOT, 'scripts', name), ...args], { encoding: 'utf8' }).trim()
@@ -287,7 +276,7 @@ ${table(['worker machines', '30-s songs/min (measured x N)', '4-min tracks/min (
 
 async function main() {
   const api = loadApi()
-  const dir = o.songs ?? ensureSongs()
+  const dir = o.songs ?? ensureSongs(SONGS_OUT, log, SONG_COUNT, SONG_SECONDS)
   const files = readdirSync(dir).filter((x) => x.endsWith('.wav')).length
   let audioS = 0
   for (const x of readdirSync(dir).filter((x) => x.endsWith('.wav'))) audioS += (await api.info(join(dir, x))).durationS
