@@ -23,16 +23,17 @@ async function sh(name, args) {
   }
 }
 
-/** A Redis server in `/tmp/<name>` on `port`. */
-export class RedisServer {
-  constructor(name, port) {
+/** A server run by `scripts/<script>` in `/tmp/<name>` on `port`. */
+class ScriptServer {
+  constructor(script, name, port, url) {
+    this.script = script
     this.dir = join('/tmp', name)
     this.port = port
-    this.url = `redis://127.0.0.1:${port}`
+    this.url = url
   }
-  /** Starts (or restarts, with the data of the last stop: AOF, fsync always); resolves with the URL. */
+  /** Starts (or restarts, with the data of the last stop); resolves with the URL the script prints. */
   async start() {
-    this.url = await sh('redis-server.sh', ['start', this.dir, String(this.port)])
+    this.url = await sh(this.script, ['start', this.dir, String(this.port)])
     return this.url
   }
   /** Removes what a former run left in the data directory, then starts empty. */
@@ -40,45 +41,32 @@ export class RedisServer {
     await this.remove()
     return this.start()
   }
-  /** SHUTDOWN: the data is kept for the next start. */
+  /** Shuts down cleanly: the data is kept for the next start. */
   stop() {
-    return sh('redis-server.sh', ['stop', this.dir])
+    return sh(this.script, ['stop', this.dir])
   }
   /** Stops and deletes the data directory. */
   remove() {
-    return sh('redis-server.sh', ['remove', this.dir])
+    return sh(this.script, ['remove', this.dir])
   }
 }
 
-/** A PostgreSQL server in `/tmp/<name>` on `port`. */
-export class PostgresServer {
+/** A Redis server in `/tmp/<name>` on `port` (AOF, fsync always: a restart keeps every job). */
+export class RedisServer extends ScriptServer {
   constructor(name, port) {
-    this.dir = join('/tmp', name)
-    this.port = port
-    this.url = `postgres://resonode@127.0.0.1:${port}/postgres`
+    super('redis-server.sh', name, port, `redis://127.0.0.1:${port}`)
+  }
+}
+
+/** A PostgreSQL server in `/tmp/<name>` on `port`; `url` is its `postgres` database. */
+export class PostgresServer extends ScriptServer {
+  constructor(name, port) {
+    super('postgres-server.sh', name, port, `postgres://resonode@127.0.0.1:${port}/postgres`)
     this.databases = 0
-  }
-  /** initdb (first time) and start; resolves with the URL of the `postgres` database. */
-  async start() {
-    this.url = await sh('postgres-server.sh', ['start', this.dir, String(this.port)])
-    return this.url
-  }
-  /** Removes what a former run left in the data directory, then initdb and start. */
-  async startFresh() {
-    await this.remove()
-    return this.start()
-  }
-  /** Fast shutdown: the data is kept for the next start. */
-  stop() {
-    return sh('postgres-server.sh', ['stop', this.dir])
   }
   /** Immediate shutdown, as a crash would. */
   kill() {
-    return sh('postgres-server.sh', ['kill', this.dir])
-  }
-  /** Stops and deletes the data directory. */
-  remove() {
-    return sh('postgres-server.sh', ['remove', this.dir])
+    return sh(this.script, ['kill', this.dir])
   }
   /** A new empty database on this server; resolves with its URL. */
   async createDatabase(prefix = 'db') {

@@ -38,7 +38,7 @@ use resonode_core::{Error, Result};
 
 use crate::descriptors::encode_f32;
 use crate::learn::ModelState;
-use crate::rows::{index_row_from, model_from, track_from, Columns, INDEX_ROWS, MODEL_COLUMNS, TRACKS_JOINED, TRACK_COLUMNS, UPSERT_BEATS, UPSERT_TRACK};
+use crate::rows::{copy_of, index_row_from, model_from, track_from, Columns, INDEX_ROWS, MODEL_COLUMNS, TRACKS_JOINED, TRACK_COLUMNS, UPSERT_BEATS, UPSERT_TRACK};
 use crate::postgres_tls::{connector, SslMode, TlsSettings};
 use crate::store::{
     FeedbackRow, FeedbackTotals, FileMeta, FileState, IndexRow, Play, SessionId, SessionRecord, Store, TrackId, TrackRecord, TrackRef,
@@ -773,19 +773,8 @@ impl Store for PostgresStore {
 
     fn copy_analysis(&mut self, from: TrackId, path: &str, hash: &str, file: FileMeta) -> Result<TrackId> {
         self.write(Repeat::Safe, |tx| {
-            let mut rec = track_by_id(tx, from)?.ok_or_else(|| Error::TrackNotFound { track: from.to_string() })?;
-            let d = rec.descriptors.take().ok_or_else(|| Error::InvalidState { reason: format!("track {from} has no analysis to copy") })?;
-            put_track_in(
-                tx,
-                &TrackWrite {
-                    path: path.to_string(),
-                    content_hash: Some(hash.to_string()),
-                    file,
-                    outcome: Ok(d),
-                    analyzer_version: rec.analyzer_version,
-                    analyzed_at_ms: rec.analyzed_at_ms,
-                },
-            )
+            let rec = track_by_id(tx, from)?.ok_or_else(|| Error::TrackNotFound { track: from.to_string() })?;
+            put_track_in(tx, &copy_of(rec, path, hash, file)?)
         })
     }
 

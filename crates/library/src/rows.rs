@@ -12,7 +12,7 @@ use resonode_analysis::{KeyEstimate, TempoEstimate, TrackDescriptors};
 
 use crate::descriptors::{decode_f32, parse_mode};
 use crate::learn::ModelState;
-use crate::store::{FileMeta, IndexRow, TrackRecord};
+use crate::store::{FileMeta, IndexRow, TrackId, TrackRecord, TrackWrite};
 
 /// A track's columns, from `tracks t LEFT JOIN track_beats b` ([`TRACKS_JOINED`]), read by [`track_from`].
 pub const TRACK_COLUMNS: &str = "t.id, t.path, t.content_hash, t.size_bytes, t.mtime_ms, t.duration_s, t.sample_rate, t.channels, t.frames, \
@@ -133,4 +133,22 @@ pub(crate) fn index_row_from<C: Columns>(r: &C) -> Result<IndexRow, C::Error> {
 /// The model from a row of [`MODEL_COLUMNS`], `None` while it has the defaults.
 pub(crate) fn model_from<C: Columns>(r: &C) -> Result<Option<ModelState>, C::Error> {
     Ok(ModelState::from_columns([r.real(0)?, r.real(1)?, r.real(2)?, r.real(3)?, r.real(4)?, r.real(5)?], int(r, 6)?))
+}
+
+/// What `copy_analysis` writes: track `from`'s analysis (as stored, with
+/// its analyzer version and time) under `path`, with its own file facts.
+///
+/// # Errors
+/// `Error::InvalidState` when `from` has no analysis (it failed).
+pub(crate) fn copy_of(mut from: TrackRecord, path: &str, hash: &str, file: FileMeta) -> resonode_core::Result<TrackWrite> {
+    let id: TrackId = from.id;
+    let d = from.descriptors.take().ok_or_else(|| resonode_core::Error::InvalidState { reason: format!("track {id} has no analysis to copy") })?;
+    Ok(TrackWrite {
+        path: path.to_string(),
+        content_hash: Some(hash.to_string()),
+        file,
+        outcome: Ok(d),
+        analyzer_version: from.analyzer_version,
+        analyzed_at_ms: from.analyzed_at_ms,
+    })
 }

@@ -18,7 +18,7 @@ use resonode_core::{Error, Result};
 
 use crate::descriptors::encode_f32;
 use crate::learn::ModelState;
-use crate::rows::{index_row_from, model_from, track_from, Columns, INDEX_ROWS, MODEL_COLUMNS, TRACKS_JOINED, TRACK_COLUMNS, UPSERT_BEATS, UPSERT_TRACK};
+use crate::rows::{copy_of, index_row_from, model_from, track_from, Columns, INDEX_ROWS, MODEL_COLUMNS, TRACKS_JOINED, TRACK_COLUMNS, UPSERT_BEATS, UPSERT_TRACK};
 use crate::store::{
     FeedbackRow, FeedbackTotals, FileMeta, FileState, IndexRow, Play, SessionId, SessionRecord, Store, TrackId, TrackRecord, TrackRef,
     TrackWrite,
@@ -387,16 +387,8 @@ impl Store for SqliteStore {
     }
 
     fn copy_analysis(&mut self, from: TrackId, path: &str, hash: &str, file: FileMeta) -> Result<TrackId> {
-        let mut rec = self.track(&TrackRef::Id(from))?;
-        let d = rec.descriptors.take().ok_or_else(|| Error::InvalidState { reason: format!("track {from} has no analysis to copy") })?;
-        self.put_track(&TrackWrite {
-            path: path.to_string(),
-            content_hash: Some(hash.to_string()),
-            file,
-            outcome: Ok(d),
-            analyzer_version: rec.analyzer_version,
-            analyzed_at_ms: rec.analyzed_at_ms,
-        })
+        let rec = self.track(&TrackRef::Id(from))?;
+        self.put_track(&copy_of(rec, path, hash, file)?)
     }
 
     fn touch_track(&mut self, id: TrackId, file: FileMeta) -> Result<()> {
