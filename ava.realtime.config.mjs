@@ -9,9 +9,11 @@
 // what SpeakerSink's stem and rate options play over the loopback;
 // separation-loopback.spec.mjs microphone -> separation -> speaker;
 // live-pipeline.spec.mjs that microphone -> speaker plays real audio whole;
-// jack-backend.spec.mjs backend 'jack' on a jackd dummy server it starts.
+// jack-backend.spec.mjs backend 'jack' on a jackd dummy server it starts;
+// dashboard-browser.spec.mjs the live dashboard in headless Chromium while
+// a song plays over the loopback.
 export default {
-  files: ['__test__/realtime.spec.mjs', '__test__/live-enhance.spec.mjs', '__test__/analysis-loopback.spec.mjs', '__test__/mixer-loopback.spec.mjs', '__test__/speaker-sink.spec.mjs', '__test__/separation-loopback.spec.mjs', '__test__/live-pipeline.spec.mjs', '__test__/jack-backend.spec.mjs'],
+  files: ['__test__/realtime.spec.mjs', '__test__/live-enhance.spec.mjs', '__test__/analysis-loopback.spec.mjs', '__test__/mixer-loopback.spec.mjs', '__test__/speaker-sink.spec.mjs', '__test__/separation-loopback.spec.mjs', '__test__/live-pipeline.spec.mjs', '__test__/jack-backend.spec.mjs', '__test__/dashboard-browser.spec.mjs'],
   timeout: '5m',
   workerThreads: false,
   // One file at a time: the two must not measure each other.

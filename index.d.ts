@@ -9,10 +9,10 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Progress and stop flag of a running `analyzeFile`. JS polls it. */
+/** Progress and stop flag of a running `analyzeFileNative` or `plotFileNative`. JS polls it. */
 export declare class AnalysisControl {
   constructor()
-  /** Asks the analysis to stop (it rejects with ERR_INVALID_STATE). */
+  /** Asks the analysis (or plot) to stop: it rejects with ERR_INVALID_STATE; a plot writes nothing. */
   stop(): void
   /** Fraction done in [0, 1] (NaN when the length is unknown). */
   get fraction(): number
@@ -236,6 +236,17 @@ export declare class NativeRealtime {
   getParameter(path: string): number
   /** A snapshot of the counters (also after stop). */
   stats(): RealtimeStats
+  /**
+   * Peak and RMS levels per channel, input (before the chain) and output
+   * (after it), measured in the audio callback over the frames since the
+   * previous call. Never waits for the audio thread: the callbacks
+   * publish through atomics, and this takes a control-side mutex and
+   * retries (spinning, then yielding, for at most 100 ms) only while a
+   * publication of a few stores is in progress.
+   *
+   * @throws ERR_INVALID_STATE after stop
+   */
+  levels(): RealtimeLevels
   /** The configuration in use, with derived values. */
   config(): ResolvedStreamConfig
   /**
@@ -608,6 +619,50 @@ export interface AudioLevels {
   info: AudioFileInfo
 }
 
+/**
+ * The power spectrum of the LAST `nFft` frames of `channels` (planar,
+ * channels x frames, all the same length; downmixed to mono by averaging;
+ * a shorter block is centred in the frame with zeros around it), periodic
+ * Hann window, summed in `bands` log-spaced bands between `fMinHz` and
+ * `fMaxHz`, in dB: `10 log10(4 / (nFft * sum(w^2)) * sum of |X[k]|^2 in
+ * the band)`, so a sine of amplitude A reads 20 log10(A) dB in its band
+ * (full scale: 0 dB) and white noise of variance s^2 reads
+ * 10 log10(4 s^2 * bandwidthHz / sampleRate); floor -120 dB.
+ *
+ * @throws ERR_EMPTY_AUDIO without channels or frames; ERR_SHAPE for channels of different lengths;
+ * ERR_NON_FINITE_SAMPLE for NaN / infinity; ERR_INVALID_PARAMETER naming `sampleRate`, `bands`, `fMinHz`,
+ * `fMaxHz` or `nFft`
+ */
+export declare function bandSpectrum(channels: Array<Float32Array>, sampleRate: number, options?: BandSpectrumOptions | undefined | null): BandSpectrumResult
+
+/** Options of `bandSpectrum`; absent fields take the defaults. */
+export interface BandSpectrumOptions {
+  /** Number of log-spaced bands, 1..=512 (default 64). */
+  bands?: number
+  /** Lower edge of the first band, Hz (default 30). */
+  fMinHz?: number
+  /** Upper edge of the last band, Hz (default min(16000, sampleRate / 2)). */
+  fMaxHz?: number
+  /** FFT size in frames, a power of two in 256..=65536 (default 4096). */
+  nFft?: number
+}
+
+/** The band spectrum of a block and the bands' centre frequencies. */
+export interface BandSpectrumResult {
+  /** Power per band, dB (a sine of amplitude A reads 20 log10(A) in its band; floor -120). */
+  bandsDb: Float32Array
+  /** Geometric centre of each band, Hz. */
+  centerHz: Float32Array
+}
+
+/** Peak and RMS per channel of one side of a live engine, dBFS (floor -120). */
+export interface ChannelLevels {
+  /** Highest `|x|` per channel, dBFS. */
+  peakDbfs: Array<number>
+  /** RMS per channel, dBFS (a full-scale sine: -3.01). */
+  rmsDbfs: Array<number>
+}
+
 /** Score components, each 0..1. */
 export interface ComponentsJs {
   tempo: number
@@ -822,6 +877,18 @@ export interface LiveAnalysis {
   updates: number
 }
 
+/**
+ * Logs one record from the TS facade (`src-ts/logging.ts`'s `logRecord`)
+ * through the same filter and hook as the Rust core's records, so that
+ * `RESONODE_LOG` and `setLogger` cover the JS-side modules too (the
+ * dashboard server logs refused connections and messages as
+ * `resonode::dashboard`).
+ *
+ * @throws ERR_INVALID_PARAMETER when `level` is not one of `error`,
+ * `warn`, `info`, `debug`, `trace`, or `target` is not `resonode::<name>`
+ */
+export declare function logRecord(level: 'error' | 'warn' | 'info' | 'debug' | 'trace', target: string, message: string): void
+
 /** One log record as the `setLogger` hook receives it. */
 export interface LogRecordJs {
   level: 'error' | 'warn' | 'info' | 'debug' | 'trace'
@@ -866,6 +933,18 @@ export interface NativePipelineSpec {
   sink: SinkDesc
   /** Frames per chunk (default 65536; live sources read what is there). */
   chunkSize?: number
+}
+
+/** The written image, its layout and the file's analysis. */
+export interface NativePlotResult {
+  out: string
+  /** `png` or `svg`. */
+  format: string
+  width: number
+  height: number
+  durationS: number
+  analysis: TrackAnalysis
+  panels: Array<PlotPanel>
 }
 
 /** demucs' `Separator` input normalisation. */
@@ -943,6 +1022,49 @@ export interface PlayJs {
 }
 
 /**
+ * What to draw over the audio instead of the file's own analysis (fields
+ * of a `TrackAnalysis`: `tempoBpm`, `beats`, `downbeats` in s, `key` /
+ * `mode` / `camelot`, `loudnessLufs`).
+ */
+export interface PlotAnnotationsDesc {
+  tempoBpm?: number
+  beats?: Array<number>
+  downbeats?: Array<number>
+  key?: string
+  mode?: string
+  camelot?: string
+  loudnessLufs?: number
+}
+
+/**
+ * Plots the file at `path` into `out` (`.png` / `.svg`) on a worker
+ * thread: panels `show` (default all: waveform, spectrogram, chroma,
+ * beats, loudness), `width` px (default 1600, 400..8192), drawn over with
+ * `annotations` when given (else the file's analysis).
+ *
+ * @throws ERR_INVALID_PARAMETER (extension, panel, width, annotations),
+ * ERR_NOT_FOUND, ERR_UNSUPPORTED_FORMAT, ERR_DECODE, ERR_EMPTY_AUDIO,
+ * ERR_NON_FINITE_SAMPLE, ERR_IO (writing), ERR_INVALID_STATE (stopped)
+ */
+export declare function plotFileNative(path: string, out: string, show: Array<string> | undefined | null, width: number | undefined | null, annotations: PlotAnnotationsDesc | undefined | null, control: AnalysisControl): Promise<NativePlotResult>
+
+/** A panel's plotting area (px, without axes) and what it spans. */
+export interface PlotPanel {
+  /** `waveform` (with the beat grid when `beats` is shown), `spectrogram`, `chroma`, `loudness`. */
+  name: string
+  x: number
+  y: number
+  width: number
+  height: number
+  timeStartS: number
+  timeEndS: number
+  /** Spectrogram only: frequency range (Hz) of its logarithmic axis. */
+  fMinHz?: number
+  fMaxHz?: number
+  logFrequency?: boolean
+}
+
+/**
  * Describes a file without decoding it (frames counted by reading its
  * packets).
  *
@@ -1005,6 +1127,16 @@ export interface QueueFileKey {
  *   ERR_DATABASE, ERR_NOT_FOUND (the folder of a SQLite file)
  */
 export declare function queueFilesCurrent(db: string, files: Array<QueueFileKey>): Promise<boolean[]>
+
+/** Levels of a live engine since the previous `levels()` call. */
+export interface RealtimeLevels {
+  /** The input device's samples, before the chain; `null` without input channels. */
+  input?: ChannelLevels
+  /** What goes to the output device, after the chain; `null` without output channels. */
+  output?: ChannelLevels
+  /** Frames measured (the output stream's; the input's when input-only). */
+  frames: number
+}
 
 /** A message from a live engine to JS: an event, or a block of tapped audio. */
 export interface RealtimeMessage {

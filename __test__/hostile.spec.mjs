@@ -318,6 +318,7 @@ async function child(target) {
     'fn:parseChain': () => ['gain(-3db) lowpass(1000)'],
     'fn:validateProcessor': () => [gain],
     'fn:analyzeFileNative': () => [wav, null, controls.analysis(), null, false],
+    'fn:plotFileNative': () => [wav, out('png'), null, 400, null, null, new B.AnalysisControl()],
     'fn:runNativePipeline': () => [
       { source: { kind: 'file', path: wav }, processors: [gain], sink: { kind: 'file', path: out() }, chunkSize: 1024 },
       controls.pipeline(),

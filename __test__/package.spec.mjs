@@ -17,8 +17,8 @@ test('the main package ships the API, types, CLI and loader: no addon, tests, be
   for (const f of ['dist/index.js', 'dist/index.d.ts', 'bin/resonode.js', 'index.js', 'index.d.ts', 'package.json']) t.true(files.includes(f), f)
   const stray = files.filter((f) => /^(__test__|bench|crates|scripts|src-ts|npm|assets\/(?!LICENSE-))/.test(f) || /\.(node|wav|onnx|rs)$/.test(f))
   t.deepEqual(stray, [])
-  // No runtime dependency runs an install script or fetches anything.
-  t.deepEqual(Object.keys(pkg.dependencies).sort(), ['cli-progress', 'commander'])
+  // No runtime dependency runs an install script or fetches anything (ws and uplot: the dashboard's server and chart).
+  t.deepEqual(Object.keys(pkg.dependencies).sort(), ['cli-progress', 'commander', 'uplot', 'ws'])
   // The job queue's packages are optional peers: bullmq's tree has an install script (msgpackr-extract).
   t.deepEqual(Object.keys(pkg.peerDependencies).sort(), ['bullmq', 'ioredis'])
   t.deepEqual(Object.values(pkg.peerDependenciesMeta).map((m) => m.optional), [true, true])

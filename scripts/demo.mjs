@@ -1,6 +1,7 @@
 // `npm run demo`: builds if needed, then streams the bundled real recordings
 // through effect chains and prints the pipeline stats, and analyses the
-// music (tempo, beats, key, loudness) with its frame features as CSV; then
+// music (tempo, beats, key, loudness) with its frame features as CSV and
+// draws it (waveform with the beat grid, spectrogram, chroma, loudness); then
 // puts the recordings in a music library, asks what can follow the music,
 // and renders a beat-matched transition.
 import { execFileSync } from 'node:child_process'
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 execFileSync(process.execPath, [join(root, 'scripts', 'ensure-built.mjs')], { stdio: 'inherit' })
-const { StreamingPipeline, FileSource, FileSink, parseChain, info, analyze } = createRequire(import.meta.url)(join(root, 'dist', 'index.js'))
+const { StreamingPipeline, FileSource, FileSink, parseChain, info, analyze, plot } = createRequire(import.meta.url)(join(root, 'dist', 'index.js'))
 
 const out = join(root, 'out')
 mkdirSync(out, { recursive: true })
@@ -55,6 +56,8 @@ console.log(
     `${a.beats.length} beats, key ${a.key ?? '-'} ${a.mode ?? ''} (${a.camelot ?? '-'}), ${a.loudnessLufs?.toFixed(1)} LUFS, ` +
     `range ${a.loudnessRangeLu?.toFixed(1)} LU, true peak ${a.truePeakDbtp?.toFixed(1)} dBTP; frame features -> ${csv}`,
 )
+const drawn = await plot(a, { out: join(out, 'music.png') })
+console.log(`plot of the analysis -> ${drawn.out} (${drawn.width} x ${drawn.height} px: ${drawn.panels.map((p) => p.name).join(', ')})`)
 
 // The music library and the mixer: the recordings and their processed
 // versions in a library, what can follow the music, and a beat-matched

@@ -10,6 +10,7 @@
 #   bash scripts/system-deps.sh test    # build + sox (parity specs) + PulseAudio (live specs)
 #                                       + fluidsynth and its GM sound font (analysis specs)
 #                                       + PostgreSQL and Redis (scale-out specs)
+#                                       + chromium (the dashboard's browser spec)
 #   bash scripts/system-deps.sh cross   # build + what scripts/build-platform.sh needs on an x86_64
 #                                       host: arm64 ALSA (adds dpkg's arm64 architecture for
 #                                       libasound2-dev:arm64), binutils and file (checks),
@@ -66,6 +67,10 @@ if [[ "$what" == test ]]; then
   command -v redis-server >/dev/null || need+=(redis-server)
   # The PostgreSQL TLS test makes its own CA and server certificate.
   command -v openssl >/dev/null || need+=(openssl)
+  # A browser for the dashboard's live spec (__test__/dashboard-browser.spec.mjs):
+  # puppeteer-core drives Debian's chromium headless and downloads no browser.
+  # Its fontconfig dependency pulls fonts-dejavu-core in, the page's only font.
+  command -v chromium >/dev/null || need+=(chromium)
 fi
 add_arm64=0
 if [[ "$what" == cross ]]; then

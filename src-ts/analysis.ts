@@ -17,6 +17,7 @@
  * worker thread.
  */
 import { EventEmitter } from 'node:events'
+import { resolve as resolvePath } from 'node:path'
 import native = require('./native')
 import { abortError, awaitNative, callNative, checkSignal, makeError, type ResonodeError } from './errors'
 import { checkOptions, keysOf } from './options'
@@ -84,6 +85,8 @@ export interface AnalyzeProgress {
 
 /** {@link TrackAnalysis}, with `features` when `keepFrames` was set. */
 export interface AnalyzeResult extends TrackAnalysis {
+  /** The analysed file (absolute path): `plot(result)` decodes it again for the panels. */
+  path: string
   features?: FeatureBatch
 }
 
@@ -114,27 +117,68 @@ function nativeOptions(o: AnalysisOptions): AnalysisOptions {
 export async function analyze(path: string, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   checkOptions(options, ANALYZE_KEYS, 'analyze()')
   options ??= {}
+  const r = await runControlled(
+    new native.AnalysisControl(),
+    options,
+    'analyze()',
+    (c) => ({ fraction: c.fraction, frames: c.frames, stopped: true }) satisfies AnalyzeProgress,
+    (c) => native.analyzeFileNative(path, nativeOptions(options), c, options.framesCsv, options.keepFrames ?? false),
+  )
+  const track = analyzeResultOf(r.track, path)
+  if (r.features) track.features = r.features
+  return track
+}
+
+/**
+ * The {@link AnalyzeResult} of a file's native analysis: absent fields
+ * `null` as documented, `path` absolute.
+ * @internal
+ */
+export function analyzeResultOf(track: native.TrackAnalysis, path: string): AnalyzeResult {
+  const result = nullable(track, TRACK_NULLABLE) as AnalyzeResult
+  result.path = resolvePath(path)
+  return result
+}
+
+/** The part of a native file task's control that {@link runControlled} drives. */
+interface NativeControl {
+  stop(): void
+  readonly fraction: number
+}
+
+/**
+ * Runs the native file task `task(control)` off the JS thread under the
+ * caller's `signal` and `onProgress`: aborting calls `control.stop()` and
+ * the call rejects with an `AbortError` (`stats`: `stopped(control)`; a
+ * signal already aborted rejects at once, without running the task);
+ * `onProgress` gets `control.fraction` every `progressIntervalMs` (default
+ * 100) and 1 on success.
+ * @internal
+ */
+export async function runControlled<C extends NativeControl, T>(
+  control: C,
+  options: { onProgress?: (fraction: number) => void; progressIntervalMs?: number; signal?: AbortSignal },
+  what: string,
+  stopped: (control: C) => unknown,
+  task: (control: C) => Promise<T>,
+): Promise<T> {
   const signal = checkSignal(options.signal)
-  if (signal?.aborted) throw abortError(signal, undefined, 'analyze()')
-  const control = new native.AnalysisControl()
+  if (signal?.aborted) throw abortError(signal, undefined, what)
   const abort = () => control.stop()
   signal?.addEventListener('abort', abort, { once: true })
-  const timer = options.onProgress ? setInterval(() => options.onProgress!(control.fraction), options.progressIntervalMs ?? 100) : null
+  const { onProgress } = options
+  const timer = onProgress ? setInterval(() => onProgress(control.fraction), options.progressIntervalMs ?? 100) : null
   try {
-    let r: native.FileAnalysis
+    let r: T
     try {
-      r = await awaitNative(native.analyzeFileNative(path, nativeOptions(options), control, options.framesCsv, options.keepFrames ?? false))
+      r = await awaitNative(task(control))
     } catch (e) {
-      // The native side ends a stopped analysis with ERR_INVALID_STATE; only the signal stops it.
-      if (signal?.aborted && (e as ResonodeError).code === 'ERR_INVALID_STATE') {
-        throw abortError(signal, { fraction: control.fraction, frames: control.frames, stopped: true } satisfies AnalyzeProgress, 'analyze()')
-      }
+      // The native side ends a stopped task with ERR_INVALID_STATE; only the signal stops it.
+      if (signal?.aborted && (e as ResonodeError).code === 'ERR_INVALID_STATE') throw abortError(signal, stopped(control), what)
       throw e
     }
-    options.onProgress?.(1)
-    const track = nullable(r.track, TRACK_NULLABLE) as AnalyzeResult
-    if (r.features) track.features = r.features
-    return track
+    onProgress?.(1)
+    return r
   } finally {
     if (timer) clearInterval(timer)
     signal?.removeEventListener('abort', abort)

@@ -11,3 +11,10 @@ export function progressBar(format: string, json: boolean | undefined): SingleBa
   const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress')
   return new SingleBar({ format, stream: process.stderr, hideCursor: true }, Presets.shades_classic)
 }
+
+/** An `onProgress` callback that moves `bar` to the fraction done (0..1; NaN, an unknown length, leaves it). */
+export function barProgress(bar: SingleBar | null): (fraction: number) => void {
+  return (f) => {
+    if (Number.isFinite(f)) bar?.update(Math.round(f * 100))
+  }
+}

@@ -22,6 +22,8 @@ import {
   SpeechEnhancer,
   Separator,
   analyze,
+  plot,
+  type PlotPanelName,
   mixTransition,
   type Encoding,
   type Backend,
@@ -29,8 +31,9 @@ import {
 } from './index'
 import { addLibraryCommands } from './cli-library'
 import { addQueueCommands } from './cli-queue'
+import { addDashboardCommand } from './cli-dashboard'
 import { interruptible, resultOrPartial } from './cli-interrupt'
-import { progressBar } from './cli-bar'
+import { barProgress, progressBar } from './cli-bar'
 import { positiveInt } from './cli-args'
 
 function chainHelp(): string {
@@ -61,9 +64,8 @@ async function cmdProcess(input: string, output: string, o: { chain?: string; sa
   })
   const bar = progressBar(' {bar} {percentage}% | {eta_formatted} left', o.json)
   bar?.start(100, 0)
-  pipeline.on('progress', (e: { fraction: number }) => {
-    if (Number.isFinite(e.fraction)) bar?.update(Math.round(e.fraction * 100))
-  })
+  const progress = barProgress(bar)
+  pipeline.on('progress', (e: { fraction: number }) => progress(e.fraction))
   const stop = () => pipeline.stop()
   process.once('SIGINT', stop)
   try {
@@ -238,7 +240,7 @@ async function cmdSeparate(input: string, o: { model: string; out?: string; segm
         separator.separateFile(input, {
           outDir: o.out ?? 'separated',
           stems: o.stems?.split(',').map((s) => s.trim()).filter(Boolean),
-          onProgress: (f) => Number.isFinite(f) && bar?.update(Math.round(f * 100)),
+          onProgress: barProgress(bar),
           signal,
         }),
       ),
@@ -267,19 +269,16 @@ function fail(err: unknown): never {
   process.exit(err instanceof ResonodeError && err.code !== 'ERR_INTERNAL' ? 1 : 70)
 }
 
-async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; full?: boolean }) {
+async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; full?: boolean; plot?: string }) {
+  if (o.plot && o.frames) throw makeError('ERR_INVALID_PARAMETER', 'invalid parameter `--plot`: cannot be combined with --frames')
   const bar = progressBar(' analysing {bar} {percentage}% | {eta_formatted} left', o.json)
   bar?.start(100, 0)
   try {
+    const onProgress = barProgress(bar)
     // Ctrl-C rejects with an AbortError: fail() reports it and exits 130 (the CSV holds the frames done).
+    // With --plot, the analysis is the plot's (one pass over the file).
     const a = await interruptible((signal) =>
-      analyze(file, {
-        framesCsv: o.frames,
-        signal,
-        onProgress: (f) => {
-          if (Number.isFinite(f)) bar?.update(Math.round(f * 100))
-        },
-      }),
+      o.plot ? plot(file, { out: o.plot, signal, onProgress }).then((r) => r.analysis) : analyze(file, { framesCsv: o.frames, signal, onProgress }),
     )
     bar?.update(100)
     bar?.stop()
@@ -314,6 +313,41 @@ async function cmdAnalyze(file: string, o: { json?: boolean; frames?: string; fu
       console.log(`  loudness  ${fmt(round(a.loudnessLufs), 'LUFS')}, range ${fmt(round(a.loudnessRangeLu), 'LU')}, true peak ${fmt(round(a.truePeakDbtp), 'dBTP')}`)
       console.log(`  energy    ${a.energy.toFixed(4)} (RMS, full scale = 1)`)
       if (o.frames) console.log(`  frames -> ${o.frames}`)
+      if (o.plot) console.log(`  plot   -> ${o.plot}`)
+    }
+  } finally {
+    bar?.stop()
+  }
+}
+
+const PLOT_PANELS: PlotPanelName[] = ['waveform', 'spectrogram', 'chroma', 'beats', 'loudness']
+
+async function cmdPlot(file: string, o: { out: string; show?: string; width?: number; json?: boolean }) {
+  const show = o.show === undefined ? undefined : (o.show.split(',').map((s) => s.trim()).filter(Boolean) as PlotPanelName[])
+  const bar = progressBar(' plotting {bar} {percentage}% | {eta_formatted} left', o.json)
+  bar?.start(100, 0)
+  try {
+    // Ctrl-C rejects with an AbortError (nothing written): fail() exits 130.
+    const r = await interruptible((signal) =>
+      plot(file, {
+        out: o.out,
+        show,
+        width: o.width,
+        signal,
+        onProgress: barProgress(bar),
+      }),
+    )
+    bar?.update(100)
+    bar?.stop()
+    if (o.json) {
+      const { analysis, ...rest } = r
+      const { summary: _s, features: _f, ...a } = analysis
+      process.stdout.write(JSON.stringify({ ...rest, analysis: a }) + '\n')
+    } else {
+      const a = r.analysis
+      const tempo = a.tempoBpm != null ? `${a.tempoBpm.toFixed(1)} BPM` : 'no tempo'
+      const key = a.key != null ? `${a.key} ${a.mode} (${a.camelot})` : 'no key'
+      console.log(`${r.out}: ${r.width}x${r.height} ${r.format.toUpperCase()}, ${r.durationS.toFixed(2)} s; ${tempo}, ${key}, ${a.loudnessLufs != null ? `${a.loudnessLufs.toFixed(1)} LUFS` : 'silence'}`)
     }
   } finally {
     bar?.stop()
@@ -360,7 +394,18 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print one JSON object: { durationS, sampleRate, tempoBpm, tempoConfidence, beats, key, mode, camelot, keyConfidence, loudnessLufs, loudnessRangeLu, truePeakDbtp, energy }')
     .option('--frames <csv>', 'write every frame\'s features (RMS, ZCR, spectral shape, flux, onset strength, MFCC, chroma) to a CSV file')
     .option('--full', 'with --json: add the 44-value summary vector and the analyzer version')
+    .option('--plot <png|svg>', 'also draw the plot (all panels, see `resonode plot`) from the same pass over the file')
     .action(cmdAnalyze)
+
+  program
+    .command('plot')
+    .description('Draw <file>: waveform with the beat grid, log-frequency spectrogram (dB), chromagram with the key, short-term loudness (LUFS); title with tempo, key/Camelot and integrated loudness. One streaming pass, bounded memory.')
+    .argument('<file>')
+    .requiredOption('--out <png|svg>', 'output image (.png or .svg)')
+    .option('--show <panels>', `comma-separated panels (default all): ${PLOT_PANELS.join(',')}`)
+    .option('--width <px>', 'image width in px (default 1600, 400..8192)', positiveInt('--width'))
+    .option('--json', 'print one JSON object: { out, format, width, height, durationS, panels, analysis }')
+    .action(cmdPlot)
 
   program
     .command('info')
@@ -432,6 +477,7 @@ export async function main(argv: string[]): Promise<void> {
 
   addLibraryCommands(program)
   addQueueCommands(program)
+  addDashboardCommand(program)
 
   program
     .command('mix')

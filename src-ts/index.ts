@@ -162,6 +162,12 @@ export type Analyzer = import('./analysis').Analyzer
 Object.defineProperty(exports, 'Analyzer', { enumerable: true, get() { return analysisModule.Analyzer } })
 export type { AnalysisOptions, AnalyzeOptions, AnalyzeResult, AnalyzeProgress, AnalyzerOptions, FeatureBatch, TrackAnalysis, LiveAnalysis } from './analysis'
 
+// plot.ts
+const plotModule = lazyModule((): typeof import('./plot') => require('./plot'))
+export declare const plot: typeof import('./plot').plot
+Object.defineProperty(exports, 'plot', { enumerable: true, get() { return plotModule.plot } })
+export type { PlotOptions, PlotResult, PlotPanel, PlotPanelName } from './plot'
+
 // realtime.ts
 const realtimeModule = lazyModule((): typeof import('./realtime') => require('./realtime'))
 export declare const RealtimeProcessor: typeof import('./realtime').RealtimeProcessor
@@ -177,7 +183,13 @@ export declare const testDevice: typeof import('./realtime').testDevice
 Object.defineProperty(exports, 'testDevice', { enumerable: true, get() { return realtimeModule.testDevice } })
 export declare const resolveStreamConfig: typeof import('./realtime').resolveStreamConfig
 Object.defineProperty(exports, 'resolveStreamConfig', { enumerable: true, get() { return realtimeModule.resolveStreamConfig } })
-export type { Backend, StreamConfig, ResolvedStreamConfig, AudioDevice, DeviceTestResult, RealtimeStats, RealtimeProcessorOptions, RealtimeReadOptions, ListDevicesOptions, TestDeviceOptions } from './realtime'
+export type { Backend, StreamConfig, ResolvedStreamConfig, AudioDevice, DeviceTestResult, RealtimeStats, RealtimeProcessorOptions, RealtimeReadOptions, RealtimeLevels, ChannelLevels, ListDevicesOptions, TestDeviceOptions } from './realtime'
+
+// spectrum.ts
+const spectrumModule = lazyModule((): typeof import('./spectrum') => require('./spectrum'))
+export declare const bandSpectrum: typeof import('./spectrum').bandSpectrum
+Object.defineProperty(exports, 'bandSpectrum', { enumerable: true, get() { return spectrumModule.bandSpectrum } })
+export type { BandSpectrum, BandSpectrumOptions } from './spectrum'
 
 // ml.ts
 const mlModule = lazyModule((): typeof import('./ml') => require('./ml'))
@@ -249,6 +261,12 @@ const transitionModule = lazyModule((): typeof import('./transition') => require
 export declare const mixTransition: typeof import('./transition').mixTransition
 Object.defineProperty(exports, 'mixTransition', { enumerable: true, get() { return transitionModule.mixTransition } })
 export type { TransitionOptions, TransitionReport } from './transition'
+
+// dashboard.ts (loads ws, and the engine's modules, on first use)
+const dashboardModule = lazyModule((): typeof import('./dashboard') => require('./dashboard'))
+export declare const startDashboard: typeof import('./dashboard').startDashboard
+Object.defineProperty(exports, 'startDashboard', { enumerable: true, get() { return dashboardModule.startDashboard } })
+export type { Dashboard, DashboardOptions, DashboardRejection } from './dashboard'
 
 // The errors are loaded with the index (every module needs them).
 export * from './errors'

@@ -3,7 +3,9 @@
  * restarts and backend fallbacks (`resonode::device`), ONNX Runtime
  * resolution and model loads (`resonode::ml`), file pipeline jobs with
  * their start, progress and end (`resonode::pipeline`), analyses
- * (`resonode::analysis`) and library scans (`resonode::library`).
+ * (`resonode::analysis`) and library scans (`resonode::library`); the
+ * dashboard server logs refused connections and messages
+ * (`resonode::dashboard`).
  *
  * The level comes from the `RESONODE_LOG` environment variable, read when
  * the addon loads: a level (`error|warn|info|debug|trace|off`, default
@@ -72,4 +74,12 @@ export function setLogger(fn: ((record: LogRecord) => void) | null): void {
     throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`fn\`: must be a function or null, got ${typeof fn}`)
   }
   callNative(() => native.setLogHook(fn))
+}
+
+/**
+ * @internal Logs a record from a TS module through the same filter and
+ * hook as the Rust core's records (`target`: `resonode::<area>`).
+ */
+export function logRecord(level: Exclude<LogLevel, 'off'>, target: string, message: string): void {
+  callNative(() => native.logRecord(level, target, message))
 }

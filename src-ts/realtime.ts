@@ -132,6 +132,27 @@ export async function testDevice(id?: string, options: TestDeviceOptions = {}): 
  */
 export type RealtimeStats = native.RealtimeStats & ProcessUsage
 
+/**
+ * Peak and RMS level per channel of one side of a live engine, in dBFS (0 dBFS = full scale, 1.0), one value
+ * per channel. Silence, and a window without frames, read the floor -120 dBFS (finite, so levels are JSON-safe).
+ */
+export interface ChannelLevels {
+  /** Highest `|x|` per channel over the window: `20 log10(max |x|)`, dBFS. */
+  peakDbfs: number[]
+  /** RMS per channel over the window: `10 log10(sum x^2 / frames)`, dBFS (a full-scale sine reads -3.01). */
+  rmsDbfs: number[]
+}
+
+/** What {@link RealtimeProcessor.levels} returns. */
+export interface RealtimeLevels {
+  /** The input device's samples, before the chain; `null` without input channels (`config.channelsIn` 0). */
+  input: ChannelLevels | null
+  /** What goes to the output device, after the chain; `null` without output channels (`config.channelsOut` 0). */
+  output: ChannelLevels | null
+  /** Frames the window covered: the output stream's, or the input stream's when input-only. */
+  frames: number
+}
+
 /** Options of {@link RealtimeProcessor.read}. */
 export interface RealtimeReadOptions {
   /**
@@ -221,6 +242,9 @@ const noop = (): void => {}
  * **Pull reads**: {@link read} takes the processed audio (the tap: output's channels, or the input's when
  * input-only) in blocks of exactly the frames asked for, from its own cursor: `'audio'` events and `read()`
  * both see every frame, independently.
+ *
+ * **Meters**: {@link levels} gives peak and RMS per channel (dBFS) of the input before the chain and of the output
+ * after it, measured in the audio callback over every frame since the previous call.
  *
  * Events, delivered by a non-real-time pump thread:
  * - `'audio'` (planar processed audio, when tapped): dropped only when JS does not keep up, then counted in
@@ -493,6 +517,42 @@ export class RealtimeProcessor extends EventEmitter {
     if (this.stopping) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor is stopping; await stop() for the final stats')
     if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')
     return this.withUsage(callNative(() => this.engine!.stats()))
+  }
+
+  /**
+   * The engine's stream time, s: frames processed / `context.sampleRate`. Reads only the engine's counters
+   * (not the process usage `stats` adds), for pollers such as the dashboard.
+   * @internal
+   * @throws InvalidStateError before the first start, and while stopping
+   */
+  get streamTimeS(): number {
+    if (this.finalStats) return this.finalStats.framesProcessed / this.context.sampleRate
+    if (this.stopping) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor is stopping')
+    if (!this.engine) throw makeError('ERR_INVALID_STATE', 'invalid state: the realtime processor never ran')
+    return callNative(() => this.engine!.stats()).framesProcessed / this.context.sampleRate
+  }
+
+  /**
+   * Level meters: peak and RMS per channel, in dBFS, of the input (the device's samples, before the chain) and
+   * the output (after the chain: what goes to the device), over every frame since the previous `levels()` call
+   * (since `start()` for the first): a meter UI calls it at its own pace (e.g. every 50 ms) and sees each frame
+   * once. Measured inside the audio callback into preallocated atomics (no allocation, lock or blocking there);
+   * this call reads them without waiting for the audio thread. See {@link RealtimeLevels}.
+   *
+   * ```ts
+   * const { input, output, frames } = rt.levels() // e.g. output.peakDbfs = [-6.02, -6.02]
+   * ```
+   *
+   * @throws InvalidStateError when not running (before `start()`, while starting or stopping, after `stop()`
+   *   or `'finished'`)
+   */
+  levels(): RealtimeLevels {
+    const engine = this.engine
+    if (!engine || this.machine.state !== 'running') {
+      throw makeError('ERR_INVALID_STATE', `invalid state: levels() needs a running realtime processor (state: ${this.machine.state})`)
+    }
+    const l = callNative(() => engine.levels())
+    return { input: l.input ?? null, output: l.output ?? null, frames: l.frames }
   }
 
   /**

@@ -50,11 +50,56 @@ pub fn analyze_file(
     path: &Path,
     opts: &AnalyzeOptions,
     stop: &AtomicBool,
+    on_progress: impl FnMut(f64),
+    on_frames: impl FnMut(&FeatureFrames) -> Result<()>,
+) -> Result<TrackDescriptors> {
+    analyze_file_with_blocks(path, opts, stop, on_progress, on_frames, &mut ())
+}
+
+/// Sees the decoded audio of [`analyze_file_with_blocks`] as it streams,
+/// for work that needs the samples themselves (plots, for instance) without
+/// decoding the file a second time.
+pub trait DecodedBlocks {
+    /// Called once, before any block, with the file's sample rate (Hz),
+    /// channel count and length in frames (`None` when unknown).
+    ///
+    /// # Errors
+    /// Any error ends the analysis with it.
+    fn start(&mut self, sample_rate: u32, channels: usize, total_frames: Option<u64>) -> Result<()>;
+    /// Called with every decoded block (planar, `channels` x frames, in
+    /// order, on the analysing thread) after the analyzer took it.
+    ///
+    /// # Errors
+    /// Any error ends the analysis with it.
+    fn block(&mut self, planar: &[&[f32]]) -> Result<()>;
+}
+
+/// No hook: [`analyze_file`].
+impl DecodedBlocks for () {
+    fn start(&mut self, _: u32, _: usize, _: Option<u64>) -> Result<()> {
+        Ok(())
+    }
+    fn block(&mut self, _: &[&[f32]]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// [`analyze_file`], also handing every decoded block to `blocks` (same
+/// threads, same single decode; the blocks are those the analyzer sees).
+///
+/// # Errors
+/// As [`analyze_file`], and whatever `blocks` returns.
+pub fn analyze_file_with_blocks(
+    path: &Path,
+    opts: &AnalyzeOptions,
+    stop: &AtomicBool,
     mut on_progress: impl FnMut(f64),
     mut on_frames: impl FnMut(&FeatureFrames) -> Result<()>,
+    blocks: &mut dyn DecodedBlocks,
 ) -> Result<TrackDescriptors> {
     let mut source = FileSource::open(path, &SourceOptions::default())?;
     let (rate, channels, total) = (source.sample_rate(), source.channels(), source.total_frames());
+    blocks.start(rate, channels, total)?;
     // Log target `resonode::analysis` (see `resonode_core::log_filter`).
     let started = std::time::Instant::now();
     log::debug!(
@@ -142,6 +187,7 @@ pub fn analyze_file(
                 if let Some(e) = failure.take() {
                     return Err(e);
                 }
+                blocks.block(&planar)?;
                 on_progress(total.map_or(f64::NAN, |t| (analyzer.frames_in() as f64 / t.max(1) as f64).min(1.0)));
                 let _ = back_tx.send(buf);
             }

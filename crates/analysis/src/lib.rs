@@ -30,6 +30,7 @@
 //! signal (mono, at [`AnalysisConfig::sample_rate`]).
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod band_spectrum;
 pub mod beats;
 pub mod chroma;
 pub mod config;
@@ -38,6 +39,7 @@ pub mod input;
 pub mod file;
 pub mod key;
 pub mod live;
+pub mod log_bands;
 pub mod loudness;
 pub mod mel;
 pub mod predict;
@@ -48,7 +50,7 @@ pub mod track;
 
 pub use config::AnalysisConfig;
 pub use features::{FeatureExtractor, FeatureFrames};
-pub use file::{analyze_file, AnalyzeOptions, FrameCsvWriter};
+pub use file::{analyze_file, analyze_file_with_blocks, AnalyzeOptions, DecodedBlocks, FrameCsvWriter};
 pub use track::{TrackAnalyzer, TrackDescriptors};
 
 pub use key::{KeyEstimate, Mode};

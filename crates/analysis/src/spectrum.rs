@@ -147,6 +147,11 @@ impl Stft {
         }
     }
 
+    /// The window applied to each frame (`n_fft` values).
+    pub fn window(&self) -> &[f32] {
+        &self.window
+    }
+
     /// Writes `|X[k]|²` and `|X[k]|` of the windowed `frame` into `power`
     /// and `magnitude` (`n_fft / 2 + 1` values each).
     pub fn power_and_magnitude(&mut self, frame: &[f32], power: &mut [f32], magnitude: &mut [f32]) {

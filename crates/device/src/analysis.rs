@@ -11,7 +11,8 @@ use realfft::RealFftPlanner;
 /// Level of digital silence reported by [`rms_dbfs`] and [`peak_dbfs`].
 pub const SILENCE_DBFS: f64 = -120.0;
 
-fn to_db(x: f64) -> f64 {
+/// `20 log10(x)` floored at [`SILENCE_DBFS`] (an amplitude to dBFS).
+pub(crate) fn to_db(x: f64) -> f64 {
     if x > 0.0 {
         (20.0 * x.log10()).max(SILENCE_DBFS)
     } else {

@@ -13,6 +13,7 @@ use resonode_core::ring::{Consumer, Producer};
 
 use crate::duplex::{DuplexQueue, Fill};
 use crate::events::{EventSink, RawEvent, StreamSide, XrunKind, XrunSource};
+use crate::meters::MeterWriter;
 use crate::render::Renderer;
 
 /// `u64::MAX` marks "not known yet" in the atomics below.
@@ -272,6 +273,8 @@ pub(crate) struct OutputState {
     pub pending_starved: u64,
     pub marks: Option<Producer<ClockMark>>,
     pub announcer: ThreadAnnouncer,
+    /// Levels of what goes to the device, after the chain.
+    pub meter: MeterWriter,
 }
 
 impl OutputState {
@@ -287,8 +290,9 @@ impl OutputState {
             let n = (data.len() / ch - start).min(self.chunk_frames);
             self.fill_input(n, k0 + start as u64);
             let input = &self.in_buf[..n * self.feed_channels];
-            self.renderer
-                .render(input, &mut data[start * ch..(start + n) * ch]);
+            let out = &mut data[start * ch..(start + n) * ch];
+            self.renderer.render(input, out);
+            self.meter.record(out);
             start += n;
         }
     }
@@ -312,6 +316,7 @@ impl OutputState {
             let input = &self.in_buf[..n * self.feed_channels];
             let out = &mut self.out_buf[..n * ch];
             self.renderer.render(input, out);
+            self.meter.record(out);
             for (d, &s) in data[start * ch..(start + n) * ch]
                 .iter_mut()
                 .zip(out.iter())
@@ -424,6 +429,8 @@ pub(crate) struct InputState {
     pub events: EventSink,
     pub marks: Option<Producer<ClockMark>>,
     pub announcer: ThreadAnnouncer,
+    /// Levels of the device's samples, before the chain.
+    pub meter: MeterWriter,
 }
 
 impl InputState {
@@ -454,6 +461,7 @@ impl InputState {
             for (d, &s) in input.iter_mut().zip(&data[start * cin..(start + n) * cin]) {
                 *d = convert(s);
             }
+            self.meter.record(input);
             let piece: &[f32] = match &mut self.render {
                 Some((renderer, out_buf)) => {
                     let out = &mut out_buf[..n * renderer.channels()];

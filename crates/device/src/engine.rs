@@ -32,6 +32,7 @@ use crate::config::{Direction, StreamConfig};
 use crate::devices::{self, Backend, Way, LOG};
 use crate::duplex::DuplexQueue;
 use crate::events::{EngineEvent, EventHub, RawEvent, StreamSide, XrunKind, XrunSource};
+use crate::meters::{self, Levels, MeterReader, MeterWriter};
 use crate::pump::{Pump, PumpSink, PumpSource};
 use crate::render::{check_realtime_chain, ParamChange, RenderStats, Renderer};
 
@@ -251,6 +252,8 @@ pub struct RealtimeEngine {
     hub: Arc<EventHub>,
     params: Mutex<ParamControl>,
     tap: Mutex<Option<Consumer>>,
+    /// Readers of the input and output level meters (see [`crate::meters`]).
+    meters: Mutex<(Option<MeterReader>, Option<MeterReader>)>,
     output_marks: Mutex<Option<Consumer<ClockMark>>>,
     input_marks: Mutex<Option<Consumer<ClockMark>>>,
     capture: Mutex<Option<Consumer>>,
@@ -427,6 +430,19 @@ impl RealtimeEngine {
                 tx
             })
         };
+        // Level meters: the writers go into the callback states, the
+        // readers stay here for `levels()`.
+        let (mut in_reader, mut out_reader) = (None, None);
+        let mut in_meter = || {
+            let (w, r) = meters::level_meter(config.channels_in as usize);
+            in_reader = Some(r);
+            w
+        };
+        let mut out_meter = || {
+            let (w, r) = meters::level_meter(config.channels_out as usize);
+            out_reader = Some(r);
+            w
+        };
         let side = match direction {
             Direction::Output => {
                 let feed = match options.playback_frames {
@@ -448,6 +464,7 @@ impl RealtimeEngine {
                         &hub,
                         marks(&mut out_marks_rx),
                         announcer(),
+                        out_meter(),
                     )),
                     input: None,
                 }
@@ -475,6 +492,7 @@ impl RealtimeEngine {
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
                         announcer: announcer(),
+                        meter: in_meter(),
                     }),
                 }
             }
@@ -494,6 +512,7 @@ impl RealtimeEngine {
                         &hub,
                         marks(&mut out_marks_rx),
                         announcer(),
+                        out_meter(),
                     )),
                     input: Some(InputState {
                         render: None,
@@ -505,6 +524,7 @@ impl RealtimeEngine {
                         events: hub.sink(),
                         marks: marks(&mut in_marks_rx),
                         announcer: announcer(),
+                        meter: in_meter(),
                     }),
                 }
             }
@@ -589,6 +609,7 @@ impl RealtimeEngine {
                 queue: param_tx,
             }),
             tap: Mutex::new(tap_rx),
+            meters: Mutex::new((in_reader, out_reader)),
             output_marks: Mutex::new(out_marks_rx),
             input_marks: Mutex::new(in_marks_rx),
             capture: Mutex::new(capture_rx),
@@ -799,6 +820,25 @@ impl RealtimeEngine {
         }
     }
 
+    /// Peak and RMS levels per channel of the input (the device's samples,
+    /// before the chain) and the output (after the chain: what goes to the
+    /// device), measured in the audio callbacks over every frame since the
+    /// previous call (since the start, for the first call). Silence, and a
+    /// window without frames, read [`crate::LEVEL_FLOOR_DBFS`].
+    ///
+    /// # Real-time safety
+    /// Called on the control side; it never waits for the audio thread:
+    /// the callbacks publish through atomics, and this takes a control-side
+    /// mutex and retries (spinning, then yielding, for at most 100 ms) only
+    /// while a publication of a few stores is in progress.
+    pub fn levels(&self) -> Levels {
+        let mut m = self.meters.lock().unwrap_or_else(|e| e.into_inner());
+        let input = m.0.as_mut().map(MeterReader::read);
+        let output = m.1.as_mut().map(MeterReader::read);
+        let frames = output.as_ref().or(input.as_ref()).map_or(0, |l| l.frames);
+        Levels { input, output, frames }
+    }
+
     /// Events since the last call (xruns, device errors, restarts).
     pub fn poll_events(&self) -> Vec<EngineEvent> {
         self.hub.drain()
@@ -936,6 +976,7 @@ fn output_state(
     hub: &EventHub,
     marks: Option<Producer<ClockMark>>,
     announcer: ThreadAnnouncer,
+    meter: MeterWriter,
 ) -> OutputState {
     OutputState {
         renderer,
@@ -951,6 +992,7 @@ fn output_state(
         pending_starved: 0,
         marks,
         announcer,
+        meter,
     }
 }
 
@@ -2184,6 +2226,7 @@ mod tests {
         let mut parts = vec![
             ("render.rs".to_string(), include_str!("render.rs").to_string()),
             ("callbacks.rs".to_string(), include_str!("callbacks.rs").to_string()),
+            ("meters.rs".to_string(), include_str!("meters.rs").to_string()),
             ("duplex.rs after `new`".to_string(), duplex[duplex.find("pub(crate) fn capacity").unwrap()..].to_string()),
             ("run_clocked's loop".to_string(), until_end_of_fn(engine, "let start = Instant::now();\n    let mut frames_done")),
         ];

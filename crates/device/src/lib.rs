@@ -17,6 +17,10 @@
 //!   applied at the next buffer boundary; filters keep their state, gains
 //!   ramp), processed audio out (tap, capture), events out
 //!   ([`EngineEvent`]), and counters are relaxed atomics.
+//! - Level meters ([`Levels`]: peak and RMS per channel of the input before
+//!   the chain and of the output after it) are measured in the callbacks
+//!   over every frame into preallocated atomics; [`RealtimeEngine::levels`]
+//!   reads them from the control side.
 //! - cpal's error callback (which ALSA calls on the audio thread) only
 //!   counts and queues a `Copy` record; messages are made when events are
 //!   polled.
@@ -81,6 +85,7 @@ pub mod devices;
 mod duplex;
 pub mod engine;
 pub mod events;
+mod meters;
 pub mod pipeline;
 pub mod priority;
 pub mod pump;
@@ -95,6 +100,7 @@ pub use devices::{
 };
 pub use engine::{EngineOptions, EngineStats, RealtimeEngine};
 pub use events::{EngineEvent, StreamSide, XrunKind, XrunSource};
+pub use meters::{ChannelLevels, Levels, LEVEL_FLOOR_DBFS};
 pub use pump::{ControlMessage, Delivery, PumpSink};
 pub use pipeline::{MicrophoneSource, SpeakerSink};
 pub use render::{ParamChange, RenderStats, Renderer};

@@ -702,3 +702,53 @@ fn a_lost_output_device_is_reported_and_the_stream_restarts() {
     let lost = events.iter().find(|e| e.name() == "deviceLost").unwrap();
     assert_eq!(lost.to_error().unwrap().code(), "ERR_STREAM");
 }
+
+/// Level meters on the loopback: an output engine plays a known sine into
+/// `resonull` while an input engine records its monitor; the output meter
+/// reads what the engine sent, the input meter what came back.
+#[test]
+fn meters_read_the_played_sine_at_the_output_and_back_from_the_loopback() {
+    let Some(_turn) = audio_server() else { return };
+    let recorder = RealtimeEngine::start(
+        StreamConfig { input_device: Some("resonull.monitor".into()), ..StreamConfig::input(2).with_buffer_size(SAFE_BUFFER) },
+        resonode_core::Chain::default(),
+        Backend::PulseAudio,
+        EngineOptions { capture: false, ..Default::default() },
+    )
+    .unwrap();
+    let player = RealtimeEngine::start(
+        StreamConfig { output_device: Some("resonull".into()), ..StreamConfig::output(2).with_buffer_size(SAFE_BUFFER) },
+        resonode_core::Chain::default(),
+        Backend::PulseAudio,
+        EngineOptions { playback_frames: Some(3 * RATE as usize), ..Default::default() },
+    )
+    .unwrap();
+    // 3 s of a 1 kHz sine, 0.5 on the left, 0.125 on the right.
+    let sine: Vec<f32> = (0..3 * RATE as usize)
+        .flat_map(|i| {
+            let s = (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / RATE as f64).sin();
+            [(0.5 * s) as f32, (0.125 * s) as f32]
+        })
+        .collect();
+    assert_eq!(player.take_playback().unwrap().write(&sine), 3 * RATE as usize);
+    // Past the start of playback and the server's latency.
+    std::thread::sleep(Duration::from_millis(800));
+    player.levels();
+    recorder.levels();
+    std::thread::sleep(Duration::from_millis(1000));
+    let out = player.levels();
+    let back = recorder.levels();
+    player.stop().unwrap();
+    recorder.stop().unwrap();
+    assert!(out.input.is_none() && back.output.is_none());
+    let (o, i) = (out.output.unwrap(), back.input.unwrap());
+    assert!(o.frames > RATE as u64 / 2 && i.frames > RATE as u64 / 2, "{o:?} {i:?}");
+    for (c, a) in [(0, 0.5), (1, 0.125)] {
+        // What the engine sent: exact.
+        assert!((o.peak_dbfs[c] - db(a)).abs() < 0.05, "output {c}: {o:?}");
+        assert!((o.rms_dbfs[c] - db(a / 2f64.sqrt())).abs() < 0.05, "output {c}: {o:?}");
+        // What came back through the server (100 % volume, same format).
+        assert!((i.peak_dbfs[c] - db(a)).abs() < 0.2, "input {c}: {i:?}");
+        assert!((i.rms_dbfs[c] - db(a / 2f64.sqrt())).abs() < 0.2, "input {c}: {i:?}");
+    }
+}

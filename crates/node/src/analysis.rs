@@ -155,11 +155,11 @@ pub(crate) fn track_to_js(d: &TrackDescriptors) -> TrackAnalysis {
     }
 }
 
-/// Progress and stop flag of a running `analyzeFile`. JS polls it.
+/// Progress and stop flag of a running `analyzeFileNative` or `plotFileNative`. JS polls it.
 #[napi]
 pub struct AnalysisControl {
-    stop: Arc<AtomicBool>,
-    fraction_bits: Arc<AtomicU64>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) fraction_bits: Arc<AtomicU64>,
     frames: Arc<AtomicU64>,
 }
 
@@ -169,7 +169,7 @@ impl AnalysisControl {
     pub fn new() -> Self {
         AnalysisControl { stop: Arc::new(AtomicBool::new(false)), fraction_bits: Arc::new(AtomicU64::new(0f64.to_bits())), frames: Arc::default() }
     }
-    /// Asks the analysis to stop (it rejects with ERR_INVALID_STATE).
+    /// Asks the analysis (or plot) to stop: it rejects with ERR_INVALID_STATE; a plot writes nothing.
     #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -218,3 +218,35 @@ pub fn set_log_hook(hook: Option<Function<LogRecordJs, ()>>) -> napi::Result<()>
         Ok(())
     })
 }
+
+/// Logs one record from the TS facade (`src-ts/logging.ts`'s `logRecord`)
+/// through the same filter and hook as the Rust core's records, so that
+/// `RESONODE_LOG` and `setLogger` cover the JS-side modules too (the
+/// dashboard server logs refused connections and messages as
+/// `resonode::dashboard`).
+///
+/// @throws ERR_INVALID_PARAMETER when `level` is not one of `error`,
+/// `warn`, `info`, `debug`, `trace`, or `target` is not `resonode::<name>`
+#[napi(
+    catch_unwind,
+    ts_args_type = "level: 'error' | 'warn' | 'info' | 'debug' | 'trace', target: string, message: string"
+)]
+pub fn log_record(level: String, target: String, message: String) -> napi::Result<()> {
+    guard_core(|| {
+        let level: Level = level.parse().map_err(|_| {
+            Error::param(
+                "level",
+                format!("{level:?} is not error|warn|info|debug|trace"),
+            )
+        })?;
+        // Only resonode's own targets: the filter's default covers them.
+        if !target.starts_with("resonode::") {
+            return Err(Error::param(
+                "target",
+                format!("{target:?} is not resonode::<name>"),
+            ));
+        }
+        log::log!(target: &target, level, "{message}");
+        Ok(())
+    })
+}

@@ -374,6 +374,31 @@ pub fn stats_to_js(s: &EngineStats, read_dropped: u64) -> RealtimeStats {
     }
 }
 
+/// Peak and RMS per channel of one side of a live engine, dBFS (floor -120).
+#[napi(object)]
+pub struct ChannelLevels {
+    /// Highest `|x|` per channel, dBFS.
+    pub peak_dbfs: Vec<f64>,
+    /// RMS per channel, dBFS (a full-scale sine: -3.01).
+    pub rms_dbfs: Vec<f64>,
+}
+
+/// Levels of a live engine since the previous `levels()` call.
+#[napi(object)]
+pub struct RealtimeLevels {
+    /// The input device's samples, before the chain; `null` without input channels.
+    pub input: Option<ChannelLevels>,
+    /// What goes to the output device, after the chain; `null` without output channels.
+    pub output: Option<ChannelLevels>,
+    /// Frames measured (the output stream's; the input's when input-only).
+    pub frames: f64,
+}
+
+fn levels_to_js(l: resonode_device::Levels) -> RealtimeLevels {
+    let side = |c: resonode_device::ChannelLevels| ChannelLevels { peak_dbfs: c.peak_dbfs, rms_dbfs: c.rms_dbfs };
+    RealtimeLevels { input: l.input.map(side), output: l.output.map(side), frames: l.frames as f64 }
+}
+
 /// A message from a live engine to JS: an event, or a block of tapped audio.
 #[napi(object)]
 pub struct RealtimeMessage {
@@ -1040,6 +1065,19 @@ impl NativeRealtime {
                 None => Err(Error::InvalidState { reason: "the realtime engine is stopping".into() }),
             }
         })
+    }
+
+    /// Peak and RMS levels per channel, input (before the chain) and output
+    /// (after it), measured in the audio callback over the frames since the
+    /// previous call. Never waits for the audio thread: the callbacks
+    /// publish through atomics, and this takes a control-side mutex and
+    /// retries (spinning, then yielding, for at most 100 ms) only while a
+    /// publication of a few stores is in progress.
+    ///
+    /// @throws ERR_INVALID_STATE after stop
+    #[napi(catch_unwind)]
+    pub fn levels(&self) -> napi::Result<RealtimeLevels> {
+        self.with_engine(|e| Ok(levels_to_js(e.levels())))
     }
 
     /// The configuration in use, with derived values.
