@@ -118,7 +118,6 @@ export async function analyze(path: string, options: AnalyzeOptions = {}): Promi
   checkOptions(options, ANALYZE_KEYS, 'analyze()')
   options ??= {}
   const r = await runControlled(
-    new native.AnalysisControl(),
     options,
     'analyze()',
     (c) => ({ fraction: c.fraction, frames: c.frames, stopped: true }) satisfies AnalyzeProgress,
@@ -140,30 +139,24 @@ export function analyzeResultOf(track: native.TrackAnalysis, path: string): Anal
   return result
 }
 
-/** The part of a native file task's control that {@link runControlled} drives. */
-interface NativeControl {
-  stop(): void
-  readonly fraction: number
-}
-
 /**
- * Runs the native file task `task(control)` off the JS thread under the
- * caller's `signal` and `onProgress`: aborting calls `control.stop()` and
- * the call rejects with an `AbortError` (`stats`: `stopped(control)`; a
- * signal already aborted rejects at once, without running the task);
- * `onProgress` gets `control.fraction` every `progressIntervalMs` (default
- * 100) and 1 on success.
+ * Runs the native file task `task(control)` (an analysis or a plot) off the
+ * JS thread under the caller's `signal` and `onProgress`: aborting calls
+ * `control.stop()` and the call rejects with an `AbortError` (`stats`:
+ * `stopped(control)`; a signal already aborted rejects at once, without
+ * running the task); `onProgress` gets `control.fraction` every
+ * `progressIntervalMs` (default 100) and 1 on success.
  * @internal
  */
-export async function runControlled<C extends NativeControl, T>(
-  control: C,
+export async function runControlled<T>(
   options: { onProgress?: (fraction: number) => void; progressIntervalMs?: number; signal?: AbortSignal },
   what: string,
-  stopped: (control: C) => unknown,
-  task: (control: C) => Promise<T>,
+  stopped: (control: native.AnalysisControl) => unknown,
+  task: (control: native.AnalysisControl) => Promise<T>,
 ): Promise<T> {
   const signal = checkSignal(options.signal)
   if (signal?.aborted) throw abortError(signal, undefined, what)
+  const control = new native.AnalysisControl()
   const abort = () => control.stop()
   signal?.addEventListener('abort', abort, { once: true })
   const { onProgress } = options

@@ -158,7 +158,6 @@ export async function plot(pathOrAnalysis: string | AnalyzeResult, options: Plot
   }
   const annotations = given ? annotationsOf(given) : undefined
   const r = await runControlled(
-    new native.AnalysisControl(),
     options,
     'plot()',
     (c) => ({ fraction: c.fraction, stopped: true }),

@@ -25,7 +25,7 @@ mod render;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 use resonode_analysis::key::Mode;
 use resonode_analysis::{
@@ -278,7 +278,7 @@ pub fn plot_file(
     on_progress: impl FnMut(f64),
 ) -> Result<(PlotLayout, TrackDescriptors)> {
     let format = check_options(opts)?;
-    let collector = Mutex::new(collect::Collector::new(
+    let collector = RefCell::new(collect::Collector::new(
         opts.config.clone(),
         opts.width as usize,
     ));
@@ -292,14 +292,13 @@ pub fn plot_file(
         stop,
         on_progress,
         |f| {
-            lock(&collector).frames(f);
+            collector.borrow_mut().frames(f);
             Ok(())
         },
         &mut hook,
     )?;
     let data = collector
         .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
         .finish()?
         .ok_or_else(|| Error::Internal {
             message: "the plot saw no audio".into(),
@@ -321,13 +320,10 @@ pub fn plot_file(
     ))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The collector as the analysis' block hook (the frame callback adds the
-/// chroma to the same collector, hence the shared reference).
-struct CollectorHook<'a>(&'a Mutex<collect::Collector>);
+/// chroma to the same collector, hence the shared reference; both are
+/// called one after the other on the analysing thread, never nested).
+struct CollectorHook<'a>(&'a RefCell<collect::Collector>);
 
 impl resonode_analysis::DecodedBlocks for CollectorHook<'_> {
     fn start(
@@ -336,10 +332,10 @@ impl resonode_analysis::DecodedBlocks for CollectorHook<'_> {
         channels: usize,
         total_frames: Option<u64>,
     ) -> Result<()> {
-        lock(self.0).start(sample_rate, channels, total_frames)
+        self.0.borrow_mut().start(sample_rate, channels, total_frames)
     }
     fn block(&mut self, planar: &[&[f32]]) -> Result<()> {
-        lock(self.0).block(planar)
+        self.0.borrow_mut().block(planar)
     }
 }
 
