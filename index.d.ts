@@ -189,6 +189,73 @@ export declare class NativeLibrary {
   session(session: number): Promise<SessionJs>
 }
 
+/** A loaded SAM-Audio export (`--model-dir`), shared by every call. */
+export declare class NativePromptSeparator {
+  /** The model's manifest values. */
+  get info(): PromptModelInfo
+  /**
+   * Separates a batch (the reference's processor path: padded to the
+   * longest, one description per input) on a worker thread. The
+   * descriptions, anchor kinds, ODE and seed are checked here, before
+   * any input is read; `control` stops it within one model call or one
+   * block of decoding (then it resolves with `stopped`).
+   *
+   * @throws ERR_INVALID_PARAMETER (descriptions, anchors, ODE, seed, input too long), ERR_SHAPE (noise length, ragged channels), ERR_NON_FINITE_SAMPLE, ERR_EMPTY_AUDIO, ERR_NOT_FOUND / ERR_DECODE (files), ERR_MODEL
+   */
+  separate(inputs: Array<PromptInputDesc>, descriptions: Array<string>, options: PromptSeparateDesc, noise: Float32Array | undefined | null, control: PipelineControl): Promise<PromptSeparationResult>
+  /**
+   * Separates one input of any length in chunks (the reference's
+   * `separate_long`, no anchors) on a worker thread, into arrays or, with
+   * `outDir`, into `target.wav` and `residual.wav` written as pieces
+   * become final (memory bounded by the chunk; `noise` is then null).
+   * Options are checked here ([`SamAudio::check_long_options`]); the
+   * input is read and the description encoded on the worker. Progress
+   * and stop through `control`; a stop resolves with `stopped` and
+   * finalised files.
+   *
+   * @throws as `separate`, plus ERR_IO / ERR_ENCODE for the files
+   */
+  separateLong(input: PromptInputDesc, description: string, options: PromptLongDesc, noise: Float32Array | undefined | null, control: PipelineControl): Promise<PromptSeparationResult>
+  /**
+   * Opens a streaming separation of one input. Only the options are
+   * checked here (cheaply, [`SamAudio::check_long_options`]); the first
+   * `next()` opens the input and encodes the description on a worker
+   * thread, and each `next()` runs at most one model chunk.
+   *
+   * @throws ERR_INVALID_PARAMETER (description, options, `outDir`); input errors (ERR_NOT_FOUND, ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_EMPTY_AUDIO, ...) reject the first `next()`
+   */
+  stream(input: PromptInputDesc, description: string, options: PromptLongDesc, noise?: Float32Array | undefined | null): NativePromptStream
+}
+
+/** A streaming SAM-Audio separation, pulled one piece at a time. */
+export declare class NativePromptStream {
+  /**
+   * Resolves with the next piece (running at most one model chunk on a
+   * worker thread; the first call also opens the input and encodes the
+   * description), or null after the last one, a stop or `close()`.
+   *
+   * @throws ERR_SHAPE, ERR_NON_FINITE_SAMPLE, ERR_EMPTY_AUDIO, ERR_NOT_FOUND / ERR_DECODE (input), ERR_INVALID_PARAMETER (input too long for the model), ERR_MODEL
+   */
+  next(): Promise<PromptPiece | null>
+  /** Stops the run within one model call: the pending and later `next()` resolve with null. */
+  stop(): void
+  /**
+   * Stops the run and, on a worker thread (after a running `next()`
+   * settled), ends it: builds the noise, fixes the statistics and drops
+   * the job (file handle, buffers, text features). Resolves with the
+   * final statistics; later `next()` calls resolve with null. Closing
+   * twice resolves with the same statistics.
+   */
+  close(): Promise<PromptStreamStats>
+  /** Whether `close()` has run (the job is freed). */
+  get closed(): boolean
+  /**
+   * Statistics so far: a snapshot updated after each piece (never waits
+   * for a running model call).
+   */
+  stats(): PromptStreamStats
+}
+
 /**
  * Reads a source chunk by chunk off the JS thread: a file (decoding and
  * resampling) or a live input device.
@@ -535,6 +602,13 @@ export interface AnalysisOptionsDesc {
  */
 export declare function analyzeFileNative(path: string, options: AnalysisOptionsDesc | undefined | null, control: AnalysisControl, framesCsv?: string | undefined | null, keepFrames?: boolean | undefined | null): Promise<FileAnalysis>
 
+/** A temporal anchor: `+` (the target sounds here) or `-` (it does not), in seconds. */
+export interface AnchorDesc {
+  kind: string
+  startS: number
+  endS: number
+}
+
 /**
  * One argument of a processor description: named (`name`) or positional,
  * holding a number (with an optional unit) or a text value.
@@ -878,6 +952,15 @@ export interface LiveAnalysis {
 }
 
 /**
+ * Loads a SAM-Audio export on a worker thread (`SamAudio::load`: the
+ * manifest, the four graphs and the tokenizer, every graph's inputs and
+ * outputs checked).
+ *
+ * @throws ERR_NOT_FOUND (folder or file missing), ERR_MODEL (damaged file or manifest), ERR_MODEL_MISMATCH (graphs not of the manifest's shapes), ERR_RUNTIME_NOT_FOUND
+ */
+export declare function loadPromptSeparator(modelDir: string, inference?: InferenceOptions | undefined | null): Promise<NativePromptSeparator>
+
+/**
  * Logs one record from the TS facade (`src-ts/logging.ts`'s `logRecord`)
  * through the same filter and hook as the Rust core's records, so that
  * `RESONODE_LOG` and `setLogger` cover the JS-side modules too (the
@@ -979,6 +1062,14 @@ export interface NormalizationStats {
  * negative or non-finite `measuredPeak`
  */
 export declare function normalizeGain(peakDb: number, measuredPeak: number): number
+
+/** The ODE solver. */
+export interface OdeDesc {
+  /** `euler` or `midpoint` (default). */
+  method?: string
+  /** In (0, 1) exclusive (default 2/32: 16 steps); `floor(1 / stepSize)` steps. */
+  stepSize?: number
+}
 
 /**
  * Parses a chain string such as `"highpass(80) gain(-3db)"` into
@@ -1091,6 +1182,149 @@ export interface ProcessorKindInfo {
 
 /** Every processor kind the chain grammar knows (`enhance`, live only, last). */
 export declare function processorKinds(): Array<ProcessorKindInfo>
+
+/**
+ * One input: a file (`path`: all channels averaged, resampled to the
+ * model's rate) or planar `channels` at `sampleRate`; exactly one
+ * (`SeparationInput::from_parts`, as the HTDemucs separator). A file is
+ * read as it is: resonode picks the rate and the channel mix itself.
+ */
+export interface PromptInputDesc {
+  path?: string
+  /** Planar audio, channels x frames. */
+  channels?: Array<Float32Array>
+  /** Sample rate in Hz of `channels`. */
+  sampleRate?: number
+}
+
+/** Options of a long or streaming separation. */
+export interface PromptLongDesc {
+  /** Chunk length in seconds (default 10). */
+  chunkSeconds?: number
+  /** Overlap between chunks in seconds (default 3). */
+  overlapSeconds?: number
+  ode?: OdeDesc
+  decodeChunkSize?: number
+  /** Chunk i draws its noise from `seed + i` (default 42, as the reference). */
+  seed?: number
+  /** `separateLong` only: write `<outDir>/target.wav` and `<outDir>/residual.wav` (float WAV) instead of returning arrays. */
+  outDir?: string
+}
+
+/** What the model is. */
+export interface PromptModelInfo {
+  /** The manifest's `name`. */
+  name: string
+  /** Sample rate in Hz of input and output (48000). */
+  sampleRate: number
+  /** Audio samples per latent frame (the codec's hop, 1920 for the released model, 240 for the tiny one). */
+  hopLength: number
+  /** Latent channels per stem (`codebookDim`); the noise has `2 * codebookDim` channels. */
+  codebookDim: number
+  /** Longest input in latent frames (the transformer's RoPE positions). */
+  maxFrames: number
+}
+
+/** One piece of a streaming separation. */
+export interface PromptPiece {
+  /** Mono target samples of this piece at the model's rate (48 kHz; not resampled back). */
+  target: Float32Array
+  /** Mono residual samples, decoded from latent channels [C, 2C) (does not sum with the target to the input). */
+  residual: Float32Array
+  /**
+   * The reference's per-piece counter (`chunk_idx` of
+   * `_separate_streaming_generator`): 0, 1, 2, ... one per piece, not
+   * the model chunk (a model chunk after the first gives two pieces).
+   */
+  chunkIdx: number
+  /** Whether it ends the output. */
+  isLast: boolean
+  /** First frame of the piece in the output (= input at the model's rate). */
+  startFrame: number
+  /**
+   * Seconds from the start of the separation (the first `next()`, once
+   * the input was opened and the description encoded; model load
+   * excluded) until this piece was final.
+   */
+  timeS: number
+}
+
+/** Options of one `separate` batch. */
+export interface PromptSeparateDesc {
+  /** One list per input (seconds). */
+  anchors?: Array<Array<AnchorDesc>>
+  ode?: OdeDesc
+  /** Decode the latents in chunks of this many frames (>= 8). */
+  decodeChunkSize?: number
+  /** A whole number in [0, 2^53); drawn from the OS when neither it nor `noise` is given. */
+  seed?: number
+}
+
+/** What a separation produced. */
+export interface PromptSeparationResult {
+  /**
+   * One mono signal per input at `sampleRate` (the model's, 48 kHz; not
+   * resampled back), as long as the input at that rate (empty when
+   * written to files).
+   */
+  targets: Array<Float32Array>
+  /**
+   * Per input, the model's estimate of everything else, decoded from
+   * latent channels [C, 2C): mono at `sampleRate`; it does not sum with
+   * the target to the input.
+   */
+  residuals: Array<Float32Array>
+  /** Files written (`separateLong` with `outDir`): `[target, residual]`. */
+  paths?: Array<string>
+  sampleRate: number
+  /** Frames per input at `sampleRate`. */
+  frames: Array<number>
+  /**
+   * The initial noise, row-major `noiseShape` = [batch, frames, 2 * codebookDim];
+   * null for `separateLong` with `outDir` (not built: chunk i's is regenerated from `seed + i`).
+   */
+  noise?: Float32Array
+  noiseShape: Array<number>
+  /** The seed the noise came from; null when noise was given. */
+  seed?: number
+  /** Peak resident set of the process since it started, in bytes (VmHWM on Linux; not per call). */
+  peakMemoryBytes: number
+  /** Wall time in seconds (model load excluded). */
+  processingTimeS: number
+  /** Model chunks run (long path). */
+  chunks: number
+  /** Seconds until the first piece was final (long path). */
+  timeToFirstAudioS?: number
+  /** True when the control's stop ended the run: the arrays (or files, finalised) hold what was done. */
+  stopped: boolean
+}
+
+/** What a streaming separation did (a snapshot, updated after each piece). */
+export interface PromptStreamStats {
+  /** Frames delivered (the input's at the model's rate once done). */
+  totalFrames: number
+  /** Model chunks run. */
+  chunks: number
+  /**
+   * The concatenated per-chunk noise, row-major `noiseShape` = [1, frames, 2 * codebookDim];
+   * built when the stream ends (last piece, stop or close), empty before.
+   */
+  noise: Float32Array
+  noiseShape: Array<number>
+  seed: number
+  /** Peak resident set of the process since it started, in bytes (VmHWM on Linux; not per stream). */
+  peakMemoryBytes: number
+  /** Seconds from the start of the separation (as `PromptPiece.timeS`) to its end (or to now). */
+  processingTimeS: number
+  timeToFirstAudioS?: number
+  sampleRate: number
+  /** Whether the last piece was delivered. */
+  done: boolean
+  /** Whether the stream ended before its last piece (stop, abort, close). */
+  stopped: boolean
+  /** Whether `close()` ran (the job and its buffers are freed). */
+  closed: boolean
+}
 
 /** What one pushed block gave. */
 export interface PushResult {

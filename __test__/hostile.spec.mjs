@@ -221,6 +221,9 @@ async function child(target) {
     writeFileSync(wav, Buffer.concat([h, data]))
   }
   const model = join(root, 'crates/ml/tests/fixtures/htdemucs/htdemucs_tiny.onnx')
+  const samModel = join(root, 'models/sam-audio-tiny')
+  const samInput = () => ({ channels: [Float32Array.from({ length: 4800 }, (_, i) => Math.sin(i / 10) * 0.5)], sampleRate: 48000 })
+  const samLong = () => ({ chunkSeconds: 0.05, overlapSeconds: 0.01, ode: { method: 'euler', stepSize: 0.5 } })
   const sig = (n = 1024) => Float32Array.from({ length: n }, (_, i) => Math.sin(i / 10) * 0.5)
   const gain = { kind: 'gain', args: [{ value: -3, unit: 'db' }] }
   const B = binding
@@ -330,6 +333,10 @@ async function child(target) {
     'fn:separateLong': () => [{ sampleRate: 44100 }, [sig(4410), sig(4410)], { model, inference: { threads: 1 } }, null, controls.pipeline()],
     'fn:separateFile': () => [{ input: wav, model, outDir: join(dir, `stems${fileNo++}`), inference: { threads: 1 } }, controls.pipeline()],
     'fn:separationNormalizationStats': () => [[sig(), sig()]],
+    'fn:loadPromptSeparator': () => [samModel, { threads: 1 }],
+    'method:NativePromptSeparator.separate': () => [[samInput()], ['speech'], { ode: { method: 'euler', stepSize: 0.5 } }, null, controls.pipeline()],
+    'method:NativePromptSeparator.separateLong': () => [samInput(), 'speech', samLong(), null, controls.pipeline()],
+    'method:NativePromptSeparator.stream': () => [samInput(), 'speech', samLong(), null],
     'ctor:AudioRingBuffer': () => [16, 2],
     'ctor:NativeChain': () => [[gain], 48000, 2, 256],
     'ctor:NativeAnalyzer': () => [22050, 1, null, true],
@@ -407,6 +414,8 @@ async function child(target) {
       return d
     },
     NativeStreamEncoder: () => new B.NativeStreamEncoder('flac', 'int16', 44100, 2, null),
+    NativePromptSeparator: () => B.loadPromptSeparator(samModel, { threads: 1 }),
+    NativePromptStream: async () => (await B.loadPromptSeparator(samModel, { threads: 1 })).stream(samInput(), 'speech', samLong(), null),
   }
   // Instances for one method only. `next()` on an open push stream waits
   // for pushed audio by design; on an ended one every call settles.
@@ -423,6 +432,8 @@ async function child(target) {
     try {
       if (v instanceof B.NativeRealtime) v.stop()
       else if (v instanceof B.NativeSeparationStream) await v.close()
+      // Frees the job (input copy, text features) at once, not at GC.
+      else if (v instanceof B.NativePromptStream) await v.close()
       else if (v instanceof B.NativeLibrary) v.close()
       else if (v instanceof B.NativeWriter) v.finalize()
     } catch {

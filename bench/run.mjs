@@ -200,11 +200,11 @@ async function main() {
     const current = readFileSync(resultsPath, 'utf8')
     // Sections f (music analysis, bench/analysis/report.py), g (music
     // library, bench/mixer/run.mjs), h (install, bench/install.mjs), j
-    // (scale-out queue, bench/queue/run.mjs), k (plots, bench/plot/run.mjs) and the decoder fuzzing
-    // (scripts/fuzz-decode.sh) are written between markers;
+    // (scale-out queue, bench/queue/run.mjs), k (plots, bench/plot/run.mjs), l (SAM-Audio,
+    // bench/sam_audio/run.mjs) and the decoder fuzzing (scripts/fuzz-decode.sh) are written between markers;
     // a full run here keeps them.
     const kept = (name) => new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->\\n`).exec(current)?.[0]
-    const block = ['analysis', 'mixer', 'install', 'fuzz', 'queue', 'plot']
+    const block = ['analysis', 'mixer', 'install', 'fuzz', 'queue', 'plot', 'sam']
       .map(kept)
       .filter(Boolean)
       .join('\n')

@@ -6,6 +6,7 @@
 #
 # Usage:
 #   bash scripts/system-deps.sh build   # compiler, pkg-config, ALSA headers (cpal links libasound),
+#                                       JACK's pkg-config file (jack-sys' build script),
 #                                       libclang (bindgen, for the Signalsmith Stretch wrapper)
 #   bash scripts/system-deps.sh test    # build + sox (parity specs) + PulseAudio (live specs)
 #                                       + fluidsynth and its GM sound font (analysis specs)
@@ -44,6 +45,9 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 has_pkg libasound2-dev || need+=(libasound2-dev)
 # signalsmith-stretch generates its C++ bindings with bindgen, which loads libclang.
 has_pkg libclang-dev || need+=(libclang-dev)
+# cpal's JACK host: jack-sys' build script asks pkg-config for jack.pc on
+# Linux (the library itself is opened with dlopen at run time).
+pkg-config --exists jack 2>/dev/null || has_pkg libjack-jackd2-dev || has_pkg libjack-dev || need+=(libjack-jackd2-dev)
 if [[ "$what" == test ]]; then
   command -v sox >/dev/null || need+=(sox)
   # MP3/Ogg writers for the format specs (sox's LAME and Vorbis handlers).

@@ -3,8 +3,9 @@
  * `--json`, exactly one JSON object on stdout; errors are one line on
  * stderr (`resonode: <CODE>: <message>`) and a non-zero exit status.
  */
-import { Command, CommanderError, InvalidArgumentError } from 'commander'
-import { resolve } from 'node:path'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { join, resolve } from 'node:path'
+import { mkdirSync } from 'node:fs'
 // The API through its lazy index: `--help` loads none of it, and a command
 // loads only the modules (and the addon) it calls (issue 14).
 import {
@@ -21,6 +22,8 @@ import {
   RealtimeProcessor,
   SpeechEnhancer,
   Separator,
+  PromptSeparator,
+  type Anchor,
   analyze,
   plot,
   type PlotPanelName,
@@ -229,11 +232,67 @@ async function cmdEnhance(input: string, output: string, o: { model?: string; js
   else console.log(`${output}: ${r.framesProcessed} frames (${(r.framesProcessed / r.sampleRate).toFixed(2)} s) enhanced in ${r.processingTimeS.toFixed(3)} s, ${r.realtimeFactor.toFixed(1)}x real time${r.stopped ? ' (interrupted: the file holds what was enhanced so far)' : ''}`)
 }
 
-async function cmdSeparate(input: string, o: { model: string; out?: string; segment?: number; overlap?: number; stems?: string; json?: boolean; threads?: number }) {
+type SeparateCliOptions = {
+  model?: string
+  modelDir?: string
+  prompt?: string
+  anchor?: Anchor[]
+  method?: 'euler' | 'midpoint'
+  steps?: number
+  seed?: number
+  chunkSeconds?: number
+  overlapSeconds?: number
+  decodeChunkSize?: number
+  out?: string
+  segment?: number
+  overlap?: number
+  stems?: string
+  json?: boolean
+  threads?: number
+}
+
+/** Options of one model family named with the other's (`--segment` with `--model-dir`, ...). */
+const HTDEMUCS_ONLY = ['segment', 'overlap', 'stems'] as const
+const SAM_ONLY = ['prompt', 'anchor', 'method', 'steps', 'seed', 'chunkSeconds', 'overlapSeconds', 'decodeChunkSize'] as const
+const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+
+/** Parses `--anchor +1.5:3.0` / `-5:7` (seconds) into an {@link Anchor}; repeatable. */
+export function parseAnchor(v: string, previous: Anchor[] = []): Anchor[] {
+  const m = /^([+-])([^:]+):([^:]+)$/.exec(v.trim())
+  const start = m ? Number(m[2]) : NaN
+  const end = m ? Number(m[3]) : NaN
+  if (!m || m[2].trim() === '' || m[3].trim() === '' || !Number.isFinite(start) || !Number.isFinite(end)) {
+    throw new InvalidArgumentError(`--anchor takes +start:end or -start:end in seconds (e.g. +1.5:3.0), got '${v}'`)
+  }
+  return [...previous, [m[1] as '+' | '-', start, end]]
+}
+
+/** A positive number of seconds for `name`. */
+function positiveSeconds(name: string) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number of seconds > 0`)
+    return n
+  }
+}
+
+async function cmdSeparate(input: string, o: SeparateCliOptions, command: Command) {
+  // Exactly one model: HTDemucs (--model) or SAM-Audio (--model-dir, with --prompt).
+  const usage = (m: string): never => command.error(`error: ${m}`, { code: 'resonode.usage', exitCode: 2 })
+  if ((o.model === undefined) === (o.modelDir === undefined)) usage('give exactly one of --model <onnx> (HTDemucs stems) or --model-dir <dir> (SAM-Audio, with --prompt)')
+  if (o.modelDir !== undefined) {
+    if (o.prompt === undefined) usage('--model-dir needs --prompt <text> (what to extract)')
+    const wrong = HTDEMUCS_ONLY.filter((k) => o[k] !== undefined)
+    if (wrong.length) usage(`${wrong.map(flag).join(', ')} ${wrong.length > 1 ? 'are' : 'is'} for --model (HTDemucs), not --model-dir`)
+    return cmdSeparatePrompt(input, o as SeparateCliOptions & { modelDir: string; prompt: string })
+  }
+  if (o.prompt !== undefined) usage('--prompt requires --model-dir <dir> (a SAM-Audio export), not --model')
+  const wrong = SAM_ONLY.filter((k) => o[k] !== undefined)
+  if (wrong.length) usage(`${wrong.map(flag).join(', ')} ${wrong.length > 1 ? 'are' : 'is'} for --model-dir (SAM-Audio), not --model`)
   const bar = progressBar(' {bar} {percentage}% | {eta_formatted} left', o.json)
   bar?.start(100, 0)
   try {
-    const separator = new Separator({ model: o.model, segmentS: o.segment, overlap: o.overlap, threads: o.threads })
+    const separator = new Separator({ model: o.model!, segmentS: o.segment, overlap: o.overlap, threads: o.threads })
     // Ctrl-C: the files hold what was separated so far; exit 130.
     const r = await resultOrPartial(
       interruptible((signal) =>
@@ -249,6 +308,104 @@ async function cmdSeparate(input: string, o: { model: string; out?: string; segm
     const result = { stems: r.stems.map((p) => resolve(p)), processingTimeS: r.processingTimeS, realtimeFactor: r.realtimeFactor, timeToFirstAudioS: r.timeToFirstAudioS ?? null, stopped: r.stopped }
     if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
     else console.log(`${r.stemNames.join(', ')} -> ${o.out ?? 'separated'}/ in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, first audio after ${r.timeToFirstAudioS?.toFixed(2)} s)${r.stopped ? ' (interrupted: the files hold what was separated so far)' : ''}`)
+  } finally {
+    bar?.stop()
+  }
+}
+
+/** Inputs up to this long (seconds), and up to the model's one-pass limit, go through `separate()`; longer ones through `separateLong()`. */
+const SHORT_PATH_MAX_S = 30
+
+/** The next double below a positive finite `x`. */
+function nextDown(x: number): number {
+  const f = new Float64Array([x])
+  const u = new BigUint64Array(f.buffer)
+  u[0] -= 1n
+  return f[0]
+}
+
+/**
+ * The ODE step size that gives exactly `steps` steps: the core (as the
+ * reference) takes `floor(1 / stepSize)` steps in f64, and `1 / (1 / n)`
+ * falls just under `n` for many `n` (93, 99, 105, ...), which would run
+ * `n - 1` steps. So: `1 / steps`, or the largest double below it for which
+ * the count comes out right.
+ */
+export function stepSizeFor(steps: number): number {
+  let s = 1 / steps
+  while (Math.floor(1 / s) < steps) s = nextDown(s)
+  return s
+}
+
+/**
+ * `resonode separate <in> --prompt <text> --model-dir <dir>`: SAM-Audio into
+ * `<out>/target.wav` and `<out>/residual.wav` (48 kHz mono float). Anchors,
+ * or input of at most 30 s that one model pass takes (`maxFrames * hop`
+ * samples, from the loaded model): `separate()` at once; else
+ * `separateLong()` writing the files as it goes. Ctrl-C rejects with an
+ * AbortError (the long path's files hold what was separated): fail() exits 130.
+ */
+async function cmdSeparatePrompt(input: string, o: SeparateCliOptions & { modelDir: string; prompt: string }) {
+  const outDir = o.out ?? 'separated'
+  const method = o.method ?? 'midpoint'
+  const stepSize = stepSizeFor(o.steps ?? 16)
+  const steps = Math.floor(1 / stepSize)
+  const ode = { method, stepSize }
+  const separator = new PromptSeparator({ modelDir: o.modelDir, threads: o.threads })
+  const model = await separator.load()
+  const { durationS } = await info(input)
+  // One frame of margin: resampling may round the input up by a sample.
+  const onePassS = ((model.maxFrames - 1) * model.hopLength) / model.sampleRate
+  const short = (o.anchor?.length ?? 0) > 0 || durationS <= Math.min(SHORT_PATH_MAX_S, onePassS)
+  const bar = short ? null : progressBar(' {bar} {percentage}% | {eta_formatted} left', o.json)
+  bar?.start(100, 0)
+  try {
+    const target = resolve(join(outDir, 'target.wav'))
+    const residual = resolve(join(outDir, 'residual.wav'))
+    let r: { sampleRate: number; processingTimeS: number; realtimeFactor: number; seed: number | null; peakMemoryBytes: number }
+    if (short) {
+      const s = await interruptible((signal) =>
+        separator.separate(input, { description: o.prompt, anchors: o.anchor, ode, decodeChunkSize: o.decodeChunkSize, seed: o.seed, signal }),
+      )
+      mkdirSync(outDir, { recursive: true })
+      for (const [path, audio] of [[target, s.target], [residual, s.residual]] as const) {
+        const w = new FileSink(path, { encoding: 'float32' }).open({ sampleRate: s.sampleRate, channels: 1 })
+        await w.write([audio])
+        await w.close()
+      }
+      r = s
+    } else {
+      r = await interruptible((signal) =>
+        separator.separateLong(input, {
+          description: o.prompt,
+          ode,
+          decodeChunkSize: o.decodeChunkSize,
+          seed: o.seed,
+          chunkSeconds: o.chunkSeconds,
+          overlapSeconds: o.overlapSeconds,
+          outDir,
+          onProgress: barProgress(bar),
+          signal,
+        }),
+      )
+    }
+    bar?.stop()
+    const result = {
+      target,
+      residual,
+      sampleRate: r.sampleRate,
+      durationS,
+      processingTimeS: r.processingTimeS,
+      realtimeFactor: r.realtimeFactor,
+      method,
+      steps,
+      stepSize,
+      seed: r.seed,
+      peakMemoryBytes: r.peakMemoryBytes,
+      path: short ? 'short' : 'long',
+    }
+    if (o.json) process.stdout.write(JSON.stringify(result) + '\n')
+    else console.log(`"${o.prompt}" -> ${outDir}/target.wav, residual.wav in ${r.processingTimeS.toFixed(2)} s (${r.realtimeFactor.toFixed(2)}x real time, ${method} ${steps} steps, seed ${r.seed})`)
   } finally {
     bar?.stop()
   }
@@ -464,15 +621,29 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('separate')
-    .description('Split music in <input> into stems (drums, bass, other, vocals) with an HTDemucs ONNX model.')
+    .description(
+      'Split <input>: into stems (drums, bass, other, vocals) with an HTDemucs ONNX model (--model), or into the sound a text prompt describes and the rest with SAM-Audio (--prompt, --model-dir): <out>/target.wav and <out>/residual.wav at 48 kHz.',
+    )
     .argument('<input>')
-    .requiredOption('--model <path>', 'HTDemucs ONNX export (see docs/htdemucs.md)')
+    .option('--model <path>', 'HTDemucs ONNX export (see docs/htdemucs.md); exclusive with --model-dir')
+    .option('--model-dir <dir>', 'SAM-Audio export folder (scripts/export_sam_audio.py); needs --prompt')
+    .option('--prompt <text>', 'SAM-Audio: what to extract, e.g. "a man speaking"')
+    .option('--anchor <+start:end>', 'SAM-Audio: where the sound is (+) or is not (-), in seconds, e.g. +1.5:3.0 or -5:7 (repeatable; forces the whole-input path)', parseAnchor)
+    .addOption(new Option('--method <name>', 'SAM-Audio ODE solver: midpoint (default, 2 model calls per step) or euler (1)').choices(['euler', 'midpoint']))
+    .option('--steps <n>', 'SAM-Audio ODE steps (step size about 1/n, exactly n steps; default 16)', positiveInt('--steps', 2))
+    .option('--seed <n>', 'SAM-Audio noise seed (default: drawn for input <= 30 s, 42 per chunk beyond)', positiveInt('--seed', 0))
+    .option('--chunk-seconds <s>', 'SAM-Audio chunk length for input > 30 s (default 10)', positiveSeconds('--chunk-seconds'))
+    .option('--overlap-seconds <s>', 'SAM-Audio chunk overlap (default 3)', positiveSeconds('--overlap-seconds'))
+    .option('--decode-chunk-size <frames>', 'SAM-Audio: decode the latents in chunks of this many frames (>= 8)', positiveInt('--decode-chunk-size', 8))
     .option('--out <dir>', 'output directory (default ./separated)')
-    .option('--segment <s>', "segment length in seconds (must equal the model's)", Number)
-    .option('--overlap <ratio>', 'overlap between segments (default 0.25)', Number)
-    .option('--stems <list>', 'comma-separated stems to write (default: all)')
+    .option('--segment <s>', "HTDemucs segment length in seconds (at most the model's)", Number)
+    .option('--overlap <ratio>', 'HTDemucs overlap between segments (default 0.25)', Number)
+    .option('--stems <list>', 'HTDemucs: comma-separated stems to write (default: all)')
     .option('--threads <n>', 'inference threads', positiveInt('--threads'))
-    .option('--json', 'print one JSON object: { stems, processingTimeS, realtimeFactor, timeToFirstAudioS }')
+    .option(
+      '--json',
+      'print one JSON object: HTDemucs { stems, processingTimeS, realtimeFactor, timeToFirstAudioS }; SAM-Audio { target, residual, sampleRate, durationS, processingTimeS, realtimeFactor, method, steps, stepSize, seed, peakMemoryBytes, path }',
+    )
     .action(cmdSeparate)
 
   addLibraryCommands(program)

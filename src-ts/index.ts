@@ -221,6 +221,16 @@ export type SeparationProcessor = import('./separation').SeparationProcessor
 Object.defineProperty(exports, 'SeparationProcessor', { enumerable: true, get() { return separationModule.SeparationProcessor } })
 export type { SeparatorOptions, SeparateResult, SeparateFileOptions, SeparationInput, SeparationCallOptions, SeparatedStems, LongOptions, LongFileOptions, LongSeparation, StemFiles, StreamingOptions, SeparatedChunk, StreamingStats, SeparationProcessorOptions, Normalization } from './separation'
 
+// prompt-separation.ts
+const promptSeparationModule = lazyModule((): typeof import('./prompt-separation') => require('./prompt-separation'))
+export declare const PromptSeparator: typeof import('./prompt-separation').PromptSeparator
+export type PromptSeparator = import('./prompt-separation').PromptSeparator
+Object.defineProperty(exports, 'PromptSeparator', { enumerable: true, get() { return promptSeparationModule.PromptSeparator } })
+export declare const PromptSeparationStream: typeof import('./prompt-separation').PromptSeparationStream
+export type PromptSeparationStream = import('./prompt-separation').PromptSeparationStream
+Object.defineProperty(exports, 'PromptSeparationStream', { enumerable: true, get() { return promptSeparationModule.PromptSeparationStream } })
+export type { PromptSeparatorOptions, PromptModelInfo, Anchor, OdeOptions, PromptInput, PromptCallOptions, PromptSeparateOptions, PromptBatchOptions, PromptRunInfo, PromptSeparation, PromptBatchSeparation, PromptLongOptions, PromptLongSeparation, PromptLongFiles, PromptStreamingOptions, PromptPiece, PromptStreamStats } from './prompt-separation'
+
 // library.ts
 const libraryModule = lazyModule((): typeof import('./library') => require('./library'))
 export declare const Library: typeof import('./library').Library

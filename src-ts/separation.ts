@@ -209,7 +209,8 @@ export interface StreamingStats extends native.StreamingStats {
   sampleRate: number
 }
 
-function isPlanar(x: unknown): x is Float32Array[] {
+/** @internal */
+export function isPlanar(x: unknown): x is Float32Array[] {
   return Array.isArray(x) && x.length > 0 && x.every((c) => c instanceof Float32Array)
 }
 
@@ -225,8 +226,8 @@ function normalizationDesc(n: Normalization | undefined): native.NormalizationDe
   throw makeError('ERR_INVALID_PARAMETER', `invalid parameter \`normalization\`: expected 'global', 'off' or { mean, std }, got ${JSON.stringify(n)}`)
 }
 
-/** File or planar input as the native calls take it. */
-function wholeInput(input: SeparationInput, sampleRate: number | undefined, what: string): [native.SeparationInputDesc, Float32Array[] | null] {
+/** File or planar input as the native calls take it (also PromptSeparator's). @internal */
+export function wholeInput(input: SeparationInput, sampleRate: number | undefined, what: string): [native.SeparationInputDesc, Float32Array[] | null] {
   if (typeof input === 'string') return [{ path: input }, null]
   if (input instanceof FileSource) return [{ path: input.path, sourceOptions: input.options }, null]
   if (isPlanar(input)) return [{ sampleRate }, input]

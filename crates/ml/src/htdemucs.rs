@@ -276,7 +276,7 @@ fn dim(t: &TensorInfo, i: usize) -> Option<usize> {
 }
 
 fn model_err(path: &str, reason: impl std::fmt::Display) -> Error {
-    Error::Model { path: path.to_string(), reason: format!("HTDemucs inference failed: {reason}") }
+    crate::model::inference_error(path, "HTDemucs", reason)
 }
 
 impl HtDemucs {
@@ -558,18 +558,10 @@ impl HtDemucs {
                     .session_mut()
                     .run(ort::inputs![names.mix.as_str() => mix_t, names.mag.as_str() => mag_t])
                     .map_err(|e| model_err(&path, e))?;
-                let extract = |name: &str, want: usize| -> Result<Vec<f32>> {
-                    let v = outputs.get(name).ok_or_else(|| model_err(&path, format!("no output `{name}`")))?;
-                    let (_, data) = v.try_extract_tensor::<f32>().map_err(|e| model_err(&path, e))?;
-                    if data.len() != want {
-                        return Err(model_err(
-                            &path,
-                            format!("output `{name}` has {} values, expected {want}", data.len()),
-                        ));
-                    }
-                    Ok(data.to_vec())
-                };
-                (extract(&names.time, s * c * l)?, extract(&names.freq, s * 2 * c * bins * t)?)
+                (
+                    Model::output_f32(&outputs, &names.time, s * c * l, &path, "HTDemucs")?,
+                    Model::output_f32(&outputs, &names.freq, s * 2 * c * bins * t, &path, "HTDemucs")?,
+                )
             };
             if self.release_heap {
                 crate::heap::release_free_heap();

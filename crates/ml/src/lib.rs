@@ -39,6 +39,11 @@
 //!   handling, model options, stem selection and files, stop, timing):
 //!   [`separation::separate`], [`separation::separate_long`],
 //!   [`separation::spawn_worker`].
+//! - [`sam_audio`]: [`SamAudio`], text-prompted separation with SAM-Audio
+//!   (arXiv 2512.18099) from an exported model folder
+//!   (`scripts/export_sam_audio.py`): descriptions, temporal anchors, the
+//!   Euler/midpoint ODE, batches, and the chunked long and streaming paths
+//!   ([`LongSeparator`], [`sam_audio::LongFileJob`]), matching mlx-audio 0.6.2.
 //!
 //! ## Real-time guarantees
 //! None of this runs on the audio thread. Model inference allocates inside
@@ -74,6 +79,7 @@ pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod sam_audio;
 pub mod separation;
 pub mod separation_worker;
 pub mod stft;
@@ -83,6 +89,10 @@ pub use htdemucs::{HtDemucs, SeparateOptions};
 pub use live::{EnhanceKind, LiveEnhancer, LiveOptions};
 pub use metrics::SeparationMetrics;
 pub use model::{Model, TensorInfo, TensorSpec};
+pub use sam_audio::{
+    Anchor, AnchorKind, LongFileJob, LongOptions, LongSeparator, OdeMethod, OdeOptions, PromptChunk, PromptSeparation,
+    SamAudio, SamAudioManifest, SeparateOptions as PromptSeparateOptions,
+};
 pub use runtime::{init_runtime, runtime_info, ActivationMemory, ExecutionProvider, RuntimeInfo, SessionOptions};
 pub use separation::{Separated, SeparationConfig, SeparationInput, StemFiles, StemFormat};
 pub use separation_worker::{SeparationWorker, WorkerEvent, WorkerInput, WorkerOptions, WorkerStats};

@@ -246,6 +246,36 @@ impl Model {
         self.mismatch(check(&self.outputs, expected, "output"))
     }
 
+    /// Copies the `float32` output `name` of a run of the model at `path`
+    /// (an associated function: the outputs borrow the session), checking
+    /// that it holds `want` values. `what` names the model in messages
+    /// (e.g. `"HTDemucs"`, `"SAM-Audio"`).
+    ///
+    /// # Errors
+    /// [`Error::Model`] ("`what` inference failed: ...") when there is no
+    /// such output or it is not `float32`; [`Error::ModelMismatch`] when it
+    /// has another number of values.
+    pub fn output_f32(
+        outputs: &ort::session::SessionOutputs<'_>,
+        name: &str,
+        want: usize,
+        path: &str,
+        what: &str,
+    ) -> Result<Vec<f32>> {
+        let v = outputs.get(name).ok_or_else(|| inference_error(path, what, format!("no output `{name}`")))?;
+        let (_, data) = v.try_extract_tensor::<f32>().map_err(|e| inference_error(path, what, e))?;
+        if data.len() != want {
+            return Err(Error::ModelMismatch {
+                path: path.to_string(),
+                reason: format!(
+                    "output `{name}` has {} values, expected {want} (check the model's dimensions)",
+                    data.len()
+                ),
+            });
+        }
+        Ok(data.to_vec())
+    }
+
     fn mismatch(&self, problems: Vec<String>) -> Result<()> {
         if problems.is_empty() {
             Ok(())
@@ -253,6 +283,12 @@ impl Model {
             Err(Error::ModelMismatch { path: self.path.clone(), reason: problems.join("; ") })
         }
     }
+}
+
+/// [`Error::Model`] for a failed run of the model at `path`:
+/// "`what` inference failed: `reason`".
+pub fn inference_error(path: &str, what: &str, reason: impl fmt::Display) -> Error {
+    Error::Model { path: path.to_string(), reason: format!("{what} inference failed: {reason}") }
 }
 
 fn check(actual: &[TensorInfo], expected: &[TensorSpec<'_>], what: &str) -> Vec<String> {

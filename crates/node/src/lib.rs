@@ -28,6 +28,7 @@ mod mix;
 mod peak;
 mod pipeline;
 mod plot;
+mod prompt_separation;
 mod queue;
 mod ml;
 mod realtime;
