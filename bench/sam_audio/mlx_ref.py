@@ -120,7 +120,8 @@ def load(weights: Path):
     return model
 
 
-def short(weights, inp, noise_path, description, plan, reps, target_path=None) -> None:
+def setup(weights, inp, noise_path):
+    """Loads the model (timed) and the bench's input and initial noise."""
     import mlx.core as mx
 
     t0 = time.perf_counter()
@@ -131,6 +132,13 @@ def short(weights, inp, noise_path, description, plan, reps, target_path=None) -
     c2 = 2 * model.config.audio_codec.codebook_dim
     frames = int(math.ceil(wav.shape[0] / hop))
     noise = mx.array(np.fromfile(noise_path, dtype="<f4").reshape(1, frames, c2))
+    return model, load_s, wav, frames, noise
+
+
+def short(weights, inp, noise_path, description, plan, reps, target_path=None) -> None:
+    import mlx.core as mx
+
+    model, load_s, wav, frames, noise = setup(weights, inp, noise_path)
 
     def call(method, step, x=wav, z=noise):
         t = time.perf_counter()
@@ -167,14 +175,7 @@ def short(weights, inp, noise_path, description, plan, reps, target_path=None) -
 def parts(weights, inp, noise_path, description, seconds) -> None:
     import mlx.core as mx
 
-    t0 = time.perf_counter()
-    model = load(Path(weights))
-    load_s = time.perf_counter() - t0
-    wav = np.fromfile(inp, dtype="<f4")
-    hop = model.audio_codec.hop_length
-    c2 = 2 * model.config.audio_codec.codebook_dim
-    frames = int(math.ceil(wav.shape[0] / hop))
-    noise = mx.array(np.fromfile(noise_path, dtype="<f4").reshape(1, frames, c2))
+    model, load_s, wav, frames, noise = setup(weights, inp, noise_path)
     out = {"loadS": load_s, "frames": frames}
     t = time.perf_counter()
     tf, tm = model.text_encoder([description])
